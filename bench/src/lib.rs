@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/` (criterion) and `scripts/` (end-to-end); this library is empty.

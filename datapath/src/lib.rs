@@ -1,0 +1,2 @@
+//! The dvs user-mode switch.
+pub mod mempool;

@@ -1,0 +1,1 @@
+//! afpacket port (to be written).

@@ -1,0 +1,1 @@
+//! mock port (to be written).

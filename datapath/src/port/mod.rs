@@ -1,0 +1,137 @@
+//! Ports: one burst-oriented trait for every I/O backend.
+//!
+//! A port is shared (`Arc<dyn Port>`) between the PMD thread that polls its receive queue and every
+//! PMD that may transmit to it, so the methods take `&self`. Backends keep per-queue state behind
+//! their own uncontended locks, taken once per burst, never per packet. Counters are relaxed atomics
+//! bumped once per burst, readable at any time by the control thread.
+//!
+//! Receive copies the frame into a pool buffer owned by the polling PMD; transmit consumes the whole
+//! batch (sent or dropped) and hands every frame back to the caller's pool, so a port never holds
+//! packets between calls.
+
+pub mod afpacket;
+pub mod mock;
+pub mod tap;
+
+use crate::mempool::{Batch, PacketPool};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Per-port counters (the OpenFlow port-stats set plus our drop split).
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    /// Packets received.
+    pub rx_packets: AtomicU64,
+    /// Bytes received.
+    pub rx_bytes: AtomicU64,
+    /// Received packets dropped by the switch (policy, VLAN mode, no buffer...).
+    pub rx_dropped: AtomicU64,
+    /// Receive errors (truncated frames, ring errors).
+    pub rx_errors: AtomicU64,
+    /// Packets transmitted.
+    pub tx_packets: AtomicU64,
+    /// Bytes transmitted.
+    pub tx_bytes: AtomicU64,
+    /// Packets that could not be transmitted (ring full, link down).
+    pub tx_dropped: AtomicU64,
+    /// Transmit errors (send failures).
+    pub tx_errors: AtomicU64,
+}
+
+/// A plain copy of [`PortCounters`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PortStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Received packets dropped.
+    pub rx_dropped: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Packets transmitted.
+    pub tx_packets: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+    /// Transmit drops.
+    pub tx_dropped: u64,
+    /// Transmit errors.
+    pub tx_errors: u64,
+}
+
+impl PortCounters {
+    /// Count a received burst.
+    #[inline]
+    pub fn rx(&self, packets: u64, bytes: u64) {
+        if packets > 0 {
+            self.rx_packets.fetch_add(packets, Ordering::Relaxed);
+            self.rx_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Count a transmitted burst.
+    #[inline]
+    pub fn tx(&self, packets: u64, bytes: u64) {
+        if packets > 0 {
+            self.tx_packets.fetch_add(packets, Ordering::Relaxed);
+            self.tx_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Add to a counter.
+    #[inline]
+    pub fn add(c: &AtomicU64, n: u64) {
+        if n > 0 {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Snapshot.
+    pub fn snapshot(&self) -> PortStats {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PortStats {
+            rx_packets: l(&self.rx_packets),
+            rx_bytes: l(&self.rx_bytes),
+            rx_dropped: l(&self.rx_dropped),
+            rx_errors: l(&self.rx_errors),
+            tx_packets: l(&self.tx_packets),
+            tx_bytes: l(&self.tx_bytes),
+            tx_dropped: l(&self.tx_dropped),
+            tx_errors: l(&self.tx_errors),
+        }
+    }
+}
+
+/// A switch port backend.
+pub trait Port: Send + Sync {
+    /// Port name (unique in the switch).
+    fn name(&self) -> &str;
+
+    /// Backend kind, for display ("afpacket", "tap", "mock").
+    fn kind(&self) -> &'static str;
+
+    /// Number of receive queues.
+    fn n_rxq(&self) -> u16 {
+        1
+    }
+
+    /// Receive up to `batch.room()` packets from queue `rxq` into `batch`, taking frames from
+    /// `pool`. Returns the number received. Only one thread polls a given queue.
+    fn rx_burst(&self, rxq: u16, pool: &mut PacketPool, batch: &mut Batch) -> usize;
+
+    /// Transmit every packet of `batch` on transmit queue `txq` (the caller's PMD index, modulo the
+    /// port's queue count). Packets that cannot be sent are counted as `tx_dropped`. All frames go
+    /// back to `pool`; `batch` is empty afterwards.
+    fn tx_burst(&self, txq: u16, pool: &mut PacketPool, batch: &mut Batch);
+
+    /// Link state (carrier).
+    fn link_up(&self) -> bool;
+
+    /// Counters.
+    fn counters(&self) -> &PortCounters;
+
+    /// Largest frame (without FCS) the port can carry.
+    fn max_frame(&self) -> usize {
+        1518
+    }
+}

@@ -1,0 +1,1 @@
+//! tap port (to be written).

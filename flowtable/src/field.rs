@@ -1,0 +1,395 @@
+//! Named match/set fields: the bridge between OpenFlow names (OXM, `ovs-ofctl` syntax) and the
+//! slots of a [`FlowKey`].
+//!
+//! Every field reads and writes its value as a `u128` (wide enough for an IPv6 address), so the
+//! text parser, the OpenFlow codec, `set_field` and the tracer share one generic path instead of a
+//! match arm per field in each of them. Prerequisites follow OpenFlow 1.3 section 7.2.3.8.
+
+use crate::key::{FlowKey, VLAN_PCP_MASK, VLAN_PCP_SHIFT};
+use serde::{Deserialize, Serialize};
+
+/// A field that rules can match on and `set_field` can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Field {
+    /// Ingress port.
+    InPort,
+    /// Pipeline metadata.
+    Metadata,
+    /// Register 0..7.
+    Reg(u8),
+    /// Ethernet destination.
+    EthDst,
+    /// Ethernet source.
+    EthSrc,
+    /// Ethertype.
+    EthType,
+    /// VLAN id with the OFPVID_PRESENT bit (0x1000), as in OXM.
+    VlanVid,
+    /// VLAN priority.
+    VlanPcp,
+    /// IP DSCP (6 bits).
+    IpDscp,
+    /// IP ECN (2 bits).
+    IpEcn,
+    /// IP protocol.
+    IpProto,
+    /// IPv4 TTL / IPv6 hop limit (a Nicira extension, not OXM basic).
+    IpTtl,
+    /// Fragment bits.
+    IpFrag,
+    /// IPv4 source.
+    Ipv4Src,
+    /// IPv4 destination.
+    Ipv4Dst,
+    /// TCP source port.
+    TcpSrc,
+    /// TCP destination port.
+    TcpDst,
+    /// UDP source port.
+    UdpSrc,
+    /// UDP destination port.
+    UdpDst,
+    /// TCP flags.
+    TcpFlags,
+    /// ICMPv4 type.
+    Icmpv4Type,
+    /// ICMPv4 code.
+    Icmpv4Code,
+    /// ARP opcode.
+    ArpOp,
+    /// ARP sender IPv4.
+    ArpSpa,
+    /// ARP target IPv4.
+    ArpTpa,
+    /// ARP sender MAC.
+    ArpSha,
+    /// ARP target MAC.
+    ArpTha,
+    /// IPv6 source.
+    Ipv6Src,
+    /// IPv6 destination.
+    Ipv6Dst,
+    /// IPv6 flow label.
+    Ipv6Label,
+    /// ICMPv6 type.
+    Icmpv6Type,
+    /// ICMPv6 code.
+    Icmpv6Code,
+    /// ND target address.
+    NdTarget,
+    /// ND source link-layer address.
+    NdSll,
+    /// ND target link-layer address.
+    NdTll,
+}
+
+/// What must already be matched for a field to be meaningful (OpenFlow prerequisites).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prereq {
+    /// No prerequisite.
+    None,
+    /// A VLAN tag must be present.
+    VlanPresent,
+    /// eth_type is IPv4 or IPv6.
+    Ip,
+    /// eth_type is IPv4.
+    Ipv4,
+    /// eth_type is IPv6.
+    Ipv6,
+    /// eth_type is ARP.
+    Arp,
+    /// ip_proto is TCP (over IPv4 or IPv6).
+    Tcp,
+    /// ip_proto is UDP (over IPv4 or IPv6).
+    Udp,
+    /// IPv4 with ip_proto ICMP.
+    Icmpv4,
+    /// IPv6 with ip_proto ICMPv6.
+    Icmpv6,
+    /// ICMPv6 type 135 or 136.
+    NdTarget,
+    /// ICMPv6 type 135.
+    NdSll,
+    /// ICMPv6 type 136.
+    NdTll,
+}
+
+/// Ethertype of IPv4.
+pub const ETH_TYPE_IPV4: u16 = 0x0800;
+/// Ethertype of ARP.
+pub const ETH_TYPE_ARP: u16 = 0x0806;
+/// Ethertype of IPv6.
+pub const ETH_TYPE_IPV6: u16 = 0x86dd;
+/// Ethertype of an 802.1Q tag.
+pub const ETH_TYPE_VLAN: u16 = 0x8100;
+/// Ethertype of an 802.1ad service tag.
+pub const ETH_TYPE_QINQ: u16 = 0x88a8;
+/// IP protocol numbers.
+pub const IPPROTO_ICMP: u8 = 1;
+/// TCP.
+pub const IPPROTO_TCP: u8 = 6;
+/// UDP.
+pub const IPPROTO_UDP: u8 = 17;
+/// ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+fn mac_to_u128(m: [u8; 6]) -> u128 {
+    m.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b))
+}
+
+fn u128_to_mac(v: u128) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    for (i, b) in m.iter_mut().enumerate() {
+        *b = (v >> (8 * (5 - i))) as u8;
+    }
+    m
+}
+
+impl Field {
+    /// Every field, in OXM order (handy for printing and exhaustive tests).
+    pub const ALL: &'static [Field] = &[
+        Field::InPort,
+        Field::Metadata,
+        Field::Reg(0),
+        Field::Reg(1),
+        Field::Reg(2),
+        Field::Reg(3),
+        Field::Reg(4),
+        Field::Reg(5),
+        Field::Reg(6),
+        Field::Reg(7),
+        Field::EthDst,
+        Field::EthSrc,
+        Field::EthType,
+        Field::VlanVid,
+        Field::VlanPcp,
+        Field::IpDscp,
+        Field::IpEcn,
+        Field::IpProto,
+        Field::IpTtl,
+        Field::IpFrag,
+        Field::Ipv4Src,
+        Field::Ipv4Dst,
+        Field::TcpSrc,
+        Field::TcpDst,
+        Field::UdpSrc,
+        Field::UdpDst,
+        Field::TcpFlags,
+        Field::Icmpv4Type,
+        Field::Icmpv4Code,
+        Field::ArpOp,
+        Field::ArpSpa,
+        Field::ArpTpa,
+        Field::ArpSha,
+        Field::ArpTha,
+        Field::Ipv6Src,
+        Field::Ipv6Dst,
+        Field::Ipv6Label,
+        Field::Icmpv6Type,
+        Field::Icmpv6Code,
+        Field::NdTarget,
+        Field::NdSll,
+        Field::NdTll,
+    ];
+
+    /// Width of the field in bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            Field::InPort | Field::Reg(_) | Field::Ipv4Src | Field::Ipv4Dst => 32,
+            Field::ArpSpa | Field::ArpTpa => 32,
+            Field::Metadata => 64,
+            Field::EthDst | Field::EthSrc | Field::ArpSha | Field::ArpTha => 48,
+            Field::NdSll | Field::NdTll => 48,
+            Field::EthType | Field::TcpSrc | Field::TcpDst | Field::UdpSrc | Field::UdpDst => 16,
+            Field::ArpOp => 16,
+            Field::VlanVid => 13,
+            Field::TcpFlags => 12,
+            Field::VlanPcp => 3,
+            Field::IpDscp => 6,
+            Field::IpEcn | Field::IpFrag => 2,
+            Field::IpProto | Field::IpTtl => 8,
+            Field::Icmpv4Type | Field::Icmpv4Code | Field::Icmpv6Type | Field::Icmpv6Code => 8,
+            Field::Ipv6Src | Field::Ipv6Dst | Field::NdTarget => 128,
+            Field::Ipv6Label => 20,
+        }
+    }
+
+    /// All-ones mask for the field's width.
+    pub fn full_mask(self) -> u128 {
+        let b = self.bits();
+        if b == 128 {
+            u128::MAX
+        } else {
+            (1u128 << b) - 1
+        }
+    }
+
+    /// The field's prerequisite.
+    pub fn prereq(self) -> Prereq {
+        match self {
+            Field::VlanPcp => Prereq::VlanPresent,
+            Field::IpDscp | Field::IpEcn | Field::IpProto | Field::IpTtl | Field::IpFrag => Prereq::Ip,
+            Field::Ipv4Src | Field::Ipv4Dst => Prereq::Ipv4,
+            Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label => Prereq::Ipv6,
+            Field::TcpSrc | Field::TcpDst | Field::TcpFlags => Prereq::Tcp,
+            Field::UdpSrc | Field::UdpDst => Prereq::Udp,
+            Field::Icmpv4Type | Field::Icmpv4Code => Prereq::Icmpv4,
+            Field::Icmpv6Type | Field::Icmpv6Code => Prereq::Icmpv6,
+            Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha => {
+                Prereq::Arp
+            }
+            Field::NdTarget => Prereq::NdTarget,
+            Field::NdSll => Prereq::NdSll,
+            Field::NdTll => Prereq::NdTll,
+            _ => Prereq::None,
+        }
+    }
+
+    /// Read the field from a key.
+    pub fn get(self, k: &FlowKey) -> u128 {
+        match self {
+            Field::InPort => k.in_port.into(),
+            Field::Metadata => k.metadata.into(),
+            Field::Reg(i) => k.regs[usize::from(i & 7)].into(),
+            Field::EthDst => mac_to_u128(k.eth_dst),
+            Field::EthSrc => mac_to_u128(k.eth_src),
+            Field::EthType => k.eth_type.into(),
+            Field::VlanVid => (k.vlan_tci & 0x1fff).into(),
+            Field::VlanPcp => ((k.vlan_tci & VLAN_PCP_MASK) >> VLAN_PCP_SHIFT).into(),
+            Field::IpDscp => (k.ip_tos >> 2).into(),
+            Field::IpEcn => (k.ip_tos & 3).into(),
+            Field::IpProto => k.ip_proto.into(),
+            Field::IpTtl => k.ip_ttl.into(),
+            Field::IpFrag => k.ip_frag.into(),
+            Field::Ipv4Src | Field::ArpSpa => k.ipv4_src.into(),
+            Field::Ipv4Dst | Field::ArpTpa => k.ipv4_dst.into(),
+            Field::TcpSrc | Field::UdpSrc => k.tp_src.into(),
+            Field::TcpDst | Field::UdpDst => k.tp_dst.into(),
+            Field::TcpFlags => k.tcp_flags.into(),
+            Field::Icmpv4Type | Field::Icmpv6Type => k.icmp_type.into(),
+            Field::Icmpv4Code | Field::Icmpv6Code => k.icmp_code.into(),
+            Field::ArpOp => k.arp_op.into(),
+            Field::ArpSha | Field::NdSll => mac_to_u128(k.arp_sha),
+            Field::ArpTha | Field::NdTll => mac_to_u128(k.arp_tha),
+            Field::Ipv6Src => u128::from_be_bytes(k.ipv6_src),
+            Field::Ipv6Dst => u128::from_be_bytes(k.ipv6_dst),
+            Field::NdTarget => u128::from_be_bytes(k.nd_target),
+            Field::Ipv6Label => k.ipv6_label.into(),
+        }
+    }
+
+    /// Write the field into a key (`v` is truncated to the field's width).
+    pub fn set(self, k: &mut FlowKey, v: u128) {
+        let v = v & self.full_mask();
+        match self {
+            Field::InPort => k.in_port = v as u32,
+            Field::Metadata => k.metadata = v as u64,
+            Field::Reg(i) => k.regs[usize::from(i & 7)] = v as u32,
+            Field::EthDst => k.eth_dst = u128_to_mac(v),
+            Field::EthSrc => k.eth_src = u128_to_mac(v),
+            Field::EthType => k.eth_type = v as u16,
+            Field::VlanVid => k.vlan_tci = (k.vlan_tci & !0x1fff) | v as u16,
+            Field::VlanPcp => {
+                k.vlan_tci = (k.vlan_tci & !VLAN_PCP_MASK) | ((v as u16) << VLAN_PCP_SHIFT)
+            }
+            Field::IpDscp => k.ip_tos = (k.ip_tos & 3) | ((v as u8) << 2),
+            Field::IpEcn => k.ip_tos = (k.ip_tos & !3) | v as u8,
+            Field::IpProto => k.ip_proto = v as u8,
+            Field::IpTtl => k.ip_ttl = v as u8,
+            Field::IpFrag => k.ip_frag = v as u8,
+            Field::Ipv4Src | Field::ArpSpa => k.ipv4_src = v as u32,
+            Field::Ipv4Dst | Field::ArpTpa => k.ipv4_dst = v as u32,
+            Field::TcpSrc | Field::UdpSrc => k.tp_src = v as u16,
+            Field::TcpDst | Field::UdpDst => k.tp_dst = v as u16,
+            Field::TcpFlags => k.tcp_flags = v as u16,
+            Field::Icmpv4Type | Field::Icmpv6Type => k.icmp_type = v as u8,
+            Field::Icmpv4Code | Field::Icmpv6Code => k.icmp_code = v as u8,
+            Field::ArpOp => k.arp_op = v as u16,
+            Field::ArpSha | Field::NdSll => k.arp_sha = u128_to_mac(v),
+            Field::ArpTha | Field::NdTll => k.arp_tha = u128_to_mac(v),
+            Field::Ipv6Src => k.ipv6_src = v.to_be_bytes(),
+            Field::Ipv6Dst => k.ipv6_dst = v.to_be_bytes(),
+            Field::NdTarget => k.nd_target = v.to_be_bytes(),
+            Field::Ipv6Label => k.ipv6_label = v as u32,
+        }
+    }
+
+    /// The `ovs-ofctl` name of the field (the canonical spelling used when printing flows).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::InPort => "in_port",
+            Field::Metadata => "metadata",
+            Field::Reg(0) => "reg0",
+            Field::Reg(1) => "reg1",
+            Field::Reg(2) => "reg2",
+            Field::Reg(3) => "reg3",
+            Field::Reg(4) => "reg4",
+            Field::Reg(5) => "reg5",
+            Field::Reg(6) => "reg6",
+            Field::Reg(_) => "reg7",
+            Field::EthDst => "dl_dst",
+            Field::EthSrc => "dl_src",
+            Field::EthType => "dl_type",
+            Field::VlanVid => "vlan_vid",
+            Field::VlanPcp => "vlan_pcp",
+            Field::IpDscp => "ip_dscp",
+            Field::IpEcn => "ip_ecn",
+            Field::IpProto => "nw_proto",
+            Field::IpTtl => "nw_ttl",
+            Field::IpFrag => "ip_frag",
+            Field::Ipv4Src => "nw_src",
+            Field::Ipv4Dst => "nw_dst",
+            Field::TcpSrc => "tcp_src",
+            Field::TcpDst => "tcp_dst",
+            Field::UdpSrc => "udp_src",
+            Field::UdpDst => "udp_dst",
+            Field::TcpFlags => "tcp_flags",
+            Field::Icmpv4Type => "icmp_type",
+            Field::Icmpv4Code => "icmp_code",
+            Field::ArpOp => "arp_op",
+            Field::ArpSpa => "arp_spa",
+            Field::ArpTpa => "arp_tpa",
+            Field::ArpSha => "arp_sha",
+            Field::ArpTha => "arp_tha",
+            Field::Ipv6Src => "ipv6_src",
+            Field::Ipv6Dst => "ipv6_dst",
+            Field::Ipv6Label => "ipv6_label",
+            Field::Icmpv6Type => "icmpv6_type",
+            Field::Icmpv6Code => "icmpv6_code",
+            Field::NdTarget => "nd_target",
+            Field::NdSll => "nd_sll",
+            Field::NdTll => "nd_tll",
+        }
+    }
+
+    /// Mask of `FlowKey` bits this field occupies (for masks built field by field).
+    pub fn key_mask(self, field_mask: u128) -> FlowKey {
+        let mut m = FlowKey::default();
+        self.set(&mut m, field_mask);
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_set_round_trip_every_field() {
+        for &f in Field::ALL {
+            let mut k = FlowKey::default();
+            let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128 & f.full_mask();
+            f.set(&mut k, v);
+            assert_eq!(f.get(&k), v, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn vlan_fields_share_tci() {
+        let mut k = FlowKey::default();
+        Field::VlanVid.set(&mut k, 0x1000 | 100);
+        Field::VlanPcp.set(&mut k, 5);
+        assert_eq!(k.vlan_vid(), Some(100));
+        assert_eq!(k.vlan_pcp(), 5);
+    }
+}
