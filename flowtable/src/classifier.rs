@@ -1,13 +1,76 @@
-//! Wildcard classifier (PLACEHOLDER: a linear scan with the final API; to be replaced by
-//! tuple-space search over mask subtables).
+//! Wildcard classifier: tuple-space search over mask subtables.
+//!
+//! OpenFlow tables hold rules of the form (value, mask, priority). Real rule sets use few distinct
+//! masks (a security-group table has a handful of prefix lengths and port shapes, however many
+//! addresses it names), so rules are grouped into one *subtable* per distinct mask and each
+//! subtable is an exact-match hash table from masked key to the rules with that masked value. A
+//! lookup costs one hash probe per subtable instead of one compare per rule, independent of the
+//! number of rules. Each subtable precomputes the indices of the key words its mask touches, so
+//! hashing and comparing read only those (typically 1-3 of the key's 19 words).
+//!
+//! Rules sharing a masked value (same match, different priorities) share a bucket whose best rule
+//! is kept inline and the rest in a priority-ordered side vector, so a probe answers "best rule in
+//! this subtable" without chasing a pointer. Each subtable knows its maximum priority; subtables are
+//! visited in rank order (hits first, then maximum priority), and every position also stores the
+//! maximum priority of itself and everything ranked after it, so a lookup skips a subtable that
+//! cannot beat the best match found so far and stops entirely once nothing later can.
+//!
+//! Hit counters are relaxed atomics bumped with a plain load and store, not a locked
+//! read-modify-write: the classifier is shared read-only between PMD threads, the counts only
+//! steer [`Classifier::rerank`], and losing an increment under a race is harmless, while a locked
+//! RMW on every lookup would serialise the pipeline for no benefit. The counter sits on its own
+//! cache line so its writes do not evict the mask other threads are reading.
+//!
+//! The bucket map is `std`'s SwissTable keyed by the precomputed 64-bit masked-key hash with an
+//! identity hasher (the key already is a good hash), and the values chain the (astronomically
+//! rare) distinct masked keys that share a 64-bit hash. This reuses a well-tuned probe sequence
+//! instead of maintaining an open-addressing table here, at the cost of one extra `u64` compare.
+//! Rule payloads live in a slab indexed by slot, with a `RuleId -> slot` map for `get`/`remove`;
+//! ids increase monotonically and are never reused.
 
-use crate::key::FlowKey;
+use crate::key::{FlowKey, KEY_WORDS};
+use std::collections::{hash_map::Entry as MapEntry, BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Identifies a rule inside one classifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleId(pub u64);
 
-struct Entry<T> {
+/// Passes a precomputed `u64` hash straight through to the map.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are used; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    let h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 32)
+}
+
+const HASH_BASIS: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A rule as stored in the slab.
+#[derive(Clone)]
+struct Rule<T> {
     id: RuleId,
     value: FlowKey,
     mask: FlowKey,
@@ -15,16 +78,253 @@ struct Entry<T> {
     data: T,
 }
 
+/// A rule's priority and slab slot: what a bucket stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RuleRef {
+    priority: u16,
+    slot: u32,
+}
+
+/// All rules of one subtable with one masked value; `top` has the highest priority.
+#[derive(Clone)]
+struct Bucket {
+    value: FlowKey,
+    top: RuleRef,
+    /// The other rules, priority descending (equal priorities in insertion order).
+    rest: Vec<RuleRef>,
+}
+
+impl Bucket {
+    fn add(&mut self, r: RuleRef) {
+        if r.priority > self.top.priority {
+            let old = std::mem::replace(&mut self.top, r);
+            self.rest.insert(0, old);
+        } else {
+            let pos = self.rest.partition_point(|x| x.priority >= r.priority);
+            self.rest.insert(pos, r);
+        }
+    }
+
+    /// Remove the rule in `slot`; true when the bucket is now empty.
+    fn remove(&mut self, slot: u32) -> bool {
+        if self.top.slot == slot {
+            if self.rest.is_empty() {
+                return true;
+            }
+            self.top = self.rest.remove(0);
+        } else if let Some(pos) = self.rest.iter().position(|r| r.slot == slot) {
+            self.rest.remove(pos);
+        }
+        false
+    }
+}
+
+/// The buckets whose masked values share one 64-bit hash (almost always exactly one).
+#[derive(Clone)]
+struct Chain {
+    first: Bucket,
+    more: Vec<Bucket>,
+}
+
+/// A hit counter alone on its cache line.
+#[repr(align(64))]
+#[derive(Default)]
+struct HitCounter(AtomicU64);
+
+impl HitCounter {
+    #[inline(always)]
+    fn bump(&self) {
+        // A lossy increment: see the module documentation.
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// All rules with one mask.
+struct Subtable {
+    /// Number of mask words that are not zero.
+    n_words: usize,
+    /// Indices of those words in the key.
+    word_idx: [u8; KEY_WORDS],
+    /// The mask's value at each of those indices (parallel to `word_idx`).
+    mask_words: [u64; KEY_WORDS],
+    max_priority: u16,
+    /// Max of `max_priority` over this subtable and every subtable ranked after it.
+    suffix_max: u16,
+    map: HashIndex<Chain>,
+    mask: FlowKey,
+    n_rules: usize,
+    /// Rule count per priority, for maintaining `max_priority` on removal.
+    priorities: BTreeMap<u16, u32>,
+    hits: HitCounter,
+}
+
+impl Clone for Subtable {
+    fn clone(&self) -> Self {
+        Subtable {
+            n_words: self.n_words,
+            word_idx: self.word_idx,
+            mask_words: self.mask_words,
+            max_priority: self.max_priority,
+            suffix_max: self.suffix_max,
+            map: self.map.clone(),
+            mask: self.mask,
+            n_rules: self.n_rules,
+            priorities: self.priorities.clone(),
+            hits: HitCounter(AtomicU64::new(self.hits.get())),
+        }
+    }
+}
+
+impl Subtable {
+    fn new(mask: FlowKey) -> Subtable {
+        let mut word_idx = [0u8; KEY_WORDS];
+        let mut mask_words = [0u64; KEY_WORDS];
+        let mut n_words = 0;
+        for (i, &w) in mask.words().iter().enumerate() {
+            if w != 0 {
+                word_idx[n_words] = i as u8;
+                mask_words[n_words] = w;
+                n_words += 1;
+            }
+        }
+        Subtable {
+            n_words,
+            word_idx,
+            mask_words,
+            max_priority: 0,
+            suffix_max: 0,
+            map: HashIndex::default(),
+            mask,
+            n_rules: 0,
+            priorities: BTreeMap::new(),
+            hits: HitCounter::default(),
+        }
+    }
+
+    /// Hash of `key & mask` over the touched words only.
+    #[inline(always)]
+    fn hash(&self, key: &FlowKey) -> u64 {
+        let k = key.words();
+        let mut h = HASH_BASIS;
+        for j in 0..self.n_words {
+            h = mix(h, k[usize::from(self.word_idx[j])] & self.mask_words[j]);
+        }
+        h ^ (h >> 29)
+    }
+
+    /// True when `key & mask == bucket value`, comparing only the touched words.
+    #[inline(always)]
+    fn bucket_matches(&self, bucket: &Bucket, key: &FlowKey) -> bool {
+        let (k, v) = (key.words(), bucket.value.words());
+        let mut diff = 0u64;
+        for j in 0..self.n_words {
+            let i = usize::from(self.word_idx[j]);
+            diff |= (k[i] & self.mask_words[j]) ^ v[i];
+        }
+        diff == 0
+    }
+
+    /// The best rule of this subtable matching `key`.
+    #[inline(always)]
+    fn find(&self, key: &FlowKey) -> Option<RuleRef> {
+        let chain = self.map.get(&self.hash(key))?;
+        if self.bucket_matches(&chain.first, key) {
+            return Some(chain.first.top);
+        }
+        chain
+            .more
+            .iter()
+            .find(|b| self.bucket_matches(b, key))
+            .map(|b| b.top)
+    }
+
+    fn add(&mut self, value: FlowKey, r: RuleRef) {
+        let fresh = |r| Bucket {
+            value,
+            top: r,
+            rest: Vec::new(),
+        };
+        match self.map.entry(self.hash(&value)) {
+            MapEntry::Occupied(e) => {
+                let chain = e.into_mut();
+                if chain.first.value == value {
+                    chain.first.add(r);
+                } else if let Some(b) = chain.more.iter_mut().find(|b| b.value == value) {
+                    b.add(r);
+                } else {
+                    chain.more.push(fresh(r));
+                }
+            }
+            MapEntry::Vacant(e) => {
+                e.insert(Chain {
+                    first: fresh(r),
+                    more: Vec::new(),
+                });
+            }
+        }
+        *self.priorities.entry(r.priority).or_insert(0) += 1;
+        self.max_priority = self.max_priority.max(r.priority);
+        self.n_rules += 1;
+    }
+
+    /// Remove the rule `r` whose masked value is `value`; false if it was not there.
+    fn remove(&mut self, value: &FlowKey, r: RuleRef) -> bool {
+        let MapEntry::Occupied(mut e) = self.map.entry(self.hash(value)) else {
+            return false;
+        };
+        let chain = e.get_mut();
+        if chain.first.value == *value {
+            if chain.first.remove(r.slot) {
+                if chain.more.is_empty() {
+                    e.remove();
+                } else {
+                    chain.first = chain.more.swap_remove(0);
+                }
+            }
+        } else if let Some(j) = chain.more.iter().position(|b| b.value == *value) {
+            if chain.more[j].remove(r.slot) {
+                chain.more.swap_remove(j);
+            }
+        } else {
+            return false;
+        }
+        if let Some(n) = self.priorities.get_mut(&r.priority) {
+            *n -= 1;
+            if *n == 0 {
+                self.priorities.remove(&r.priority);
+            }
+        }
+        self.max_priority = self.priorities.keys().next_back().copied().unwrap_or(0);
+        self.n_rules -= 1;
+        true
+    }
+}
+
 /// Priority classifier over masked flow keys.
 pub struct Classifier<T> {
-    entries: Vec<Entry<T>>,
+    /// Subtables in rank order (the order lookups visit them).
+    subtables: Vec<Subtable>,
+    /// Rule slab; `None` slots are listed in `free`.
+    rules: Vec<Option<Rule<T>>>,
+    free: Vec<u32>,
+    index: HashMap<RuleId, u32>,
     next_id: u64,
 }
 
 impl<T> Default for Classifier<T> {
     fn default() -> Self {
         Classifier {
-            entries: Vec::new(),
+            subtables: Vec::new(),
+            rules: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
             next_id: 1,
         }
     }
@@ -33,17 +333,10 @@ impl<T> Default for Classifier<T> {
 impl<T: Clone> Clone for Classifier<T> {
     fn clone(&self) -> Self {
         Classifier {
-            entries: self
-                .entries
-                .iter()
-                .map(|e| Entry {
-                    id: e.id,
-                    value: e.value,
-                    mask: e.mask,
-                    priority: e.priority,
-                    data: e.data.clone(),
-                })
-                .collect(),
+            subtables: self.subtables.clone(),
+            rules: self.rules.clone(),
+            free: self.free.clone(),
+            index: self.index.clone(),
             next_id: self.next_id,
         }
     }
@@ -58,71 +351,377 @@ impl<T> Classifier<T> {
     /// Insert a rule. `value` is masked by `mask` here. Several rules may share a (match,
     /// priority); among equal priorities the lookup result is unspecified (OpenFlow says so).
     pub fn insert(&mut self, value: FlowKey, mask: FlowKey, priority: u16, data: T) -> RuleId {
+        let value = value.masked(&mask);
         let id = RuleId(self.next_id);
         self.next_id += 1;
-        self.entries.push(Entry {
+        let rule = Rule {
             id,
-            value: value.masked(&mask),
+            value,
             mask,
             priority,
             data,
-        });
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.rules[slot as usize] = Some(rule);
+                slot
+            }
+            None => {
+                self.rules.push(Some(rule));
+                (self.rules.len() - 1) as u32
+            }
+        };
+        self.index.insert(id, slot);
+        let si = match self.subtables.iter().position(|s| s.mask == mask) {
+            Some(si) => si,
+            None => {
+                self.subtables.push(Subtable::new(mask));
+                self.subtables.len() - 1
+            }
+        };
+        let st = &mut self.subtables[si];
+        let (was_empty, old_max) = (st.n_rules == 0, st.max_priority);
+        st.add(value, RuleRef { priority, slot });
+        if was_empty || st.max_priority != old_max {
+            self.rerank();
+        }
         id
     }
 
     /// Remove a rule.
     pub fn remove(&mut self, id: RuleId) -> Option<T> {
-        let pos = self.entries.iter().position(|e| e.id == id)?;
-        Some(self.entries.swap_remove(pos).data)
+        let slot = self.index.remove(&id)?;
+        let rule = self.rules.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        if let Some(si) = self.subtables.iter().position(|s| s.mask == rule.mask) {
+            let st = &mut self.subtables[si];
+            let old_max = st.max_priority;
+            let r = RuleRef {
+                priority: rule.priority,
+                slot,
+            };
+            st.remove(&rule.value, r);
+            if st.n_rules == 0 {
+                self.subtables.remove(si);
+                self.update_suffix_max();
+            } else if st.max_priority != old_max {
+                self.rerank();
+            }
+        }
+        Some(rule.data)
     }
 
     /// Highest-priority rule matching `key`.
+    #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<(RuleId, &T)> {
-        self.entries
-            .iter()
-            .filter(|e| key.matches(&e.value, &e.mask))
-            .max_by_key(|e| e.priority)
-            .map(|e| (e.id, &e.data))
+        let mut best: Option<(RuleRef, &Subtable)> = None;
+        let mut best_priority: i32 = -1;
+        for st in &self.subtables {
+            if i32::from(st.suffix_max) <= best_priority {
+                break;
+            }
+            if i32::from(st.max_priority) <= best_priority {
+                continue;
+            }
+            if let Some(r) = st.find(key) {
+                if i32::from(r.priority) > best_priority {
+                    best_priority = i32::from(r.priority);
+                    best = Some((r, st));
+                }
+            }
+        }
+        let (r, st) = best?;
+        st.hits.bump();
+        let rule = self.rules.get(r.slot as usize)?.as_ref()?;
+        Some((rule.id, &rule.data))
     }
 
     /// The data of a rule.
     pub fn get(&self, id: RuleId) -> Option<&T> {
-        self.entries.iter().find(|e| e.id == id).map(|e| &e.data)
+        let slot = *self.index.get(&id)?;
+        self.rules.get(slot as usize)?.as_ref().map(|r| &r.data)
     }
 
     /// Mutable data of a rule.
     pub fn get_mut(&mut self, id: RuleId) -> Option<&mut T> {
-        self.entries
-            .iter_mut()
-            .find(|e| e.id == id)
-            .map(|e| &mut e.data)
+        let slot = *self.index.get(&id)?;
+        self.rules
+            .get_mut(slot as usize)?
+            .as_mut()
+            .map(|r| &mut r.data)
     }
 
     /// All rules: (id, value, mask, priority, data), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (RuleId, &FlowKey, &FlowKey, u16, &T)> {
-        self.entries
+        self.rules
             .iter()
-            .map(|e| (e.id, &e.value, &e.mask, e.priority, &e.data))
+            .flatten()
+            .map(|r| (r.id, &r.value, &r.mask, r.priority, &r.data))
     }
 
     /// Number of rules.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.is_empty()
     }
 
     /// Number of distinct masks (subtables).
     pub fn subtables(&self) -> usize {
-        let mut masks: Vec<&FlowKey> = self.entries.iter().map(|e| &e.mask).collect();
-        masks.sort_by(|a, b| a.words().cmp(b.words()));
-        masks.dedup();
-        masks.len()
+        self.subtables.len()
     }
 
-    /// Re-sort subtables by hit count (no-op placeholder).
-    pub fn rerank(&mut self) {}
+    /// Re-sort subtables by hit count (most hit first), then by maximum priority (highest first).
+    /// Call it periodically from the thread that owns the classifier (or on a copy about to be
+    /// published); lookups keep counting in between.
+    pub fn rerank(&mut self) {
+        self.subtables.sort_by(|a, b| {
+            b.hits
+                .get()
+                .cmp(&a.hits.get())
+                .then(b.max_priority.cmp(&a.max_priority))
+        });
+        self.update_suffix_max();
+    }
+
+    fn update_suffix_max(&mut self) {
+        let mut m = 0u16;
+        for st in self.subtables.iter_mut().rev() {
+            m = m.max(st.max_priority);
+            st.suffix_max = m;
+        }
+    }
+
+    /// Lookup hits per subtable in rank order, with each subtable's mask (for statistics).
+    pub fn subtable_hits(&self) -> impl Iterator<Item = (&FlowKey, u64)> {
+        self.subtables.iter().map(|s| (&s.mask, s.hits.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ip_key(dst: u32, tp_dst: u16) -> FlowKey {
+        FlowKey {
+            eth_type: 0x0800,
+            ip_proto: 6,
+            ipv4_dst: dst,
+            tp_dst,
+            ..FlowKey::default()
+        }
+    }
+
+    fn prefix_mask(len: u32) -> FlowKey {
+        FlowKey {
+            ipv4_dst: if len == 0 { 0 } else { u32::MAX << (32 - len) },
+            ..FlowKey::default()
+        }
+    }
+
+    #[test]
+    fn highest_priority_overlap_wins() {
+        let mut c = Classifier::new();
+        let any = c.insert(FlowKey::default(), FlowKey::default(), 0, "miss");
+        let net8 = c.insert(ip_key(0x0a00_0000, 0), prefix_mask(8), 10, "10/8");
+        let net24 = c.insert(ip_key(0x0a01_0200, 0), prefix_mask(24), 20, "10.1.2/24");
+        let port_mask = FlowKey {
+            tp_dst: 0xffff,
+            ..FlowKey::default()
+        };
+        let web = c.insert(ip_key(0, 80), port_mask, 15, "web");
+        assert_eq!(c.subtables(), 4);
+        assert_eq!(c.len(), 4);
+
+        assert_eq!(c.lookup(&ip_key(0x0b00_0001, 22)), Some((any, &"miss")));
+        assert_eq!(c.lookup(&ip_key(0x0a05_0001, 22)), Some((net8, &"10/8")));
+        assert_eq!(c.lookup(&ip_key(0x0a05_0001, 80)), Some((web, &"web")));
+        assert_eq!(
+            c.lookup(&ip_key(0x0a01_0207, 80)),
+            Some((net24, &"10.1.2/24"))
+        );
+        // The value is masked on insert: host bits in the rule do not matter.
+        let host_bits = c.insert(ip_key(0x0c00_00ff, 0), prefix_mask(8), 5, "12/8");
+        assert_eq!(
+            c.lookup(&ip_key(0x0c63_0001, 1)),
+            Some((host_bits, &"12/8"))
+        );
+        assert_eq!(
+            c.iter().find(|r| r.0 == host_bits).map(|r| r.1.ipv4_dst),
+            Some(0x0c00_0000)
+        );
+    }
+
+    #[test]
+    fn shared_masked_value_keeps_priority_order() {
+        let mut c = Classifier::new();
+        let m = prefix_mask(16);
+        let low = c.insert(ip_key(0x0a00_0000, 0), m, 1, 1);
+        let high = c.insert(ip_key(0x0a00_0000, 0), m, 9, 9);
+        let mid = c.insert(ip_key(0x0a00_0000, 0), m, 5, 5);
+        assert_eq!(c.subtables(), 1);
+        let k = ip_key(0x0a00_1234, 0);
+        assert_eq!(c.lookup(&k), Some((high, &9)));
+        assert_eq!(c.remove(high), Some(9));
+        assert_eq!(c.lookup(&k), Some((mid, &5)));
+        assert_eq!(c.remove(low), Some(1));
+        assert_eq!(c.lookup(&k), Some((mid, &5)));
+        assert_eq!(c.remove(mid), Some(5));
+        assert_eq!(c.lookup(&k), None);
+        assert_eq!((c.len(), c.subtables()), (0, 0));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn remove_get_mut_iter_and_clone() {
+        let mut c = Classifier::new();
+        let a = c.insert(ip_key(1, 0), prefix_mask(32), 3, String::from("a"));
+        let b = c.insert(ip_key(2, 0), prefix_mask(32), 3, String::from("b"));
+        let d = c.insert(ip_key(0, 0), prefix_mask(0), 0, String::from("default"));
+        assert_eq!(c.subtables(), 2);
+        if let Some(s) = c.get_mut(b) {
+            s.push('!');
+        }
+        assert_eq!(c.get(b).map(String::as_str), Some("b!"));
+        let snapshot = c.clone();
+        assert_eq!(c.remove(a).as_deref(), Some("a"));
+        assert_eq!(c.remove(a), None);
+        assert_eq!(c.get(a), None);
+        assert_eq!(c.lookup(&ip_key(1, 0)).map(|r| r.0), Some(d));
+        // The clone is independent.
+        assert_eq!(snapshot.lookup(&ip_key(1, 0)).map(|r| r.0), Some(a));
+        assert_eq!(snapshot.len(), 3);
+        let mut ids: Vec<_> = c.iter().map(|r| (r.0, r.3, r.4.clone())).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            vec![(b, 3, "b!".to_string()), (d, 0, "default".to_string())]
+        );
+        // Removing the only rule of a subtable removes the subtable; slots are reused, ids not.
+        assert_eq!(c.remove(d).as_deref(), Some("default"));
+        assert_eq!(c.subtables(), 1);
+        let e = c.insert(ip_key(5, 0), prefix_mask(32), 1, String::from("e"));
+        assert!(e > d);
+        assert_eq!(c.lookup(&ip_key(5, 0)).map(|r| r.0), Some(e));
+    }
+
+    #[test]
+    fn rerank_orders_by_hits_then_priority() {
+        let mut c = Classifier::new();
+        c.insert(ip_key(0x0a00_0000, 0), prefix_mask(8), 1, ());
+        c.insert(ip_key(0x0a00_0000, 0), prefix_mask(16), 2, ());
+        c.insert(ip_key(0x0a00_0000, 0), prefix_mask(24), 3, ());
+        let order = |c: &Classifier<()>| -> Vec<u32> {
+            c.subtable_hits()
+                .map(|(m, _)| m.ipv4_dst.count_ones())
+                .collect()
+        };
+        assert_eq!(order(&c), vec![24, 16, 8]);
+        for _ in 0..5 {
+            assert!(c.lookup(&ip_key(0x0a01_0000, 0)).is_some()); // only /8 matches
+        }
+        assert!(c.lookup(&ip_key(0x0a00_0101, 0)).is_some()); // /16 wins
+        c.rerank();
+        assert_eq!(order(&c), vec![8, 16, 24]);
+        let hits: Vec<u64> = c.subtable_hits().map(|(_, h)| h).collect();
+        assert_eq!(hits, vec![5, 1, 0]);
+        // Still correct in the new order: the /24 rule beats the much-hit /8.
+        let best = c.lookup(&ip_key(0x0a00_0001, 0)).map(|r| r.0);
+        assert_eq!(best, Some(RuleId(3)));
+    }
+
+    /// Masks drawn from a small pool so that rules share subtables and overlap a lot.
+    fn mask_pool() -> Vec<FlowKey> {
+        let mut pool = vec![FlowKey::default()];
+        for len in [8, 16, 24, 32] {
+            pool.push(prefix_mask(len));
+        }
+        let mut m = FlowKey {
+            tp_dst: 0xffff,
+            ..FlowKey::default()
+        };
+        pool.push(m);
+        m.ipv4_dst = 0xffff_ff00;
+        pool.push(m);
+        pool.push(FlowKey {
+            in_port: u32::MAX,
+            eth_type: 0xffff,
+            ..FlowKey::default()
+        });
+        pool
+    }
+
+    fn arb_key() -> impl Strategy<Value = FlowKey> {
+        (0u32..3, 0u32..4, 0u32..3, 0u16..3, 1u32..3, prop::bool::ANY).prop_map(
+            |(a, b, c, port, in_port, v6)| {
+                let mut k = ip_key(
+                    0x0a00_0000 | (a << 16) | (b << 8) | c,
+                    [22, 80, 443][port as usize],
+                );
+                k.in_port = in_port;
+                if v6 {
+                    k.eth_type = 0x86dd;
+                }
+                k
+            },
+        )
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(FlowKey, usize, u16),
+        Remove(usize),
+        Rerank,
+    }
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (arb_key(), 0..8usize, 0u16..12).prop_map(|(k, m, p)| Op::Insert(k, m, p)),
+            2 => (0..64usize).prop_map(Op::Remove),
+            1 => Just(Op::Rerank),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn matches_linear_scan(ops in prop::collection::vec(arb_op(), 1..80),
+                               keys in prop::collection::vec(arb_key(), 1..40)) {
+            let pool = mask_pool();
+            let mut c = Classifier::new();
+            let mut model: Vec<(RuleId, FlowKey, FlowKey, u16)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, m, p) => {
+                        let id = c.insert(k, pool[m], p, p);
+                        model.push((id, k.masked(&pool[m]), pool[m], p));
+                    }
+                    Op::Remove(i) if !model.is_empty() => {
+                        let (id, _, _, p) = model.remove(i % model.len());
+                        prop_assert_eq!(c.remove(id), Some(p));
+                    }
+                    Op::Remove(_) => {}
+                    Op::Rerank => c.rerank(),
+                }
+                for k in &keys {
+                    let want = model.iter().filter(|r| k.matches(&r.1, &r.2)).map(|r| r.3).max();
+                    let got = c.lookup(k);
+                    prop_assert_eq!(got.map(|g| *g.1), want);
+                    if let Some((id, _)) = got {
+                        let rule = model.iter().find(|r| r.0 == id);
+                        prop_assert!(rule.is_some_and(|r| k.matches(&r.1, &r.2)));
+                    }
+                }
+            }
+            prop_assert_eq!(c.len(), model.len());
+            let mut masks: Vec<_> = model.iter().map(|r| r.2).collect();
+            masks.sort_by(|a, b| a.words().cmp(b.words()));
+            masks.dedup();
+            prop_assert_eq!(c.subtables(), masks.len());
+            prop_assert_eq!(c.iter().count(), model.len());
+        }
+    }
 }

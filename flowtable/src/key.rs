@@ -92,7 +92,7 @@ pub struct FlowKey {
     pub pad1: [u8; 4],
 }
 
-const _: () = assert!(core::mem::size_of::<FlowKey>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<FlowKey>().is_multiple_of(8));
 const _: () = assert!(core::mem::align_of::<FlowKey>() == 8);
 
 impl FlowKey {
@@ -185,11 +185,15 @@ mod tests {
 
     #[test]
     fn masked_match() {
-        let mut k = FlowKey::default();
-        k.ipv4_dst = 0x0a00_0005;
-        k.tp_dst = 80;
-        let mut m = FlowKey::default();
-        m.ipv4_dst = 0xffff_ff00;
+        let k = FlowKey {
+            ipv4_dst: 0x0a00_0005,
+            tp_dst: 80,
+            ..FlowKey::default()
+        };
+        let m = FlowKey {
+            ipv4_dst: 0xffff_ff00,
+            ..FlowKey::default()
+        };
         let v = k.masked(&m);
         assert!(k.matches(&v, &m));
         let mut other = k;

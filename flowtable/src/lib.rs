@@ -8,12 +8,19 @@
 
 pub mod action;
 pub mod classifier;
+pub mod emc;
+pub mod extract;
 pub mod field;
 pub mod key;
+pub mod mactable;
 pub mod matches;
+pub mod pipeline;
+pub mod text;
+pub mod trace;
 
 pub use action::{Action, Instructions};
 pub use classifier::{Classifier, RuleId};
 pub use field::Field;
 pub use key::FlowKey;
 pub use matches::{Match, MatchError};
+pub use pipeline::{FlowEntry, FlowFilter, Pipeline, PipelineResult};

@@ -1,0 +1,248 @@
+//! Exact-match cache (EMC): the first lookup tier, one per PMD thread, no sharing and no locks.
+//!
+//! Most traffic is a small number of long-lived flows, and for those a full key compare against a
+//! handful of recently seen keys is far cheaper than any wildcard search. The cache is a fixed
+//! power-of-two array allocated once at construction; each key may live in one of two slots (ways)
+//! chosen from different bits of its hash, so two hot flows that collide on one index can still
+//! coexist. A lookup touches at most two entries and compares the stored 64-bit hash first: a
+//! mismatch, the common case for a miss, costs one load and a branch; only on a hash hit are the 19
+//! key words compared, with a branch-free xor/or reduction. Insertion overwrites the entry that
+//! already holds the key, else a free or stale way, else a victim picked by a hash bit (cheap,
+//! pseudo-random, and without recency bookkeeping on the hit path). Hit/miss counters belong to
+//! the caller (per-PMD statistics), which keeps `lookup` on `&self` and free of stores.
+//!
+//! **Invalidation by generation.** The datapath keeps one generation number that it bumps whenever
+//! anything an EMC entry was derived from changes: a new pipeline snapshot (flows added, modified,
+//! deleted), a MAC table change (learned, moved or aged-out address), a port reconfiguration. Every
+//! entry records the generation it was computed under and a lookup with a different current
+//! generation treats it as a miss, so invalidating every EMC on every PMD is a single counter bump
+//! with no cross-thread access to the caches; stale entries are simply overwritten as traffic
+//! re-populates them. `clear` exists for explicit flushes (tests, `dvsctl` commands).
+//!
+//! **Where the megaflow tier slots in.** Between this cache and the OpenFlow classifier the design
+//! has a megaflow cache: a second tuple-space [`Classifier`](crate::classifier::Classifier) shared
+//! by the PMDs whose rules hold already *translated* datapath actions (output ports, VLAN push/pop,
+//! meters: no table walk, no NORMAL learning) and whose masks are exactly the key bits the slow path
+//! looked at while translating. A packet that misses here is looked up in the megaflow tier; on a
+//! hit the PMD inserts the exact key into this EMC with the megaflow's actions, so the next packet
+//! of the flow stops at tier one. On a megaflow miss the packet goes to the slow path ("upcall"):
+//! the OpenFlow pipeline runs with a field-tracking key that records every bit it reads, and the
+//! result is installed as a megaflow (value & tracked mask -> actions) and into this EMC. Megaflows
+//! never overlap for a given key (each is the exact set of bits that decided the outcome), so the
+//! megaflow tier needs no priorities and ranks subtables purely by hits. Megaflows carry the
+//! generation too: revalidation after a generation bump re-translates them (or drops them), and EMC
+//! entries pointing at them die by the generation check described above.
+
+use crate::key::{FlowKey, KEY_WORDS};
+
+/// Default number of entries (a power of two): 8192 like OVS, about 1.4 MiB with small values.
+pub const DEFAULT_ENTRIES: usize = 8192;
+
+struct Entry<V> {
+    hash: u64,
+    generation: u64,
+    key: FlowKey,
+    value: Option<V>,
+}
+
+/// A fixed-size, 2-way set-associative exact-match cache from [`FlowKey`] to `V`.
+pub struct Emc<V> {
+    entries: Vec<Entry<V>>,
+    mask: usize,
+    len: usize,
+}
+
+impl<V> Default for Emc<V> {
+    fn default() -> Self {
+        Self::new(DEFAULT_ENTRIES)
+    }
+}
+
+/// Branch-free equality of two keys: xor/or over all words (vectorises; no early exit).
+#[inline(always)]
+fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
+    let (a, b) = (a.words(), b.words());
+    let mut diff = 0u64;
+    for i in 0..KEY_WORDS {
+        diff |= a[i] ^ b[i];
+    }
+    diff == 0
+}
+
+impl<V> Emc<V> {
+    /// A cache of `entries` slots, rounded up to a power of two (at least 2). This is the only
+    /// allocation the cache ever makes.
+    pub fn new(entries: usize) -> Self {
+        let n = entries.max(2).next_power_of_two();
+        let mut v = Vec::with_capacity(n);
+        v.resize_with(n, || Entry {
+            hash: 0,
+            generation: 0,
+            key: FlowKey::default(),
+            value: None,
+        });
+        Emc {
+            entries: v,
+            mask: n - 1,
+            len: 0,
+        }
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Number of occupied slots, including entries of older generations that have not been
+    /// overwritten yet.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no slot is occupied.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The two candidate slots for `hash`: low bits and bits 32.. (independent halves of the hash).
+    #[inline(always)]
+    fn ways(&self, hash: u64) -> [usize; 2] {
+        [hash as usize & self.mask, (hash >> 32) as usize & self.mask]
+    }
+
+    /// The value cached for `key` under `generation`. `hash` must be the hash the entry was
+    /// inserted with (any function of the key, as long as the caller is consistent).
+    #[inline]
+    pub fn lookup(&self, key: &FlowKey, hash: u64, generation: u64) -> Option<&V> {
+        for way in self.ways(hash) {
+            let e = &self.entries[way];
+            if e.hash == hash && e.generation == generation && same_key(&e.key, key) {
+                if let Some(v) = &e.value {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
+    /// Cache `value` for `key` under `generation`, replacing the key's previous entry if any, else
+    /// a free or stale way, else a pseudo-randomly chosen way.
+    #[inline]
+    pub fn insert(&mut self, key: FlowKey, hash: u64, generation: u64, value: V) {
+        let ways = self.ways(hash);
+        let mut target = None;
+        for way in ways {
+            let e = &self.entries[way];
+            if e.value.is_some() && e.hash == hash && same_key(&e.key, &key) {
+                target = Some(way);
+                break;
+            }
+        }
+        let target = target.unwrap_or_else(|| {
+            ways.into_iter()
+                .find(|&w| {
+                    let e = &self.entries[w];
+                    e.value.is_none() || e.generation != generation
+                })
+                .unwrap_or(ways[(hash >> 63) as usize])
+        });
+        let e = &mut self.entries[target];
+        if e.value.is_none() {
+            self.len += 1;
+        }
+        *e = Entry {
+            hash,
+            generation,
+            key,
+            value: Some(value),
+        };
+    }
+
+    /// Drop every entry (the allocation is kept).
+    pub fn clear(&mut self) {
+        for e in &mut self.entries {
+            e.value = None;
+        }
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::hash_key;
+
+    fn key(n: u32) -> FlowKey {
+        FlowKey {
+            ipv4_dst: n,
+            tp_dst: n as u16,
+            ..FlowKey::default()
+        }
+    }
+
+    #[test]
+    fn hit_miss_and_overwrite() {
+        let mut emc: Emc<u32> = Emc::new(1000);
+        assert_eq!(emc.capacity(), 1024);
+        let k = key(1);
+        let h = hash_key(&k, 0);
+        assert_eq!(emc.lookup(&k, h, 0), None);
+        emc.insert(k, h, 0, 11);
+        assert_eq!(emc.lookup(&k, h, 0), Some(&11));
+        assert_eq!(emc.len(), 1);
+        emc.insert(k, h, 0, 12);
+        assert_eq!(emc.lookup(&k, h, 0), Some(&12));
+        assert_eq!(emc.len(), 1);
+        // Same hash, different key: a miss (the key words are compared).
+        assert_eq!(emc.lookup(&key(2), h, 0), None);
+    }
+
+    #[test]
+    fn generation_mismatch_is_a_miss_and_slot_is_reused() {
+        let mut emc: Emc<&str> = Emc::new(16);
+        let k = key(5);
+        let h = hash_key(&k, 0);
+        emc.insert(k, h, 1, "old");
+        assert_eq!(emc.lookup(&k, h, 2), None);
+        assert_eq!(emc.lookup(&k, h, 1), Some(&"old"));
+        emc.insert(k, h, 2, "new");
+        assert_eq!(emc.lookup(&k, h, 2), Some(&"new"));
+        assert_eq!(emc.lookup(&k, h, 1), None);
+        assert_eq!(emc.len(), 1);
+    }
+
+    #[test]
+    fn two_ways_hold_colliding_keys() {
+        let mut emc: Emc<u32> = Emc::new(16);
+        // Same low bits (way 0), different high halves (way 1): both must stay cached.
+        let (ha, hb) = (0x0000_0001_0000_0003, 0x0000_0002_0000_0003);
+        emc.insert(key(1), ha, 0, 1);
+        emc.insert(key(2), hb, 0, 2);
+        assert_eq!(emc.lookup(&key(1), ha, 0), Some(&1));
+        assert_eq!(emc.lookup(&key(2), hb, 0), Some(&2));
+        // A third key on the same two slots evicts exactly one of them.
+        let hc = (1u64 << 63) | 0x0000_0002_0000_0003;
+        emc.insert(key(3), hc, 0, 3);
+        assert_eq!(emc.lookup(&key(3), hc, 0), Some(&3));
+        let survivors = [emc.lookup(&key(1), ha, 0), emc.lookup(&key(2), hb, 0)];
+        assert_eq!(survivors.iter().filter(|s| s.is_some()).count(), 1);
+        assert_eq!(emc.len(), 2);
+    }
+
+    #[test]
+    fn clear_and_fill() {
+        let mut emc: Emc<u32> = Emc::new(256);
+        for n in 0..200 {
+            let k = key(n);
+            emc.insert(k, hash_key(&k, 0), 0, n);
+        }
+        let hits = (0..200)
+            .filter(|&n| emc.lookup(&key(n), hash_key(&key(n), 0), 0) == Some(&n))
+            .count();
+        assert!(hits > 150, "only {hits} of 200 cached in 256 slots");
+        assert!(emc.len() == hits && emc.len() <= 256);
+        emc.clear();
+        assert!(emc.is_empty());
+        assert_eq!(emc.lookup(&key(1), hash_key(&key(1), 0), 0), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Running a packet key through the pipeline (OpenFlow 1.3 section 5.1 and 5.10).
+//!
+//! The walk starts at table 0 with an empty action set and a working copy of the key. In each
+//! table the highest-priority matching rule's instructions run in the spec's order: meter,
+//! apply-actions (appended to the output list *and* applied to the working key, so later tables
+//! match the rewritten packet), clear-actions, write-actions (merged into the action set, one
+//! action per kind, later writes replacing earlier ones), write-metadata, goto-table. A rule without
+//! goto-table ends the walk and the action set is appended in its canonical order. A table miss ends
+//! the walk as a drop: the action set is discarded, but apply-actions from earlier tables have
+//! already "executed" and stay in the result, as in the spec and in Open vSwitch.
+//!
+//! This is the slow path (it runs on a cache miss), so it allocates its result freely; goto-table
+//! only goes forward, which bounds the walk to one visit per table.
+
+use super::{Pipeline, RuleStats};
+use crate::action::Action;
+use crate::field::Field;
+use crate::key::{FlowKey, VLAN_PRESENT};
+use crate::trace::{Trace, TraceStep};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The outcome of one pipeline walk.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineResult {
+    /// Actions to execute, in order (apply-actions as met, then the action set).
+    pub actions: Vec<Action>,
+    /// Counters of every matched rule, so a cache hit can bump them later.
+    pub rules: Vec<Arc<RuleStats>>,
+    /// Meters named by meter instructions, in order.
+    pub meters: Vec<u32>,
+    /// `Some(table)` when the walk ended in a table miss (the packet is dropped after any
+    /// apply-actions already in `actions`).
+    pub miss_drop: Option<u8>,
+    /// The key after every action of the walk (apply-actions and the action set).
+    pub final_key: FlowKey,
+}
+
+/// Apply an action's header rewrite to a key (outputs, groups and queues do not change it).
+pub fn apply_to_key(key: &mut FlowKey, a: &Action) {
+    match a {
+        Action::SetField(f, v) => f.set(key, *v),
+        Action::PushVlan(_) => {
+            // OpenFlow 1.3: the new tag copies VID/PCP from an existing tag, else zero.
+            key.vlan_tci |= VLAN_PRESENT;
+        }
+        Action::PopVlan => key.vlan_tci = 0,
+        Action::DecTtl => key.ip_ttl = key.ip_ttl.saturating_sub(1),
+        Action::Output { .. } | Action::Group(_) | Action::SetQueue(_) => {}
+    }
+}
+
+/// Two actions occupy the same slot of an action set.
+fn same_kind(a: &Action, b: &Action) -> bool {
+    match (a, b) {
+        (Action::SetField(f, _), Action::SetField(g, _)) => same_set_field(*f, *g),
+        _ => core::mem::discriminant(a) == core::mem::discriminant(b),
+    }
+}
+
+/// Set-field slots are per field; fields that alias one key slot (tp ports of TCP/UDP, the
+/// ARP/IPv4 addresses, ARP/ND link-layer addresses) share one.
+fn same_set_field(f: Field, g: Field) -> bool {
+    let (mut a, mut b) = (FlowKey::default(), FlowKey::default());
+    f.set(&mut a, f.full_mask());
+    g.set(&mut b, g.full_mask());
+    f == g || a == b
+}
+
+/// Merge `a` into an action set.
+fn write_action(set: &mut Vec<Action>, a: &Action) {
+    match set.iter_mut().find(|s| same_kind(s, a)) {
+        Some(slot) => *slot = a.clone(),
+        None => set.push(a.clone()),
+    }
+}
+
+impl Pipeline {
+    /// Run `key` (a packet of `pkt_len` bytes seen at `now_ns`) through the tables, counting
+    /// table and rule hits; with `trace`, record one step per table visited.
+    pub fn lookup(
+        &self,
+        key: &FlowKey,
+        pkt_len: u32,
+        now_ns: u64,
+        mut trace: Option<&mut Trace>,
+    ) -> PipelineResult {
+        let mut res = PipelineResult {
+            final_key: *key,
+            ..PipelineResult::default()
+        };
+        // A trace describes a hypothetical packet: it must not move any counter.
+        let counting = trace.is_none();
+        let mut set: Vec<Action> = Vec::new();
+        let mut table = 0u8;
+        loop {
+            let t = usize::from(table);
+            let Some(tb) = self.tables.get(t) else {
+                // Unreachable for validated rules (goto is bounds-checked on add); a miss.
+                res.miss_drop = Some(table);
+                return res;
+            };
+            let counters = &self.counters[t];
+            if counting {
+                counters.lookups.fetch_add(1, Ordering::Relaxed);
+            }
+            let hit = tb.cls.lookup(&res.final_key).map(|(_, e)| e);
+            if let Some(tr) = trace.as_deref_mut() {
+                tr.steps.push(TraceStep {
+                    table,
+                    matched: hit.cloned(),
+                    key_before: res.final_key,
+                });
+            }
+            let Some(e) = hit else {
+                res.miss_drop = Some(table);
+                return res;
+            };
+            if counting {
+                counters.matched.fetch_add(1, Ordering::Relaxed);
+                e.stats.hit(u64::from(pkt_len), now_ns);
+            }
+            res.rules.push(Arc::clone(&e.stats));
+            let ins = &e.instructions;
+            if let Some(m) = ins.meter {
+                res.meters.push(m);
+            }
+            for a in &ins.apply {
+                apply_to_key(&mut res.final_key, a);
+                res.actions.push(a.clone());
+            }
+            if ins.clear {
+                set.clear();
+            }
+            for a in &ins.write {
+                write_action(&mut set, a);
+            }
+            if let Some((v, m)) = ins.write_metadata {
+                let k = &mut res.final_key;
+                k.metadata = (k.metadata & !m) | (v & m);
+            }
+            match ins.goto {
+                Some(next) if next > table => table = next,
+                _ => break,
+            }
+        }
+        // The action set executes in its canonical order; a group supersedes an output.
+        set.sort_by_key(Action::set_order);
+        let has_group = set.iter().any(|a| matches!(a, Action::Group(_)));
+        for a in set {
+            if has_group && matches!(a, Action::Output { .. }) {
+                continue;
+            }
+            apply_to_key(&mut res.final_key, &a);
+            res.actions.push(a);
+        }
+        res
+    }
+}

@@ -1,0 +1,149 @@
+//! A lab: test VMs (each a namespace with a veth into the switch) behind one `dvs-switchd`
+//! bridge `br0`, built from a short description. Used by the integration tests and by the
+//! `dvs-lab` demo binary.
+
+use crate::{vm_mac, Netns, Switchd, Veth};
+
+/// How a VM's switch port handles VLANs.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Access port on this VLAN.
+    Access(u16),
+    /// Trunk with an allowed list ("10,20-30") and optional native VLAN.
+    Trunk(&'static str, Option<u16>),
+    /// No VLAN processing.
+    None,
+}
+
+/// One VM of the lab.
+#[derive(Clone, Debug)]
+pub struct VmSpec {
+    /// Port and VM name (vm1...).
+    pub name: &'static str,
+    /// VLAN mode of its switch port.
+    pub mode: Mode,
+    /// Address inside the VM (CIDR), if any.
+    pub addr: Option<&'static str>,
+}
+
+impl VmSpec {
+    /// Access-port VM with an address.
+    pub fn access(name: &'static str, vlan: u16, addr: &'static str) -> VmSpec {
+        VmSpec {
+            name,
+            mode: Mode::Access(vlan),
+            addr: Some(addr),
+        }
+    }
+}
+
+/// A built VM.
+pub struct Vm {
+    /// Its spec.
+    pub spec: VmSpec,
+    /// Its MAC.
+    pub mac: [u8; 6],
+    /// Its namespace.
+    pub ns: Netns,
+    /// Its link into the switch (declared after `ns` so it drops first).
+    pub veth: Veth,
+}
+
+impl Vm {
+    /// IPv4 address without prefix.
+    pub fn ip(&self) -> &str {
+        self.spec
+            .addr
+            .and_then(|a| a.split('/').next())
+            .unwrap_or("")
+    }
+}
+
+/// VMs plus the switch in front of them.
+pub struct Lab {
+    /// The switch (dropped first).
+    pub sw: Switchd,
+    /// The VMs.
+    pub vms: Vec<Vm>,
+}
+
+/// Core for the lab switch's PMD: the second core when there is one.
+pub fn pmd_core() -> usize {
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if n > 1 {
+        1
+    } else {
+        0
+    }
+}
+
+impl Lab {
+    /// Build the VMs and start a switch with `flows` on `br0`.
+    pub fn new(specs: &[VmSpec], flows: &[&str]) -> Lab {
+        Self::with_extra(specs, flows, "")
+    }
+
+    /// Like [`Lab::new`] with extra `[[bridge]]` keys (e.g. `mac_limit = 2`).
+    pub fn with_extra(specs: &[VmSpec], flows: &[&str], bridge_extra: &str) -> Lab {
+        let mut vms = Vec::new();
+        for (i, s) in specs.iter().enumerate() {
+            let ns = Netns::new(s.name);
+            let mac = vm_mac(i as u8 + 1);
+            let veth = Veth::new(&ns, mac, s.addr);
+            vms.push(Vm {
+                spec: s.clone(),
+                mac,
+                ns,
+                veth,
+            });
+        }
+        let cfg = config_text(&vms, flows, bridge_extra);
+        let sw = Switchd::start(&cfg);
+        Lab { sw, vms }
+    }
+
+    /// The VM named `name`.
+    pub fn vm(&self, name: &str) -> &Vm {
+        self.vms
+            .iter()
+            .find(|v| v.spec.name == name)
+            .unwrap_or_else(|| panic!("no vm {name}"))
+    }
+}
+
+/// The switch configuration for a set of VMs.
+pub fn config_text(vms: &[Vm], flows: &[&str], bridge_extra: &str) -> String {
+    let mut s = format!(
+        "[switch]\npmd_cores = [{}]\npool_frames = 4096\npmd_sleep_max_us = 200\n\n\
+         [[bridge]]\nname = \"br0\"\n{bridge_extra}\n",
+        pmd_core()
+    );
+    if !flows.is_empty() {
+        s.push_str("flows = [\n");
+        for f in flows {
+            s.push_str(&format!("  \"{f}\",\n"));
+        }
+        s.push_str("]\n");
+    }
+    for (i, vm) in vms.iter().enumerate() {
+        s.push_str(&format!(
+            "\n[[bridge.port]]\nname = \"{}\"\nkind = \"afpacket\"\ninterface = \"{}\"\nofport = {}\n",
+            vm.spec.name,
+            vm.veth.host,
+            i + 1
+        ));
+        match &vm.spec.mode {
+            Mode::Access(v) => s.push_str(&format!("vlan_mode = \"access\"\ntag = {v}\n")),
+            Mode::Trunk(list, native) => {
+                s.push_str(&format!("vlan_mode = \"trunk\"\ntrunks = \"{list}\"\n"));
+                if let Some(n) = native {
+                    s.push_str(&format!("native_vlan = {n}\n"));
+                }
+            }
+            Mode::None => {}
+        }
+    }
+    s
+}
