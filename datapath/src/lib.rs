@@ -1,2 +1,22 @@
-//! The dvs user-mode switch.
+//! dvs-switchd, the dvs user-mode switch: ports and their I/O backends, packet buffers, PMD
+//! threads, action execution, bridges, and the management (JSON-RPC) server.
+//!
+//! Data flows `port::Port::rx_burst` -> `process` (parse, admit, cache, slow path via
+//! `flowtable`'s pipeline and `xlate`, execute with `edit`) -> per-port transmit batches. Control
+//! flows from `config` (at start) and `control` (at run time) through `bridge` snapshots.
+
+pub mod bridge;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod cycles;
+pub mod drops;
+pub mod edit;
 pub mod mempool;
+pub mod pmd;
+pub mod port;
+pub mod process;
+pub mod rpc;
+pub mod switch;
+pub mod vlan;
+pub mod xlate;

@@ -58,6 +58,38 @@ impl<V> Default for Emc<V> {
     }
 }
 
+/// A fast whole-key hash for the EMC: four independent multiply-xorshift lanes over the 19 words,
+/// folded at the end. [`hash_key`](crate::key::hash_key) is one serial chain of 19 dependent
+/// multiplies (about 20 ns); running four chains in parallel lets the CPU overlap them.
+#[inline]
+pub fn hash(key: &FlowKey) -> u64 {
+    const M: u64 = 0xff51_afd7_ed55_8ccd;
+    let w = key.words();
+    let mut lanes = [
+        0x9e37_79b9_7f4a_7c15u64,
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0x27d4_eb2f_1656_67c5,
+    ];
+    let mut i = 0;
+    while i + 4 <= KEY_WORDS {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let h = (*lane ^ w[i + l]).wrapping_mul(M);
+            *lane = h ^ (h >> 32);
+        }
+        i += 4;
+    }
+    while i < KEY_WORDS {
+        let h = (lanes[i & 3] ^ w[i]).wrapping_mul(M);
+        lanes[i & 3] = h ^ (h >> 32);
+        i += 1;
+    }
+    let h =
+        (lanes[0] ^ lanes[1].rotate_left(17) ^ lanes[2].rotate_left(31) ^ lanes[3].rotate_left(47))
+            .wrapping_mul(M);
+    h ^ (h >> 29)
+}
+
 /// Branch-free equality of two keys: xor/or over all words (vectorises; no early exit).
 #[inline(always)]
 fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
@@ -227,6 +259,24 @@ mod tests {
         let survivors = [emc.lookup(&key(1), ha, 0), emc.lookup(&key(2), hb, 0)];
         assert_eq!(survivors.iter().filter(|s| s.is_some()).count(), 1);
         assert_eq!(emc.len(), 2);
+    }
+
+    #[test]
+    fn fast_hash_sees_every_word_and_spreads() {
+        let base = key(1);
+        let h0 = hash(&base);
+        let mut seen = std::collections::HashSet::new();
+        for word in 0..KEY_WORDS {
+            for bit in [0, 17, 63] {
+                let mut k = base;
+                k.words_mut()[word] ^= 1 << bit;
+                let h = hash(&k);
+                assert_ne!(h, h0, "word {word} bit {bit} ignored");
+                seen.insert(h & 0x1fff);
+            }
+        }
+        // 57 single-bit variants should land in (nearly) distinct 8192-slot indices.
+        assert!(seen.len() >= 50, "{} distinct indices", seen.len());
     }
 
     #[test]

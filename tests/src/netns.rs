@@ -90,6 +90,8 @@ impl Veth {
         // No IPv6 chatter (router solicitations, DAD) in counters-sensitive tests.
         let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"]);
+        // The switch's AF_PACKET ports take frames up to the MTU: no TSO/GSO super-frames.
+        let _ = ns.exec(&["ethtool", "-K", "eth0", "tso", "off", "gso", "off"]);
         ns.ip(&["link", "set", "eth0", "up"]);
         let _ = try_run(
             "sysctl",

@@ -1,0 +1,42 @@
+//! dvsctl: the command-line client of dvs-switchd's control socket.
+//!
+//! Deliberately thin: argument parsing, request building and output formatting live in
+//! `datapath::cli` (unit tested); this file only connects, calls and prints. Exit status is 0 on
+//! success and 1 with `dvsctl: <message>` on stderr for any failure.
+
+use clap::Parser;
+use datapath::cli::{self, format, Cli, SwitchCmd, Top};
+use datapath::rpc::{RpcClient, RpcClientError};
+use std::process::ExitCode;
+
+fn run(args: Cli) -> Result<String, String> {
+    let Top::Switch(cmd) = &args.command;
+    let env = std::env::var(cli::SOCKET_ENV).ok();
+    let socket = cli::socket_path(args.socket.as_deref(), env.as_deref());
+    let (method, params) = cli::request(cmd).map_err(|e| e.to_string())?;
+    let mut client = RpcClient::connect(&socket).map_err(|e| e.to_string())?;
+    let result = match client.call(&method, params) {
+        Ok(v) => v,
+        // The switch may close the socket before its answer to a shutdown gets out.
+        Err(RpcClientError::Closed) if *cmd == SwitchCmd::Shutdown => serde_json::json!({}),
+        Err(e) => return Err(e.to_string()),
+    };
+    if args.json {
+        Ok(format::pretty(&result))
+    } else {
+        format::render(cmd, &result).map_err(|e| e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(msg) => {
+            eprintln!("dvsctl: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,679 @@
+//! Validation: from the file as written ([`super::raw`]) to the typed [`SwitchConfig`].
+//!
+//! Checks run in file order and stop at the first problem, which is reported with the line of
+//! the offending value (byte spans from `toml::Spanned`, turned into line numbers here) and its
+//! dotted field path. Cross-references (duplicate names, ofports, datapath ids, interfaces) name
+//! the line of the first definition too, so both ends of a clash are easy to find.
+
+use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
+use super::{
+    BridgeConfig, ConfigError, FlowLine, Location, PortConfig, PortKind, SwitchConfig,
+    SwitchSection, VlanMode, VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
+};
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Highest OpenFlow port number a physical or logical port may use (OFPP_MAX).
+const OFPORT_MAX: i64 = 0xffff_ff00;
+/// Longest Linux interface name (IFNAMSIZ - 1).
+const IFNAME_MAX: usize = 15;
+/// Longest unix socket path (sun_path minus the terminating NUL).
+const SOCKET_PATH_MAX: usize = 107;
+/// Most receive queues a port may ask for.
+const RXQ_MAX: i64 = 64;
+
+/// The config text with its line index and the directory relative paths resolve against.
+struct Src<'a> {
+    text: &'a str,
+    path: &'a Path,
+    dir: &'a Path,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> Src<'a> {
+    fn new(text: &'a str, path: &'a Path) -> Src<'a> {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Src {
+            text,
+            path,
+            dir: path.parent().unwrap_or(Path::new("")),
+            line_starts,
+        }
+    }
+
+    /// 1-based line of byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    fn loc(&self, span: Range<usize>, field: &str) -> Location {
+        Location {
+            file: self.path.to_path_buf(),
+            line: self.line(span.start),
+            field: field.to_string(),
+        }
+    }
+
+    fn err(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.loc(span, field), message)
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// A TOML error (syntax or serde) as `file:line: [field: ]message`.
+    fn toml_error(&self, e: &toml::de::Error, with_field: bool) -> ConfigError {
+        let start = e.span().map_or(0, |s| s.start);
+        let field = if with_field {
+            field_at(self.text, start)
+        } else {
+            String::new()
+        };
+        let message: Vec<&str> = e.message().lines().map(str::trim).collect();
+        let location = self.loc(start..start, &field);
+        let message = message.join("; ");
+        if with_field {
+            ConfigError::Invalid { location, message }
+        } else {
+            ConfigError::Syntax { location, message }
+        }
+    }
+}
+
+/// Parse and validate `text` (from `path`) for a machine whose usable cores are `cores`.
+pub(super) fn parse_with_cores(
+    text: &str,
+    path: &Path,
+    cores: &[usize],
+) -> Result<SwitchConfig, ConfigError> {
+    let src = Src::new(text, path);
+    if let Err(e) = text.parse::<toml::Table>() {
+        return Err(src.toml_error(&e, false));
+    }
+    let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e, true))?;
+    let switch = build_switch(&src, raw.switch.unwrap_or_default(), cores)?;
+    let bridges = build_bridges(&src, &raw.bridge)?;
+    Ok(SwitchConfig {
+        path: path.to_path_buf(),
+        switch,
+        bridges,
+    })
+}
+
+/// `lo..=hi` check with the message `"{what} {n} out of range {lo}..{hi}"`.
+fn in_range(
+    src: &Src,
+    v: &Spanned<i64>,
+    field: &str,
+    what: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<i64, ConfigError> {
+    let n = *v.get_ref();
+    if (lo..=hi).contains(&n) {
+        Ok(n)
+    } else {
+        Err(src.err(
+            v.span(),
+            field,
+            format!("{what} {n} out of range {lo}..{hi}"),
+        ))
+    }
+}
+
+fn non_negative(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u64, ConfigError> {
+    u64::try_from(*v.get_ref()).map_err(|_| {
+        src.err(
+            v.span(),
+            field,
+            format!("must not be negative (got {})", v.get_ref()),
+        )
+    })
+}
+
+fn vlan_id(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u16, ConfigError> {
+    // 1..4094 fits u16.
+    in_range(src, v, field, "VLAN", 1, 4094).map(|n| n as u16)
+}
+
+/// Comma-separated ranges of ascending numbers: `0-3,8`.
+fn ranges_text(values: &[usize]) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &v in values {
+        match runs.last_mut() {
+            Some((_, hi)) if *hi + 1 == v => *hi = v,
+            _ => runs.push((v, v)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect();
+    parts.join(",")
+}
+
+fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSection, ConfigError> {
+    let (rundir, rundir_span) = match &raw.rundir {
+        None => (PathBuf::from(DEFAULT_RUNDIR), 0..0),
+        Some(r) if r.get_ref().is_empty() => {
+            return Err(src.err(r.span(), "switch.rundir", "must not be empty"))
+        }
+        Some(r) => (src.resolve(r.get_ref()), r.span()),
+    };
+    let socket = rundir.join(SOCKET_NAME);
+    if socket.as_os_str().len() > SOCKET_PATH_MAX {
+        return Err(src.err(
+            rundir_span,
+            "switch.rundir",
+            format!(
+                "control socket path {} is longer than {SOCKET_PATH_MAX} bytes",
+                socket.display()
+            ),
+        ));
+    }
+
+    let pmd_cores = match &raw.pmd_cores {
+        // Default: core 0, or the first core we may use when 0 is outside our affinity mask.
+        None => vec![if cores.contains(&0) {
+            0
+        } else {
+            cores.first().copied().unwrap_or(0)
+        }],
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return Err(src.err(
+                    list.span(),
+                    "switch.pmd_cores",
+                    "at least one PMD core is required",
+                ));
+            }
+            let mut out = Vec::new();
+            for (i, c) in list.get_ref().iter().enumerate() {
+                let field = format!("switch.pmd_cores[{i}]");
+                let n = *c.get_ref();
+                let core = usize::try_from(n)
+                    .ok()
+                    .filter(|c| cores.contains(c))
+                    .ok_or_else(|| {
+                        src.err(
+                            c.span(),
+                            &field,
+                            format!(
+                                "core {n} is not available (usable cores: {})",
+                                ranges_text(cores)
+                            ),
+                        )
+                    })?;
+                if out.contains(&core) {
+                    return Err(src.err(c.span(), &field, format!("core {core} listed twice")));
+                }
+                out.push(core);
+            }
+            out
+        }
+    };
+
+    let pool_frames = match &raw.pool_frames {
+        None => 8192,
+        // 64..=1 Mi fits u32.
+        Some(v) => in_range(src, v, "switch.pool_frames", "pool_frames", 64, 1 << 20)? as u32,
+    };
+    let mtu = match &raw.mtu {
+        None => 1500,
+        Some(v) => in_range(src, v, "switch.mtu", "MTU", 576, 9000)? as u32,
+    };
+    let stats_interval_ms = match &raw.stats_interval_ms {
+        None => 1000,
+        Some(v) => non_negative(src, v, "switch.stats_interval_ms")?,
+    };
+    let pmd_sleep_max_us = match &raw.pmd_sleep_max_us {
+        None => 0,
+        // 0..=10000 is non-negative.
+        Some(v) => in_range(
+            src,
+            v,
+            "switch.pmd_sleep_max_us",
+            "pmd_sleep_max_us",
+            0,
+            10_000,
+        )? as u64,
+    };
+    Ok(SwitchSection {
+        rundir,
+        pmd_cores,
+        pool_frames,
+        mtu,
+        stats_interval_ms,
+        pmd_sleep_max_us,
+    })
+}
+
+/// A bridge or port name: non-empty, no whitespace or control characters.
+fn check_name(
+    src: &Src,
+    v: &Spanned<String>,
+    field: &str,
+    what: &str,
+) -> Result<String, ConfigError> {
+    let s = v.get_ref();
+    if s.is_empty() {
+        return Err(src.err(v.span(), field, format!("{what} name must not be empty")));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(src.err(
+            v.span(),
+            field,
+            format!("{what} name \"{s}\" contains whitespace"),
+        ));
+    }
+    Ok(s.clone())
+}
+
+fn datapath_id(src: &Src, v: &Spanned<IntOrText>, field: &str) -> Result<u64, ConfigError> {
+    match v.get_ref() {
+        IntOrText::Int(n) => u64::try_from(*n).map_err(|_| {
+            src.err(
+                v.span(),
+                field,
+                format!("datapath_id {n} must not be negative"),
+            )
+        }),
+        IntOrText::Text(s) => {
+            let hex = s
+                .strip_prefix("0x")
+                .or_else(|| s.strip_prefix("0X"))
+                .unwrap_or(s);
+            let ok =
+                !hex.is_empty() && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            ok.then(|| u64::from_str_radix(hex, 16).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    src.err(
+                        v.span(),
+                        field,
+                        format!(
+                            "bad datapath_id \"{s}\" (expected up to 16 hex digits, e.g. \"0x1\")"
+                        ),
+                    )
+                })
+        }
+    }
+}
+
+/// Lowest number >= 1 not in `taken`.
+fn lowest_free(taken: &HashSet<u64>) -> u64 {
+    (1..).find(|n| !taken.contains(n)).unwrap_or(0)
+}
+
+/// Switch-wide uniqueness state: name -> line of first definition.
+#[derive(Default)]
+struct Seen {
+    ports: HashMap<String, usize>,
+    interfaces: HashMap<String, String>,
+}
+
+fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConfig>, ConfigError> {
+    // Explicit datapath ids first, so auto-assigned ones avoid them.
+    let mut dpid_line: HashMap<u64, usize> = HashMap::new();
+    let mut explicit: Vec<Option<u64>> = Vec::new();
+    for (i, b) in raw.iter().enumerate() {
+        let id = match &b.get_ref().datapath_id {
+            None => None,
+            Some(d) => {
+                let field = format!("bridge[{i}].datapath_id");
+                let id = datapath_id(src, d, &field)?;
+                let line = src.line(d.span().start);
+                if let Some(first) = dpid_line.insert(id, line) {
+                    return Err(src.err(
+                        d.span(),
+                        &field,
+                        format!("datapath_id {id:#x} already used by the bridge at line {first}"),
+                    ));
+                }
+                Some(id)
+            }
+        };
+        explicit.push(id);
+    }
+    let mut dpids_taken: HashSet<u64> = dpid_line.keys().copied().collect();
+
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut seen = Seen::default();
+    let mut out = Vec::new();
+    for (i, (b, id)) in raw.iter().zip(explicit).enumerate() {
+        let span = b.span();
+        let b = b.get_ref();
+        let prefix = format!("bridge[{i}]");
+        let name_field = format!("{prefix}.name");
+        let name = check_name(src, &b.name, &name_field, "bridge")?;
+        if let Some(first) = names.insert(name.clone(), src.line(b.name.span().start)) {
+            return Err(src.err(
+                b.name.span(),
+                &name_field,
+                format!("duplicate bridge name \"{name}\" (first defined at line {first})"),
+            ));
+        }
+        let datapath_id = id.unwrap_or_else(|| {
+            let n = lowest_free(&dpids_taken);
+            dpids_taken.insert(n);
+            n
+        });
+        let mac_aging_secs = match &b.mac_aging_secs {
+            None => 300,
+            Some(v) => non_negative(src, v, &format!("{prefix}.mac_aging_secs"))?,
+        };
+        let mac_limit = match &b.mac_limit {
+            None => 1024,
+            Some(v) => usize::try_from(non_negative(src, v, &format!("{prefix}.mac_limit"))?)
+                .unwrap_or(usize::MAX),
+        };
+        let flows = build_flows(src, b, &prefix)?;
+        let ports = build_ports(src, b, i, &mut seen)?;
+        out.push(BridgeConfig {
+            name,
+            datapath_id,
+            mac_aging_secs,
+            mac_limit,
+            flows,
+            ports,
+            location: src.loc(span, &prefix),
+        });
+    }
+    Ok(out)
+}
+
+fn build_flows(src: &Src, b: &RawBridge, prefix: &str) -> Result<Vec<FlowLine>, ConfigError> {
+    let mut flows = Vec::new();
+    for (j, f) in b.flows.iter().enumerate() {
+        let field = format!("{prefix}.flows[{j}]");
+        let text = f.get_ref().trim();
+        if text.is_empty() {
+            return Err(src.err(f.span(), &field, "empty flow"));
+        }
+        flows.push(FlowLine {
+            text: text.to_string(),
+            source: src.loc(f.span(), &field),
+        });
+    }
+    if let Some(file) = &b.flows_file {
+        let field = format!("{prefix}.flows_file");
+        let path = src.resolve(file.get_ref());
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            src.err(
+                file.span(),
+                &field,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        flows.extend(flow_file_lines(&text, &path, &field));
+    }
+    Ok(flows)
+}
+
+/// The flows of a flows file: one per line; blank lines and lines starting with `#` skipped.
+pub(super) fn flow_file_lines(text: &str, file: &Path, field: &str) -> Vec<FlowLine> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let t = line.trim();
+            (!t.is_empty() && !t.starts_with('#')).then(|| FlowLine {
+                text: t.to_string(),
+                source: Location {
+                    file: file.to_path_buf(),
+                    line: i + 1,
+                    field: field.to_string(),
+                },
+            })
+        })
+        .collect()
+}
+
+fn build_ports(
+    src: &Src,
+    b: &RawBridge,
+    bi: usize,
+    seen: &mut Seen,
+) -> Result<Vec<PortConfig>, ConfigError> {
+    // Explicit ofports first (range, uniqueness within the bridge), then auto-assignment.
+    let mut by_ofport: HashMap<u64, (String, usize)> = HashMap::new();
+    for (pi, p) in b.port.iter().enumerate() {
+        let p = p.get_ref();
+        if let Some(v) = &p.ofport {
+            let field = format!("bridge[{bi}].port[{pi}].ofport");
+            let n = *v.get_ref();
+            if !(1..=OFPORT_MAX).contains(&n) {
+                return Err(src.err(
+                    v.span(),
+                    &field,
+                    format!("ofport {n} out of range 1..{OFPORT_MAX:#x}"),
+                ));
+            }
+            let here = (p.name.get_ref().clone(), src.line(v.span().start));
+            if let Some((other, line)) = by_ofport.insert(n as u64, here) {
+                return Err(src.err(
+                    v.span(),
+                    &field,
+                    format!("ofport {n} already used by port \"{other}\" (line {line})"),
+                ));
+            }
+        }
+    }
+    let mut taken: HashSet<u64> = by_ofport.keys().copied().collect();
+    let mut ports = Vec::new();
+    for (pi, p) in b.port.iter().enumerate() {
+        let ofport = match &p.get_ref().ofport {
+            // Range-checked above.
+            Some(v) => *v.get_ref() as u32,
+            None => {
+                let n = lowest_free(&taken);
+                taken.insert(n);
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }
+        };
+        ports.push(build_port(src, p, bi, pi, ofport, seen)?);
+    }
+    Ok(ports)
+}
+
+fn build_port(
+    src: &Src,
+    raw: &Spanned<RawPort>,
+    bi: usize,
+    pi: usize,
+    ofport: u32,
+    seen: &mut Seen,
+) -> Result<PortConfig, ConfigError> {
+    let p = raw.get_ref();
+    let prefix = format!("bridge[{bi}].port[{pi}]");
+    let f = |k: &str| format!("{prefix}.{k}");
+    let name = check_name(src, &p.name, &f("name"), "port")?;
+    if let Some(first) = seen
+        .ports
+        .insert(name.clone(), src.line(p.name.span().start))
+    {
+        return Err(src.err(
+            p.name.span(),
+            &f("name"),
+            format!("duplicate port name \"{name}\" (first defined at line {first})"),
+        ));
+    }
+    let kind = PortKind::from_name(p.kind.get_ref()).ok_or_else(|| {
+        src.err(
+            p.kind.span(),
+            &f("kind"),
+            format!(
+                "unknown port kind \"{}\" (expected afpacket, tap or mock)",
+                p.kind.get_ref()
+            ),
+        )
+    })?;
+    let (interface, if_span, if_field) = match &p.interface {
+        Some(i) => (i.get_ref().clone(), i.span(), f("interface")),
+        None => (name.clone(), p.name.span(), f("name")),
+    };
+    if kind != PortKind::Mock {
+        if interface.is_empty() || interface.len() > IFNAME_MAX {
+            return Err(src.err(
+                if_span,
+                &if_field,
+                format!("interface name \"{interface}\" must be 1..{IFNAME_MAX} bytes long"),
+            ));
+        }
+        if interface
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(src.err(
+                if_span,
+                &if_field,
+                format!("interface name \"{interface}\" contains '/', ':' or whitespace"),
+            ));
+        }
+        if let Some(other) = seen.interfaces.insert(interface.clone(), name.clone()) {
+            return Err(src.err(
+                if_span,
+                &if_field,
+                format!("interface \"{interface}\" is already used by port \"{other}\""),
+            ));
+        }
+    }
+    let vlan = vlan_mode(src, p, &prefix)?;
+    let mac_limit = match &p.mac_limit {
+        None => None,
+        Some(v) => {
+            Some(usize::try_from(non_negative(src, v, &f("mac_limit"))?).unwrap_or(usize::MAX))
+        }
+    };
+    let rxq = match &p.rxq {
+        None => 1,
+        Some(v) => {
+            // 1..=64 fits u16.
+            let n = in_range(src, v, &f("rxq"), "rxq", 1, RXQ_MAX)? as u16;
+            if kind == PortKind::AfPacket && n != 1 {
+                return Err(src.err(
+                    v.span(),
+                    &f("rxq"),
+                    "afpacket ports have exactly one rx queue",
+                ));
+            }
+            n
+        }
+    };
+    Ok(PortConfig {
+        name,
+        kind,
+        interface,
+        ofport,
+        vlan,
+        mac_limit,
+        rxq,
+        location: src.loc(raw.span(), &prefix),
+    })
+}
+
+/// Reject `v` if present: it does not belong with this VLAN mode.
+fn forbid<T>(
+    src: &Src,
+    v: &Option<Spanned<T>>,
+    field: String,
+    message: &str,
+) -> Result<(), ConfigError> {
+    match v {
+        Some(v) => Err(src.err(v.span(), &field, message)),
+        None => Ok(()),
+    }
+}
+
+fn vlan_mode(src: &Src, p: &RawPort, prefix: &str) -> Result<VlanMode, ConfigError> {
+    let f = |k: &str| format!("{prefix}.{k}");
+    const TAG_ONLY_ACCESS: &str = "tag is only valid with vlan_mode = \"access\"";
+    const TRUNKS_ONLY_TRUNK: &str = "trunks is only valid with vlan_mode = \"trunk\"";
+    const NATIVE_ONLY_TRUNK: &str = "native_vlan is only valid with vlan_mode = \"trunk\"";
+    let (mode, mode_span) = match &p.vlan_mode {
+        None => ("none", p.name.span()),
+        Some(m) => (m.get_ref().as_str(), m.span()),
+    };
+    match mode {
+        "none" => {
+            forbid(src, &p.tag, f("tag"), TAG_ONLY_ACCESS)?;
+            forbid(src, &p.trunks, f("trunks"), TRUNKS_ONLY_TRUNK)?;
+            forbid(src, &p.native_vlan, f("native_vlan"), NATIVE_ONLY_TRUNK)?;
+            Ok(VlanMode::None)
+        }
+        "access" => {
+            forbid(src, &p.trunks, f("trunks"), TRUNKS_ONLY_TRUNK)?;
+            forbid(
+                src,
+                &p.native_vlan,
+                f("native_vlan"),
+                "native_vlan is only valid with vlan_mode = \"trunk\" (an access port's tag is its untagged VLAN)",
+            )?;
+            let tag = p
+                .tag
+                .as_ref()
+                .ok_or_else(|| src.err(mode_span, &f("vlan_mode"), "access port needs a tag"))?;
+            Ok(VlanMode::Access {
+                tag: vlan_id(src, tag, &f("tag"))?,
+            })
+        }
+        "trunk" => {
+            forbid(
+                src,
+                &p.tag,
+                f("tag"),
+                "tag is only valid with vlan_mode = \"access\" (a trunk's untagged VLAN is native_vlan)",
+            )?;
+            let trunks = p
+                .trunks
+                .as_ref()
+                .ok_or_else(|| src.err(mode_span, &f("vlan_mode"), "trunk port needs trunks"))?;
+            let mut allowed = trunk_set(trunks.get_ref())
+                .map_err(|e| src.err(trunks.span(), &f("trunks"), e.to_string()))?;
+            let native = match &p.native_vlan {
+                None => None,
+                Some(v) => Some(vlan_id(src, v, &f("native_vlan"))?),
+            };
+            if let Some(n) = native {
+                allowed.insert(n);
+            }
+            Ok(VlanMode::Trunk { allowed, native })
+        }
+        other => Err(src.err(
+            mode_span,
+            &f("vlan_mode"),
+            format!("unknown vlan_mode \"{other}\" (expected none, access or trunk)"),
+        )),
+    }
+}
+
+fn trunk_set(t: &Trunks) -> Result<VlanSet, VlanSetError> {
+    match t {
+        Trunks::Text(s) => s.parse(),
+        Trunks::List(list) if list.is_empty() => Err(VlanSetError::Empty),
+        Trunks::List(list) => list
+            .iter()
+            .map(|&v| match u16::try_from(v) {
+                Ok(v) if (1..=4094).contains(&v) => Ok(v),
+                _ => Err(VlanSetError::OutOfRange(v.to_string())),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,308 @@
+//! The switch configuration file (`dvs-switchd --config switch.toml`): typed, validated, located.
+//!
+//! Loading happens in two steps. [`raw`] deserializes the TOML into structs that mirror the file,
+//! keeping the byte span of every value that needs checking; [`build`] then validates the whole
+//! thing (ranges, VLAN consistency, uniqueness, core availability), applies defaults, assigns
+//! OpenFlow port numbers and produces the typed [`SwitchConfig`]. Nothing is started until the
+//! whole file has been accepted, so a bad config never leaves a half-built switch behind.
+//!
+//! Every error names the file, the line and the field (`switch.toml:17: bridge[0].port[1].tag:
+//! VLAN 5000 out of range 1..4094`). Flow strings are *not* parsed here (that is the flow
+//! table's job, done by the caller); each one carries its [`Location`] so the caller can report a
+//! flow-syntax error in the same shape with [`ConfigError::at`] or [`FlowLine::error`].
+//!
+//! Choices worth knowing:
+//! - A trunk's `native_vlan` need not appear in `trunks`; like OVS it is added to the allowed
+//!   set, so a frame tagged with the native VLAN is accepted too. `native_vlan` on an access port
+//!   is rejected (the access `tag` already is its untagged VLAN).
+//! - Relative paths (`rundir`, `flows_file`) are relative to the config file's directory, so a
+//!   config works the same from any working directory.
+//! - Bridges without `datapath_id` and ports without `ofport` get the lowest numbers (from 1) not
+//!   taken explicitly, in file order.
+
+mod build;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod vlanset;
+
+pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
+
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Default run directory (holds the control socket).
+pub const DEFAULT_RUNDIR: &str = "/run/dvs";
+/// File name of the control socket inside the run directory.
+pub const SOCKET_NAME: &str = "dvs-switchd.sock";
+/// Default control socket path.
+pub const DEFAULT_SOCKET: &str = "/run/dvs/dvs-switchd.sock";
+
+/// Where something was written: file, line (1-based) and dotted field path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The file (as given, or joined with the config file's directory).
+    pub file: PathBuf,
+    /// Line number, 1-based.
+    pub line: usize,
+    /// Field path such as `bridge[0].port[1].tag` (empty for pure syntax errors).
+    pub field: String,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{location}: {message}")]
+    Syntax {
+        /// Where.
+        location: Location,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is wrong (range, consistency, unknown key, a flow the caller could not parse...).
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where.
+        location: Location,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// An error about the value at `location` (for callers validating further, e.g. flows).
+    pub fn at(location: Location, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// Where the error is, if it is about the file's content.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ConfigError::Read { .. } => None,
+            ConfigError::Syntax { location, .. } | ConfigError::Invalid { location, .. } => {
+                Some(location)
+            }
+        }
+    }
+}
+
+/// A validated switch configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SwitchConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `[switch]`.
+    pub switch: SwitchSection,
+    /// `[[bridge]]` in file order.
+    pub bridges: Vec<BridgeConfig>,
+}
+
+/// Switch-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwitchSection {
+    /// Run directory (absolute, or relative to the working directory if the config path was).
+    pub rundir: PathBuf,
+    /// One PMD thread per entry, pinned to that core.
+    pub pmd_cores: Vec<usize>,
+    /// Packet buffers per PMD.
+    pub pool_frames: u32,
+    /// Largest frame payload, switch-wide (576..9000).
+    pub mtu: u32,
+    /// Statistics refresh interval in milliseconds (0 = off).
+    pub stats_interval_ms: u64,
+    /// Longest nap of an idle PMD in microseconds (0 = never sleep, the default; max 10000).
+    pub pmd_sleep_max_us: u64,
+}
+
+impl SwitchSection {
+    /// The control socket path, `<rundir>/dvs-switchd.sock`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.rundir.join(SOCKET_NAME)
+    }
+}
+
+/// One bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BridgeConfig {
+    /// Bridge name (unique).
+    pub name: String,
+    /// OpenFlow datapath id.
+    pub datapath_id: u64,
+    /// Learned MAC lifetime in seconds (0 = never expires).
+    pub mac_aging_secs: u64,
+    /// Default per-port learned-MAC limit (0 = unlimited).
+    pub mac_limit: usize,
+    /// Static flows, `flows` first then `flows_file`, unparsed.
+    pub flows: Vec<FlowLine>,
+    /// Ports in file order.
+    pub ports: Vec<PortConfig>,
+    /// The `[[bridge]]` header.
+    pub location: Location,
+}
+
+/// One static flow, in ovs-ofctl syntax, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowLine {
+    /// The flow text, trimmed.
+    pub text: String,
+    /// Its array element in the config, or its line in `flows_file`.
+    pub source: Location,
+}
+
+impl FlowLine {
+    /// An error about this flow, located at it.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.source.clone(), message)
+    }
+}
+
+/// Port I/O backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortKind {
+    /// An existing kernel interface, through an AF_PACKET socket.
+    AfPacket,
+    /// A TAP device created by the switch.
+    Tap,
+    /// In-memory port for tests.
+    Mock,
+}
+
+impl PortKind {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortKind::AfPacket => "afpacket",
+            PortKind::Tap => "tap",
+            PortKind::Mock => "mock",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<PortKind> {
+        match s {
+            "afpacket" => Some(PortKind::AfPacket),
+            "tap" => Some(PortKind::Tap),
+            "mock" => Some(PortKind::Mock),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PortKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port's VLAN behaviour.
+// The trunk bitmap is kept inline (512 bytes) on purpose: ingress admission reads it for every
+// tagged frame, and a Box would add a pointer chase there; there is one VlanMode per port.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "vlan_mode", rename_all = "lowercase")]
+pub enum VlanMode {
+    /// No VLAN processing: every frame is accepted as is.
+    None,
+    /// One VLAN, untagged on the wire.
+    Access {
+        /// The VLAN.
+        tag: u16,
+    },
+    /// Tagged VLANs in `allowed`; untagged frames belong to `native` (which is in `allowed`).
+    Trunk {
+        /// Allowed VLANs (includes `native`).
+        #[serde(rename = "trunks")]
+        allowed: VlanSet,
+        /// The untagged VLAN, if any.
+        #[serde(rename = "native_vlan")]
+        native: Option<u16>,
+    },
+}
+
+impl VlanMode {
+    /// The config spelling of the mode (`none`, `access`, `trunk`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            VlanMode::None => "none",
+            VlanMode::Access { .. } => "access",
+            VlanMode::Trunk { .. } => "trunk",
+        }
+    }
+}
+
+/// One port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortConfig {
+    /// Port name (unique switch-wide).
+    pub name: String,
+    /// Backend.
+    pub kind: PortKind,
+    /// Kernel interface (defaults to the port name).
+    pub interface: String,
+    /// OpenFlow port number (explicit or auto-assigned).
+    pub ofport: u32,
+    /// VLAN mode.
+    pub vlan: VlanMode,
+    /// Per-port learned-MAC limit overriding the bridge's (0 = unlimited).
+    pub mac_limit: Option<usize>,
+    /// Number of receive queues.
+    pub rxq: u16,
+    /// The `[[bridge.port]]` header.
+    pub location: Location,
+}
+
+/// Read and validate the config file at `path`.
+pub fn load(path: &Path) -> Result<SwitchConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validate config `text` that was read from `path` (used for messages and relative paths).
+pub fn parse(text: &str, path: &Path) -> Result<SwitchConfig, ConfigError> {
+    build::parse_with_cores(text, path, &usable_cores())
+}
+
+/// The CPUs this process may run on (its affinity mask), ascending.
+pub fn usable_cores() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 = the calling thread; `set` is a writable cpu_set_t of exactly the size passed.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc == 0 {
+        let max = libc::CPU_SETSIZE as usize;
+        // SAFETY: CPU_ISSET reads one bit of `set`; every index is below CPU_SETSIZE.
+        (0..max)
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+            .collect()
+    } else {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (0..n).collect()
+    }
+}

@@ -1,0 +1,194 @@
+//! PMD (poll-mode driver) threads: the packet-processing loop.
+//!
+//! Each PMD is pinned to one core and owns everything it touches per packet: its packet pool, one
+//! exact-match cache per bridge, one transmit batch per port, and its counters. It polls its
+//! assigned (port, queue) list forever; a received burst goes through the stages in
+//! [`crate::process`], then every port with queued output gets one `tx_burst`. Between bursts it
+//! picks up configuration changes (rx-queue assignment, bridge snapshots, the cache epoch) from
+//! lock-free snapshots, so the control plane never stops it.
+//!
+//! When a PMD finds nothing to do for a while it may nap (`pmd_sleep_max_us`, off by default like
+//! OVS's pmd-sleep-max): on a small shared machine that returns the core to the kernel threads
+//! that feed AF_PACKET rings.
+
+use crate::bridge::Bridge;
+use crate::cycles;
+use crate::drops::DropCounters;
+use crate::mempool::{Batch, PacketPool};
+use crate::port::Port;
+use crate::process::Worker;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One receive queue as assigned to a PMD, with its own packet counter.
+#[derive(Debug)]
+pub struct RxqRef {
+    /// Switch-wide port index.
+    pub gidx: usize,
+    /// Queue number.
+    pub queue: u16,
+    /// Packets received on this queue.
+    pub packets: AtomicU64,
+}
+
+/// The rx-queue assignment of every PMD: `assign[pmd]` lists its queues.
+pub type Assignment = Vec<Vec<Arc<RxqRef>>>;
+
+/// Counters of one PMD, readable by the control thread.
+#[derive(Debug, Default)]
+pub struct PmdStats {
+    /// Packets received and processed.
+    pub packets: AtomicU64,
+    /// Non-empty bursts.
+    pub batches: AtomicU64,
+    /// Exact-match cache hits.
+    pub emc_hits: AtomicU64,
+    /// Misses resolved by the classifier and pipeline (the slow path).
+    pub upcalls: AtomicU64,
+    /// Cycles spent in iterations that processed packets.
+    pub busy_cycles: AtomicU64,
+    /// Cycles spent polling empty queues.
+    pub idle_cycles: AtomicU64,
+    /// Drops by reason.
+    pub drops: DropCounters,
+}
+
+/// A plain copy of [`PmdStats`] (without drops) plus derived rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct PmdStatsView {
+    /// PMD index.
+    pub id: usize,
+    /// Core it is pinned to.
+    pub core: usize,
+    /// Packets.
+    pub packets: u64,
+    /// Bursts.
+    pub batches: u64,
+    /// EMC hits.
+    pub emc_hits: u64,
+    /// Packets resolved by the classifier (upcalls).
+    pub classifier_hits: u64,
+    /// Upcalls.
+    pub upcalls: u64,
+    /// EMC hit rate, 0..1.
+    pub emc_hit_rate: f64,
+    /// Busy cycles.
+    pub busy_cycles: u64,
+    /// Idle cycles.
+    pub idle_cycles: u64,
+    /// Busy cycles per packet.
+    pub cycles_per_packet: f64,
+    /// Average burst size.
+    pub avg_batch: f64,
+}
+
+impl PmdStats {
+    /// Snapshot with derived values.
+    pub fn view(&self, id: usize, core: usize) -> PmdStatsView {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let packets = l(&self.packets);
+        let batches = l(&self.batches);
+        let emc_hits = l(&self.emc_hits);
+        let upcalls = l(&self.upcalls);
+        let busy = l(&self.busy_cycles);
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        PmdStatsView {
+            id,
+            core,
+            packets,
+            batches,
+            emc_hits,
+            classifier_hits: upcalls,
+            upcalls,
+            emc_hit_rate: ratio(emc_hits, packets),
+            busy_cycles: busy,
+            idle_cycles: l(&self.idle_cycles),
+            cycles_per_packet: ratio(busy, packets),
+            avg_batch: ratio(packets, batches),
+        }
+    }
+}
+
+/// What a PMD thread needs from the switch.
+pub struct PmdShared {
+    /// Ports by switch-wide index.
+    pub ports: Arc<Vec<Arc<dyn Port>>>,
+    /// For each port index: (bridge index, OpenFlow port number).
+    pub port_home: Arc<Vec<(usize, u32)>>,
+    /// Bridges by index.
+    pub bridges: Arc<Vec<Arc<Bridge>>>,
+    /// The rx-queue assignment.
+    pub assignment: Arc<ArcSwap<Assignment>>,
+    /// Switch-wide cache epoch.
+    pub epoch: Arc<AtomicU64>,
+    /// Set to stop.
+    pub stop: Arc<AtomicBool>,
+    /// Nap at most this long when idle (0 = pure busy polling).
+    pub sleep_max_us: u64,
+}
+
+/// Run one PMD until `stop` is set. `pool` is moved in; the thread owns it.
+pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stats: Arc<PmdStats>) {
+    if let Some(c) = core {
+        if let Err(e) = pin_to_core(c) {
+            eprintln!("dvs-switchd: pmd{id}: cannot pin to core {c}: {e}");
+        }
+    }
+    let mut w = Worker::new(id, pool, &sh, stats.clone());
+    let mut batch = Batch::new();
+    let mut idle_polls: u32 = 0;
+    let mut t_last = cycles::now();
+    while !sh.stop.load(Ordering::Relaxed) {
+        let assign = sh.assignment.load();
+        let mine: &[Arc<RxqRef>] = assign.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
+        let mut got = 0usize;
+        for rxq in mine {
+            let port = &sh.ports[rxq.gidx];
+            let n = port.rx_burst(rxq.queue, w.pool_mut(), &mut batch);
+            if n == 0 {
+                continue;
+            }
+            got += n;
+            rxq.packets.fetch_add(n as u64, Ordering::Relaxed);
+            w.process(rxq.gidx, &mut batch);
+            w.flush();
+        }
+        let t = cycles::now();
+        let spent = t.wrapping_sub(t_last);
+        t_last = t;
+        if got > 0 {
+            stats.busy_cycles.fetch_add(spent, Ordering::Relaxed);
+            idle_polls = 0;
+        } else {
+            stats.idle_cycles.fetch_add(spent, Ordering::Relaxed);
+            idle_polls = idle_polls.saturating_add(1);
+            if sh.sleep_max_us > 0 && idle_polls > 64 {
+                let us = (u64::from(idle_polls - 64)).min(sh.sleep_max_us);
+                std::thread::sleep(Duration::from_micros(us));
+                t_last = cycles::now();
+            }
+        }
+        if mine.is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    w.shutdown();
+}
+
+fn pin_to_core(core: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes a bit inside `set`; `core` is bounds-checked by the macro's caller
+    // (config validation keeps it below the available CPU count, far below CPU_SETSIZE).
+    unsafe { libc::CPU_SET(core, &mut set) };
+    // SAFETY: pid 0 = this thread; `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -1,1 +1,0 @@
-//! afpacket port (to be written).

@@ -1,0 +1,230 @@
+//! The per-burst stages of a PMD: parse, admit, cache lookup, slow path, execute, transmit.
+//!
+//! Stages run over the whole burst and keep per-packet results in fixed side arrays (`keys`,
+//! `hashes`), VPP/OVS style, so the parse loop and the cache loop each stay hot in the
+//! instruction cache. Nothing here allocates per packet except the slow path, which runs once per
+//! new flow (or after an epoch change) and builds the cached [`Decision`].
+//!
+//! Output is batched per port: executing a decision only appends the packet to the output port's
+//! transmit batch; [`Worker::flush`] sends each non-empty batch with one `tx_burst`.
+
+use crate::bridge::Bridge;
+use crate::cycles;
+use crate::drops::DropReason;
+use crate::edit;
+use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::pmd::{PmdShared, PmdStats};
+use crate::port::{Port, PortCounters};
+use crate::vlan;
+use crate::xlate::{self, Decision, DpAction, Mode};
+use flowtable::emc::Emc;
+use flowtable::extract::extract;
+use flowtable::emc;
+use flowtable::key::FlowKey;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Exact-match cache entries per bridge per PMD.
+pub const EMC_ENTRIES: usize = 8192;
+
+/// The state one PMD owns.
+pub struct Worker {
+    id: usize,
+    pool: PacketPool,
+    ports: Arc<Vec<Arc<dyn Port>>>,
+    port_home: Arc<Vec<(usize, u32)>>,
+    bridges: Arc<Vec<Arc<Bridge>>>,
+    epoch: Arc<AtomicU64>,
+    emcs: Vec<Emc<Arc<Decision>>>,
+    txq: Vec<Batch>,
+    pending: Vec<usize>,
+    keys: Box<[FlowKey; BATCH_SIZE]>,
+    hashes: [u64; BATCH_SIZE],
+    stats: Arc<PmdStats>,
+}
+
+impl Worker {
+    /// Build the worker state for PMD `id`.
+    pub fn new(id: usize, pool: PacketPool, sh: &PmdShared, stats: Arc<PmdStats>) -> Worker {
+        Worker {
+            id,
+            pool,
+            ports: sh.ports.clone(),
+            port_home: sh.port_home.clone(),
+            bridges: sh.bridges.clone(),
+            epoch: sh.epoch.clone(),
+            emcs: (0..sh.bridges.len()).map(|_| Emc::new(EMC_ENTRIES)).collect(),
+            txq: (0..sh.ports.len()).map(|_| Batch::new()).collect(),
+            pending: Vec::with_capacity(sh.ports.len()),
+            keys: Box::new([FlowKey::default(); BATCH_SIZE]),
+            hashes: [0; BATCH_SIZE],
+            stats,
+        }
+    }
+
+    /// The PMD's packet pool.
+    pub fn pool_mut(&mut self) -> &mut PacketPool {
+        &mut self.pool
+    }
+
+    /// Process a received burst from switch-wide port `gidx`; `batch` is empty afterwards.
+    pub fn process(&mut self, gidx: usize, batch: &mut Batch) {
+        let (bidx, ofport) = self.port_home[gidx];
+        let bridge = self.bridges[bidx].clone();
+        let view = bridge.view();
+        let Some(in_port) = view.port(ofport) else {
+            // The port left the bridge between snapshots: count and drop.
+            let n = batch.len() as u64;
+            self.stats.drops.add(DropReason::BadOutputPort, n);
+            self.pool.free_batch(batch);
+            return;
+        };
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let now = cycles::monotonic_ns();
+        let n = batch.len();
+        let in_dev = self.ports[gidx].clone();
+        let counters = in_dev.counters();
+
+        // Stage 1: parse every packet into its key.
+        for (i, p) in batch.packets().iter().enumerate() {
+            extract(p.data(), ofport, &mut self.keys[i]);
+        }
+        // Stage 2: hash keys.
+        for i in 0..n {
+            self.hashes[i] = emc::hash(&self.keys[i]);
+        }
+        // Stage 3: admit, look up, execute.
+        let mut hits = 0u64;
+        let mut upcalls = 0u64;
+        for (i, pkt) in batch.drain().enumerate() {
+            if pkt.len() < 14 {
+                self.drop_pkt(pkt, DropReason::Runt, counters);
+                continue;
+            }
+            let key = &self.keys[i];
+            if let Err(reason) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
+                self.drop_pkt(pkt, reason, counters);
+                continue;
+            }
+            let hash = self.hashes[i];
+            let emc = &mut self.emcs[bidx];
+            let dec = match emc.lookup(key, hash, epoch) {
+                Some(d) => {
+                    hits += 1;
+                    d.clone()
+                }
+                None => {
+                    upcalls += 1;
+                    let res = view.pipeline.lookup(key, pkt.len() as u32, now, None);
+                    let (dec, effect) = {
+                        let mut macs = bridge.macs();
+                        xlate::translate(&view, in_port, key, res, &mut macs, now, Mode::Learn)
+                    };
+                    if effect.changed {
+                        bridge.bump_epoch();
+                    }
+                    let dec = Arc::new(dec);
+                    emc.insert(*key, hash, epoch, dec.clone());
+                    // The pipeline already counted this packet against its rules.
+                    self.execute(&dec, pkt, now, counters, false);
+                    continue;
+                }
+            };
+            self.execute(&dec, pkt, now, counters, true);
+        }
+        self.stats.packets.fetch_add(n as u64, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.emc_hits.fetch_add(hits, Ordering::Relaxed);
+        self.stats.upcalls.fetch_add(upcalls, Ordering::Relaxed);
+    }
+
+    fn drop_pkt(&mut self, pkt: Packet, reason: DropReason, counters: &PortCounters) {
+        self.stats.drops.add(reason, 1);
+        PortCounters::add(&counters.rx_dropped, 1);
+        self.pool.free(pkt);
+    }
+
+    fn execute(
+        &mut self,
+        dec: &Decision,
+        pkt: Packet,
+        now: u64,
+        counters: &PortCounters,
+        count_rules: bool,
+    ) {
+        if count_rules {
+            for r in &dec.rules {
+                r.hit(pkt.len() as u64, now);
+            }
+        }
+        if let Some(l) = &dec.learned {
+            l.last_seen.store(now, Ordering::Relaxed);
+        }
+        let last_out = dec
+            .actions
+            .iter()
+            .rposition(|a| matches!(a, DpAction::Output(_)));
+        let Some(last_out) = last_out else {
+            self.drop_pkt(pkt, dec.drop.unwrap_or(DropReason::RuleDrop), counters);
+            return;
+        };
+        let mut pkt = pkt;
+        for (i, a) in dec.actions[..=last_out].iter().enumerate() {
+            let ok = match a {
+                DpAction::Output(g) => {
+                    if i == last_out {
+                        self.enqueue(*g, pkt);
+                        return;
+                    }
+                    match self.pool.clone_packet(&pkt) {
+                        Some(c) => self.enqueue(*g, c),
+                        None => self.stats.drops.add(DropReason::NoBuffer, 1),
+                    }
+                    true
+                }
+                DpAction::PushVlan { tpid, tci } => edit::push_vlan(&mut pkt, *tpid, *tci),
+                DpAction::PopVlan => edit::pop_vlan(&mut pkt),
+                DpAction::SetField(f, v) => edit::set_field(&mut pkt, *f, *v),
+                DpAction::DecTtl => edit::dec_ttl(&mut pkt),
+            };
+            if !ok {
+                self.drop_pkt(pkt, DropReason::EditFailed, counters);
+                return;
+            }
+        }
+    }
+
+    #[inline]
+    fn enqueue(&mut self, gidx: usize, pkt: Packet) {
+        let q = &mut self.txq[gidx];
+        if q.is_empty() {
+            self.pending.push(gidx);
+        } else if q.is_full() {
+            // Full: send what we have, then queue this one.
+            self.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
+        }
+        if let Err(p) = q.push(pkt) {
+            // Only a backend that broke the tx_burst contract (left packets behind) gets here.
+            PortCounters::add(&self.ports[gidx].counters().tx_dropped, 1);
+            self.pool.free(p);
+        }
+    }
+
+    /// Transmit every pending output batch.
+    pub fn flush(&mut self) {
+        for gidx in self.pending.drain(..) {
+            let q = &mut self.txq[gidx];
+            if !q.is_empty() {
+                self.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
+            }
+        }
+    }
+
+    /// Drop any queued output and release frames (on stop).
+    pub fn shutdown(&mut self) {
+        self.flush();
+        for q in &mut self.txq {
+            self.pool.free_batch(q);
+        }
+    }
+}

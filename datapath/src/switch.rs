@@ -1,0 +1,308 @@
+//! The switch: builds ports, bridges and PMD threads from a validated configuration, runs the
+//! housekeeping (flow timeouts, MAC aging), and stops cleanly.
+//!
+//! Construction is all-or-nothing: every port is opened and every static flow parsed before a
+//! single PMD starts, and any failure closes what was opened and reports the configuration
+//! location that caused it. Runtime changes go through the bridges' snapshot publication, never
+//! by stopping PMDs.
+
+use crate::bridge::{Bridge, BridgePort};
+use crate::config::{ConfigError, PortConfig, PortKind, SwitchConfig};
+use crate::cycles::monotonic_ns;
+use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
+use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
+use crate::port::afpacket::{AfPacketOptions, AfPacketPort};
+use crate::port::mock::MockPort;
+use crate::port::tap::TapPort;
+use crate::port::Port;
+use arc_swap::ArcSwap;
+use flowtable::mactable::MacTable;
+use flowtable::pipeline::Pipeline;
+use flowtable::text::parse_flow;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use thiserror::Error;
+
+/// Errors building or running the switch.
+#[derive(Debug, Error)]
+pub enum SwitchError {
+    /// The configuration is invalid (names file, line and field).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A port could not be opened.
+    #[error("{location}: cannot open port {port}: {message}")]
+    PortOpen {
+        /// Where the port is configured.
+        location: String,
+        /// Port name.
+        port: String,
+        /// Why.
+        message: String,
+    },
+    /// The packet pool could not be created.
+    #[error("packet pool for pmd{pmd}: {message}")]
+    Pool {
+        /// PMD index.
+        pmd: usize,
+        /// Why.
+        message: String,
+    },
+    /// A PMD thread could not be started.
+    #[error("cannot start pmd{0}: {1}")]
+    Thread(usize, std::io::Error),
+}
+
+/// A PMD thread and its counters.
+pub struct PmdInfo {
+    /// Index.
+    pub id: usize,
+    /// Pinned core.
+    pub core: usize,
+    /// Counters.
+    pub stats: Arc<PmdStats>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The running switch.
+pub struct Switch {
+    /// The configuration it was built from.
+    pub config: SwitchConfig,
+    /// Port configurations, by switch-wide index.
+    pub port_cfg: Vec<PortConfig>,
+    /// Ports by switch-wide index.
+    pub ports: Arc<Vec<Arc<dyn Port>>>,
+    /// (bridge index, ofport) per switch-wide index.
+    pub port_home: Arc<Vec<(usize, u32)>>,
+    /// Bridges.
+    pub bridges: Arc<Vec<Arc<Bridge>>>,
+    /// Rx-queue assignment.
+    pub assignment: Arc<ArcSwap<Assignment>>,
+    /// PMDs.
+    pub pmds: Mutex<Vec<PmdInfo>>,
+    epoch: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    pools: Mutex<Vec<PacketPool>>,
+}
+
+/// The flow every new bridge starts with, as in OVS: behave like a learning switch.
+pub const DEFAULT_FLOW: &str = "table=0,priority=0,actions=NORMAL";
+
+impl Switch {
+    /// Open every port, parse every flow, allocate pools. Starts no thread.
+    pub fn build(config: SwitchConfig) -> Result<Switch, SwitchError> {
+        let frame = if config.switch.mtu > 1500 { JUMBO_FRAME } else { STD_FRAME };
+        let mut ports: Vec<Arc<dyn Port>> = Vec::new();
+        let mut port_cfg = Vec::new();
+        let mut port_home = Vec::new();
+        let mut members: Vec<Vec<BridgePort>> = Vec::new();
+        for (bidx, b) in config.bridges.iter().enumerate() {
+            let mut list = Vec::new();
+            for pc in &b.ports {
+                let port = open_port(pc, frame)?;
+                let gidx = ports.len();
+                list.push(BridgePort {
+                    name: pc.name.clone(),
+                    ofport: pc.ofport,
+                    gidx,
+                    vlan: pc.vlan.clone(),
+                    port: port.clone(),
+                });
+                ports.push(port);
+                port_cfg.push(pc.clone());
+                port_home.push((bidx, pc.ofport));
+            }
+            members.push(list);
+        }
+        let epoch = Arc::new(AtomicU64::new(1));
+        let now = monotonic_ns();
+        let mut bridges = Vec::new();
+        for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
+            let resolve = |name: &str| list.iter().find(|p| p.name == name).map(|p| p.ofport);
+            let mut pipeline = Pipeline::default();
+            let default = parse_flow(DEFAULT_FLOW, &resolve)
+                .map_err(|e| ConfigError::at(b.location.clone(), format!("default flow: {e}")))?;
+            pipeline
+                .add(default.into_entry(now))
+                .map_err(|e| ConfigError::at(b.location.clone(), format!("default flow: {e}")))?;
+            for fl in &b.flows {
+                let fm = parse_flow(&fl.text, &resolve)
+                    .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
+                pipeline
+                    .add(fm.into_entry(now))
+                    .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
+            }
+            let mut macs = MacTable::new(b.mac_aging_secs, b.mac_limit);
+            for p in &b.ports {
+                if let Some(l) = p.mac_limit {
+                    macs.set_port_limit(p.ofport, Some(l));
+                }
+            }
+            bridges.push(Arc::new(Bridge::new(
+                bidx,
+                b.name.clone(),
+                b.datapath_id,
+                list,
+                pipeline,
+                macs,
+                epoch.clone(),
+            )));
+        }
+        let n_pmds = config.switch.pmd_cores.len().max(1);
+        let mut pools = Vec::new();
+        for id in 0..n_pmds {
+            pools.push(
+                PacketPool::new(config.switch.pool_frames, frame).map_err(|e| {
+                    SwitchError::Pool {
+                        pmd: id,
+                        message: e.to_string(),
+                    }
+                })?,
+            );
+        }
+        let assignment = round_robin(&ports, n_pmds);
+        Ok(Switch {
+            config,
+            port_cfg,
+            ports: Arc::new(ports),
+            port_home: Arc::new(port_home),
+            bridges: Arc::new(bridges),
+            assignment: Arc::new(ArcSwap::from_pointee(assignment)),
+            pmds: Mutex::new(Vec::new()),
+            epoch,
+            stop: Arc::new(AtomicBool::new(false)),
+            pools: Mutex::new(pools),
+        })
+    }
+
+    /// Start the PMD threads.
+    pub fn start(&self) -> Result<(), SwitchError> {
+        let pools: Vec<PacketPool> = std::mem::take(&mut *lock(&self.pools));
+        let mut pmds = lock(&self.pmds);
+        for (id, pool) in pools.into_iter().enumerate() {
+            let core = self.config.switch.pmd_cores.get(id).copied();
+            let stats = Arc::new(PmdStats::default());
+            let sh = PmdShared {
+                ports: self.ports.clone(),
+                port_home: self.port_home.clone(),
+                bridges: self.bridges.clone(),
+                assignment: self.assignment.clone(),
+                epoch: self.epoch.clone(),
+                stop: self.stop.clone(),
+                sleep_max_us: self.config.switch.pmd_sleep_max_us,
+            };
+            let st = stats.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("pmd{id}"))
+                .spawn(move || pmd::run(id, core, pool, sh, st))
+                .map_err(|e| SwitchError::Thread(id, e))?;
+            pmds.push(PmdInfo {
+                id,
+                core: core.unwrap_or(0),
+                stats,
+                handle: Some(handle),
+            });
+        }
+        Ok(())
+    }
+
+    /// Periodic work: flow timeouts and MAC aging. Call about once a second.
+    pub fn housekeeping(&self) {
+        let now = monotonic_ns();
+        for b in self.bridges.iter() {
+            let has_timeouts = b.view().pipeline.has_expired(now);
+            if has_timeouts {
+                let _ = b.edit_pipeline(|p| -> Result<(), ()> {
+                    p.expire(now);
+                    Ok(())
+                });
+            }
+            let expired = b.macs().expire(now);
+            if expired > 0 {
+                b.bump_epoch();
+            }
+        }
+    }
+
+    /// Move a receive queue to another PMD.
+    pub fn assign_rxq(&self, port: &str, queue: u16, pmd: usize) -> Result<(), String> {
+        let gidx = self
+            .port_cfg
+            .iter()
+            .position(|p| p.name == port)
+            .ok_or_else(|| format!("no port named {port}"))?;
+        let n_pmds = lock(&self.pmds).len();
+        if pmd >= n_pmds {
+            return Err(format!("no pmd {pmd} (have {n_pmds})"));
+        }
+        let cur = self.assignment.load_full();
+        let mut next: Assignment = (*cur).clone();
+        let mut found = None;
+        for list in next.iter_mut() {
+            if let Some(i) = list.iter().position(|r| r.gidx == gidx && r.queue == queue) {
+                found = Some(list.remove(i));
+            }
+        }
+        let r = found.ok_or_else(|| format!("port {port} has no rx queue {queue}"))?;
+        next[pmd].push(r);
+        self.assignment.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Ask every PMD to stop and wait for them.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut pmds = lock(&self.pmds);
+        for p in pmds.iter_mut() {
+            if let Some(h) = p.handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Port name by switch-wide index.
+    pub fn port_name(&self, gidx: usize) -> &str {
+        &self.port_cfg[gidx].name
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn round_robin(ports: &[Arc<dyn Port>], n_pmds: usize) -> Assignment {
+    let mut a: Assignment = vec![Vec::new(); n_pmds];
+    let mut next = 0;
+    for (gidx, p) in ports.iter().enumerate() {
+        for queue in 0..p.n_rxq() {
+            a[next % n_pmds].push(Arc::new(RxqRef {
+                gidx,
+                queue,
+                packets: AtomicU64::new(0),
+            }));
+            next += 1;
+        }
+    }
+    a
+}
+
+fn open_port(pc: &PortConfig, frame: usize) -> Result<Arc<dyn Port>, SwitchError> {
+    let err = |message: String| SwitchError::PortOpen {
+        location: pc.location.to_string(),
+        port: pc.name.clone(),
+        message,
+    };
+    Ok(match pc.kind {
+        PortKind::AfPacket => {
+            let opts = AfPacketOptions {
+                frame_size: frame,
+                ..AfPacketOptions::default()
+            };
+            Arc::new(AfPacketPort::open(&pc.name, &pc.interface, opts).map_err(|e| err(e.to_string()))?)
+        }
+        PortKind::Tap => {
+            Arc::new(TapPort::open(&pc.name, &pc.interface).map_err(|e| err(e.to_string()))?)
+        }
+        PortKind::Mock => Arc::new(MockPort::new(&pc.name).0),
+    })
+}
