@@ -11,8 +11,8 @@ use crate::cycles::monotonic_ns;
 use crate::drops::DropReason;
 use crate::rpc::{RpcError, RpcHandler};
 use crate::switch::Switch;
-use crate::xlate::{self, DpAction, Mode};
 use crate::vlan;
+use crate::xlate::{self, DpAction, Mode};
 use flowtable::text::{format_flow, parse_flow, parse_match};
 use flowtable::trace::{format_key, Trace};
 use serde_json::{json, Value};
@@ -172,8 +172,9 @@ impl Control {
         drop(view);
         b.edit_pipeline(|p| {
             for (i, e) in entries {
-                p.add(e)
-                    .map_err(|err| RpcError::failed(format!("flow {}: {err}: {}", i + 1, texts[i])))?;
+                p.add(e).map_err(|err| {
+                    RpcError::failed(format!("flow {}: {err}: {}", i + 1, texts[i]))
+                })?;
             }
             Ok(())
         })?;
@@ -186,7 +187,10 @@ impl Control {
             .get("flow")
             .and_then(Value::as_str)
             .ok_or_else(|| RpcError::invalid_params("missing \"flow\""))?;
-        let strict = params.get("strict").and_then(Value::as_bool).unwrap_or(false);
+        let strict = params
+            .get("strict")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let view = b.view();
         let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
         let fm = parse_flow(text, &resolve).map_err(|e| RpcError::failed(e.to_string()))?;
@@ -203,7 +207,10 @@ impl Control {
     fn flow_del(&self, params: &Value) -> Result<Value, RpcError> {
         let b = self.bridge(params)?;
         let text = params.get("match").and_then(Value::as_str).unwrap_or("");
-        let strict = params.get("strict").and_then(Value::as_bool).unwrap_or(false);
+        let strict = params
+            .get("strict")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let view = b.view();
         let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
         let fm = parse_match(text, &resolve).map_err(|e| RpcError::failed(e.to_string()))?;
@@ -277,7 +284,11 @@ impl Control {
             .map(|a| match a {
                 DpAction::Output(g) => format!("output:{}", self.sw.port_name(*g)),
                 DpAction::PushVlan { tpid, tci } => {
-                    format!("push_vlan(tpid=0x{tpid:04x},vid={},pcp={})", tci & 0xfff, tci >> 13)
+                    format!(
+                        "push_vlan(tpid=0x{tpid:04x},vid={},pcp={})",
+                        tci & 0xfff,
+                        tci >> 13
+                    )
                 }
                 DpAction::PopVlan => "pop_vlan".to_string(),
                 DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
@@ -288,7 +299,10 @@ impl Control {
             out.push_str(&format!("\nDatapath actions: {}\n", acts.join(",")));
         } else {
             let reason = dec.drop.unwrap_or(DropReason::RuleDrop);
-            out.push_str(&format!("\nDatapath actions: drop (reason: {})\n", reason.name()));
+            out.push_str(&format!(
+                "\nDatapath actions: drop (reason: {})\n",
+                reason.name()
+            ));
         }
         Ok(json!({ "text": out }))
     }

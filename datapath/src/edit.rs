@@ -175,11 +175,19 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
         }
         Field::TcpSrc | Field::TcpDst | Field::UdpSrc | Field::UdpDst => {
             let Some((o, proto)) = l4 else { return false };
-            let want = if matches!(f, Field::TcpSrc | Field::TcpDst) { 6 } else { 17 };
+            let want = if matches!(f, Field::TcpSrc | Field::TcpDst) {
+                6
+            } else {
+                17
+            };
             if proto != want {
                 return false;
             }
-            let off = o + if matches!(f, Field::TcpSrc | Field::UdpSrc) { 0 } else { 2 };
+            let off = o + if matches!(f, Field::TcpSrc | Field::UdpSrc) {
+                0
+            } else {
+                2
+            };
             let cs = l4_csum(proto).map(|c| (o + c, proto == 17));
             rewrite(d, off, &(v as u16).to_be_bytes(), &[cs])
         }
@@ -189,7 +197,11 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
                 return false;
             }
             let off = o + usize::from(matches!(f, Field::Icmpv4Code | Field::Icmpv6Code));
-            let cs = if proto == 58 { pseudo } else { Some((o + 2, false)) };
+            let cs = if proto == 58 {
+                pseudo
+            } else {
+                Some((o + 2, false))
+            };
             rewrite(d, off, &[v as u8], &[cs])
         }
         Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha
@@ -296,7 +308,11 @@ mod tests {
         assert_eq!(&d[30..34], &[192, 168, 1, 5]);
         assert_eq!(csum(&d[14..34]), 0, "IPv4 header checksum must verify");
         let got = u16::from_be_bytes([d[40], d[41]]);
-        assert_eq!(got, udp_csum(&d), "UDP checksum must match a full recompute");
+        assert_eq!(
+            got,
+            udp_csum(&d),
+            "UDP checksum must match a full recompute"
+        );
         assert!(dec_ttl(&mut p));
         assert_eq!(p.data()[22], 63);
         assert_eq!(csum(&p.data()[14..34]), 0);

@@ -60,7 +60,12 @@ impl Packet {
     pub fn data(&self) -> &[u8] {
         // SAFETY: `frame` points at a live frame of `cap` bytes owned exclusively by this packet
         // (pool invariant), and `off + len <= cap` is kept by every mutator.
-        unsafe { std::slice::from_raw_parts(self.frame.as_ptr().add(self.off as usize), self.len as usize) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.frame.as_ptr().add(self.off as usize),
+                self.len as usize,
+            )
+        }
     }
 
     /// The packet bytes, mutable.
@@ -246,7 +251,9 @@ impl PacketPool {
     /// Map `n_frames` frames of `frame_size` bytes (rounded up to 64), hugepages first.
     pub fn new(n_frames: u32, frame_size: usize) -> Result<PacketPool, PoolError> {
         if n_frames == 0 || frame_size < HEADROOM + 64 {
-            return Err(PoolError::Geometry("need at least one frame of HEADROOM + 64 bytes"));
+            return Err(PoolError::Geometry(
+                "need at least one frame of HEADROOM + 64 bytes",
+            ));
         }
         let frame_size = frame_size.div_ceil(64) * 64;
         let bytes = frame_size

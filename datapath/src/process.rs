@@ -17,9 +17,9 @@ use crate::pmd::{PmdShared, PmdStats};
 use crate::port::{Port, PortCounters};
 use crate::vlan;
 use crate::xlate::{self, Decision, DpAction, Mode};
+use flowtable::emc;
 use flowtable::emc::Emc;
 use flowtable::extract::extract;
-use flowtable::emc;
 use flowtable::key::FlowKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,7 +53,9 @@ impl Worker {
             port_home: sh.port_home.clone(),
             bridges: sh.bridges.clone(),
             epoch: sh.epoch.clone(),
-            emcs: (0..sh.bridges.len()).map(|_| Emc::new(EMC_ENTRIES)).collect(),
+            emcs: (0..sh.bridges.len())
+                .map(|_| Emc::new(EMC_ENTRIES))
+                .collect(),
             txq: (0..sh.ports.len()).map(|_| Batch::new()).collect(),
             pending: Vec::with_capacity(sh.ports.len()),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),

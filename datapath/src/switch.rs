@@ -91,7 +91,11 @@ pub const DEFAULT_FLOW: &str = "table=0,priority=0,actions=NORMAL";
 impl Switch {
     /// Open every port, parse every flow, allocate pools. Starts no thread.
     pub fn build(config: SwitchConfig) -> Result<Switch, SwitchError> {
-        let frame = if config.switch.mtu > 1500 { JUMBO_FRAME } else { STD_FRAME };
+        let frame = if config.switch.mtu > 1500 {
+            JUMBO_FRAME
+        } else {
+            STD_FRAME
+        };
         let mut ports: Vec<Arc<dyn Port>> = Vec::new();
         let mut port_cfg = Vec::new();
         let mut port_home = Vec::new();
@@ -298,7 +302,10 @@ fn open_port(pc: &PortConfig, frame: usize) -> Result<Arc<dyn Port>, SwitchError
                 frame_size: frame,
                 ..AfPacketOptions::default()
             };
-            Arc::new(AfPacketPort::open(&pc.name, &pc.interface, opts).map_err(|e| err(e.to_string()))?)
+            Arc::new(
+                AfPacketPort::open(&pc.name, &pc.interface, opts)
+                    .map_err(|e| err(e.to_string()))?,
+            )
         }
         PortKind::Tap => {
             Arc::new(TapPort::open(&pc.name, &pc.interface).map_err(|e| err(e.to_string()))?)

@@ -30,7 +30,12 @@ pub fn admit(mode: &VlanMode, tag: Option<u16>) -> Result<u16, DropReason> {
                 Err(DropReason::VlanNotAllowed)
             }
         }
-        (VlanMode::Trunk { native: Some(n), .. }, None) => Ok(*n),
+        (
+            VlanMode::Trunk {
+                native: Some(n), ..
+            },
+            None,
+        ) => Ok(*n),
         (VlanMode::Trunk { native: None, .. }, None) => Err(DropReason::UntaggedOnTrunk),
     }
 }

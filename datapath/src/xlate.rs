@@ -66,7 +66,9 @@ impl Decision {
 
     /// True when some output happens.
     pub fn outputs(&self) -> bool {
-        self.actions.iter().any(|a| matches!(a, DpAction::Output(_)))
+        self.actions
+            .iter()
+            .any(|a| matches!(a, DpAction::Output(_)))
     }
 }
 
@@ -157,7 +159,9 @@ impl Ctx<'_> {
             Action::PushVlan(tpid) => {
                 // OpenFlow 1.3: the new tag copies VID/PCP from an existing tag, else zero.
                 let tci = self.tci & (VLAN_PCP_MASK | VLAN_VID_MASK);
-                self.out.actions.push(DpAction::PushVlan { tpid: *tpid, tci });
+                self.out
+                    .actions
+                    .push(DpAction::PushVlan { tpid: *tpid, tci });
                 self.tci = tci | VLAN_PRESENT;
                 key.vlan_tci = self.tci;
             }
@@ -302,13 +306,16 @@ impl Ctx<'_> {
                 }
                 (None, Some(v)) => {
                     let tci = v | (self.tci & VLAN_PCP_MASK);
-                    self.out.actions.push(DpAction::PushVlan { tpid: 0x8100, tci });
+                    self.out
+                        .actions
+                        .push(DpAction::PushVlan { tpid: 0x8100, tci });
                     self.tci = tci | VLAN_PRESENT;
                 }
                 (Some(c), Some(v)) if c != v => {
-                    self.out
-                        .actions
-                        .push(DpAction::SetField(Field::VlanVid, u128::from(v | VLAN_PRESENT)));
+                    self.out.actions.push(DpAction::SetField(
+                        Field::VlanVid,
+                        u128::from(v | VLAN_PRESENT),
+                    ));
                     self.tci = (self.tci & !VLAN_VID_MASK) | v;
                 }
                 _ => {}

@@ -228,7 +228,9 @@ impl Field {
     pub fn prereq(self) -> Prereq {
         match self {
             Field::VlanPcp => Prereq::VlanPresent,
-            Field::IpDscp | Field::IpEcn | Field::IpProto | Field::IpTtl | Field::IpFrag => Prereq::Ip,
+            Field::IpDscp | Field::IpEcn | Field::IpProto | Field::IpTtl | Field::IpFrag => {
+                Prereq::Ip
+            }
             Field::Ipv4Src | Field::Ipv4Dst => Prereq::Ipv4,
             Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label => Prereq::Ipv6,
             Field::TcpSrc | Field::TcpDst | Field::TcpFlags => Prereq::Tcp,

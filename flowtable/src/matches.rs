@@ -119,8 +119,14 @@ impl Match {
             Prereq::Ipv4 => (eth == Some(ETH_TYPE_IPV4), "dl_type=0x0800 (ip)"),
             Prereq::Ipv6 => (eth == Some(ETH_TYPE_IPV6), "dl_type=0x86dd (ipv6)"),
             Prereq::Arp => (eth == Some(ETH_TYPE_ARP), "dl_type=0x0806 (arp)"),
-            Prereq::Tcp => (is_ip && proto == Some(IPPROTO_TCP), "ip and nw_proto=6 (tcp)"),
-            Prereq::Udp => (is_ip && proto == Some(IPPROTO_UDP), "ip and nw_proto=17 (udp)"),
+            Prereq::Tcp => (
+                is_ip && proto == Some(IPPROTO_TCP),
+                "ip and nw_proto=6 (tcp)",
+            ),
+            Prereq::Udp => (
+                is_ip && proto == Some(IPPROTO_UDP),
+                "ip and nw_proto=17 (udp)",
+            ),
             Prereq::Icmpv4 => (
                 eth == Some(ETH_TYPE_IPV4) && proto == Some(IPPROTO_ICMP),
                 "ip and nw_proto=1 (icmp)",
@@ -195,10 +201,7 @@ mod tests {
     #[test]
     fn prerequisites_enforced() {
         let m = Match::new().exact(Field::TcpDst, 80);
-        assert!(matches!(
-            m.validate(),
-            Err(MatchError::Prerequisite { .. })
-        ));
+        assert!(matches!(m.validate(), Err(MatchError::Prerequisite { .. })));
         let m = Match::new()
             .exact(Field::EthType, ETH_TYPE_IPV4.into())
             .exact(Field::IpProto, IPPROTO_TCP.into())
@@ -215,9 +218,11 @@ mod tests {
     #[test]
     fn subset_semantics() {
         let wide = Match::new().exact(Field::EthType, 0x800);
-        let narrow = Match::new()
-            .exact(Field::EthType, 0x800)
-            .masked(Field::Ipv4Dst, 0x0a000000, 0xff000000);
+        let narrow = Match::new().exact(Field::EthType, 0x800).masked(
+            Field::Ipv4Dst,
+            0x0a000000,
+            0xff000000,
+        );
         assert!(narrow.is_subset_of(&wide));
         assert!(!wide.is_subset_of(&narrow));
         assert!(narrow.is_subset_of(&Match::new()));

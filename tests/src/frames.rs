@@ -22,8 +22,11 @@ pub fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, marker: u32) -> Vec<
     f
 }
 
-/// Parsed view of a captured frame: (dst, src, vlan, marker) when it is one of ours.
-pub fn parse(f: &[u8]) -> Option<([u8; 6], [u8; 6], Option<u16>, u32)> {
+/// A parsed test frame: (dst, src, vlan, marker).
+pub type TestFrame = ([u8; 6], [u8; 6], Option<u16>, u32);
+
+/// Parsed view of a captured frame when it is one of ours.
+pub fn parse(f: &[u8]) -> Option<TestFrame> {
     if f.len() < 14 {
         return None;
     }
@@ -51,7 +54,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let f = frame(BROADCAST, [2, 0, 0, 0, 0, 1], Some(10), 7);
-        assert_eq!(parse(&f), Some((BROADCAST, [2, 0, 0, 0, 0, 1], Some(10), 7)));
+        assert_eq!(
+            parse(&f),
+            Some((BROADCAST, [2, 0, 0, 0, 0, 1], Some(10), 7))
+        );
         let f = frame([2; 6], [4; 6], None, 9);
         assert_eq!(parse(&f), Some(([2; 6], [4; 6], None, 9)));
         assert_eq!(f.len(), 60);

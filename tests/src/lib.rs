@@ -6,9 +6,9 @@
 //! assertion (a panic) still cleans up. Names embed the process id and a counter so tests can run in
 //! parallel and a crashed earlier run never collides with a new one.
 
+pub mod frames;
 pub mod lab;
 pub mod netns;
-pub mod frames;
 pub mod rawsock;
 pub mod switchd;
 

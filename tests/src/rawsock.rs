@@ -55,14 +55,7 @@ impl RawSock {
     /// Send one frame as is.
     pub fn send(&self, frame: &[u8]) {
         // SAFETY: fd is a bound packet socket; the buffer is valid for its length.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-            )
-        };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
         assert_eq!(
             n,
             frame.len() as isize,

@@ -61,7 +61,11 @@ impl Switchd {
                     panic!("dvs-switchd exited early ({st}): {}", s.log());
                 }
             }
-            assert!(Instant::now() < deadline, "dvs-switchd did not come up: {}", s.log());
+            assert!(
+                Instant::now() < deadline,
+                "dvs-switchd did not come up: {}",
+                s.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -109,7 +113,9 @@ impl Switchd {
 
     /// A drop counter by reason name.
     pub fn drops(&self, reason: &str) -> u64 {
-        self.call("drop/stats", json!({}))[reason].as_u64().unwrap_or(0)
+        self.call("drop/stats", json!({}))[reason]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Run `dvsctl` against this switch; returns (success, stdout+stderr).
@@ -155,7 +161,11 @@ impl Drop for Switchd {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
-            eprintln!("dvs-switchd log kept in {}:\n{}", self.dir.display(), self.log());
+            eprintln!(
+                "dvs-switchd log kept in {}:\n{}",
+                self.dir.display(),
+                self.log()
+            );
         }
     }
 }

@@ -82,10 +82,16 @@ fn dvsctl_manages_flows_and_sigterm_stops_cleanly() {
     let (ok, out) = lab.sw.dvsctl(&["switch", "dump-flows", "br0"]);
     assert!(ok && out.contains("cookie=0x77"), "{out}");
     assert!(!lab.vm("vm1").ns.ping("10.0.7.2", 2), "icmp now dropped");
-    let (ok, out) = lab
-        .sw
-        .dvsctl(&["switch", "add-flow", "br0", "priority=1,tcp_dst=80,actions=drop"]);
-    assert!(!ok && out.contains("tcp"), "prerequisite error is explained: {out}");
+    let (ok, out) = lab.sw.dvsctl(&[
+        "switch",
+        "add-flow",
+        "br0",
+        "priority=1,tcp_dst=80,actions=drop",
+    ]);
+    assert!(
+        !ok && out.contains("tcp"),
+        "prerequisite error is explained: {out}"
+    );
     let (ok, out) = lab
         .sw
         .dvsctl(&["switch", "del-flows", "br0", "cookie=0x77/-1"]);

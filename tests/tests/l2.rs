@@ -28,13 +28,23 @@ fn same_vlan_ping_works_and_other_vlan_is_isolated() {
         &[],
     );
     let (vm1, vm3) = (lab.vm("vm1"), lab.vm("vm3"));
-    assert!(vm1.ns.ping_ok("10.0.0.2"), "vm1 -> vm2 (same VLAN) must work");
+    assert!(
+        vm1.ns.ping_ok("10.0.0.2"),
+        "vm1 -> vm2 (same VLAN) must work"
+    );
     // Same subnet, different VLAN: the ARP request never reaches vm3.
     let cap = RawSock::open(&vm3.ns, "eth0");
     cap.drain();
-    assert!(!vm1.ns.ping("10.0.0.3", 2), "vm1 -> vm3 (VLAN 20) must fail");
+    assert!(
+        !vm1.ns.ping("10.0.0.3", 2),
+        "vm1 -> vm3 (VLAN 20) must fail"
+    );
     let leaked = cap.collect(WINDOW, |f| f.len() >= 12 && f[6..12] == vm1.mac);
-    assert!(leaked.is_empty(), "vm3 saw {} frames from vm1", leaked.len());
+    assert!(
+        leaked.is_empty(),
+        "vm3 saw {} frames from vm1",
+        leaked.len()
+    );
     let s1 = lab.sw.port_stats("vm1");
     assert!(s1["rx_packets"].as_u64().unwrap() > 0);
     assert!(lab.sw.port_stats("vm2")["tx_packets"].as_u64().unwrap() > 0);
@@ -62,15 +72,24 @@ fn broadcast_stays_in_its_vlan_and_tagged_frames_on_access_are_dropped() {
     }
     let got2 = c2.collect(WINDOW, |f| parse(f).is_some());
     assert_eq!(got2.len(), 10, "vm2 (same VLAN) gets every broadcast");
-    assert!(got2.iter().all(|f| parse(f).unwrap().2.is_none()), "untagged on access");
-    assert!(c3.collect(WINDOW, |f| parse(f).is_some()).is_empty(), "VLAN 20 sees none");
+    assert!(
+        got2.iter().all(|f| parse(f).unwrap().2.is_none()),
+        "untagged on access"
+    );
+    assert!(
+        c3.collect(WINDOW, |f| parse(f).is_some()).is_empty(),
+        "VLAN 20 sees none"
+    );
 
     // VLAN hopping: vm1 tags its own frames with VLAN 20.
     let before = lab.sw.drops("vlan_tagged_on_access");
     for i in 0..5 {
         tx.send(&frame(BROADCAST, vm1.mac, Some(20), 200 + i));
     }
-    assert!(c3.collect(WINDOW, |f| parse(f).is_some()).is_empty(), "no hop into VLAN 20");
+    assert!(
+        c3.collect(WINDOW, |f| parse(f).is_some()).is_empty(),
+        "no hop into VLAN 20"
+    );
     assert!(c2.collect(WINDOW, |f| parse(f).is_some()).is_empty());
     assert_eq!(lab.sw.drops("vlan_tagged_on_access") - before, 5);
     assert!(lab.sw.port_stats("vm1")["rx_dropped"].as_u64().unwrap() >= 5);
@@ -108,9 +127,15 @@ fn trunk_carries_two_tagged_vlans_and_nothing_else() {
     let g1 = c1.collect(WINDOW, |f| parse(f).is_some());
     let g2 = c2.collect(WINDOW, |f| parse(f).is_some());
     let g3 = c3.collect(WINDOW, |f| parse(f).is_some());
-    assert_eq!(g1.iter().map(|f| parse(f).unwrap().3).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        g1.iter().map(|f| parse(f).unwrap().3).collect::<Vec<_>>(),
+        vec![1]
+    );
     assert_eq!(parse(&g1[0]).unwrap().2, None, "access side is untagged");
-    assert_eq!(g2.iter().map(|f| parse(f).unwrap().3).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        g2.iter().map(|f| parse(f).unwrap().3).collect::<Vec<_>>(),
+        vec![2]
+    );
     assert!(g3.is_empty(), "VLAN 30 is not on the trunk");
     assert_eq!(lab.sw.drops("vlan_not_allowed"), 1);
     assert_eq!(lab.sw.drops("untagged_on_trunk"), 1);
@@ -174,7 +199,10 @@ fn learned_unicast_reaches_only_the_learned_port() {
     assert_eq!(g2.len(), 50, "vm2 receives every unicast frame");
     assert!(g3.is_empty(), "vm3 must see none of vm2's unicast");
     let tx3_after = lab.sw.port_stats("vm3")["tx_packets"].as_u64().unwrap();
-    assert!(tx3_after - tx3_before < 50, "vm3's port counters show the unicast went elsewhere");
+    assert!(
+        tx3_after - tx3_before < 50,
+        "vm3's port counters show the unicast went elsewhere"
+    );
     // The cache served most packets.
     let pmd = lab.sw.call("pmd/stats", json!({}));
     assert!(pmd[0]["emc_hits"].as_u64().unwrap() > 0, "{pmd}");
@@ -194,7 +222,10 @@ fn static_drop_flow_overrides_normal_and_trace_explains_it() {
         &["table=0,priority=100,ip,nw_dst=10.0.4.2,actions=drop"],
     );
     let vm1 = lab.vm("vm1");
-    assert!(vm1.ns.ping_ok("10.0.4.3"), "other IPs still forward through NORMAL");
+    assert!(
+        vm1.ns.ping_ok("10.0.4.3"),
+        "other IPs still forward through NORMAL"
+    );
     assert!(!vm1.ns.ping("10.0.4.2", 3), "the drop flow blocks 10.0.4.2");
     let flows = lab.sw.call("flow/dump", json!({"bridge": "br0"}));
     let line = flows["flows"]
@@ -218,13 +249,21 @@ fn static_drop_flow_overrides_normal_and_trace_explains_it() {
         "switch",
         "trace",
         "br0",
-        &format!("in_port=vm1,dl_src={},ip,nw_src=10.0.4.1,nw_dst=10.0.4.2", mac_str(vm1.mac)),
+        &format!(
+            "in_port=vm1,dl_src={},ip,nw_src=10.0.4.1,nw_dst=10.0.4.2",
+            mac_str(vm1.mac)
+        ),
     ]);
     assert!(ok, "{out}");
-    assert!(out.contains("nw_dst=10.0.4.2"), "trace names the matching rule:\n{out}");
+    assert!(
+        out.contains("nw_dst=10.0.4.2"),
+        "trace names the matching rule:\n{out}"
+    );
     assert!(out.contains("drop"), "trace says drop:\n{out}");
     assert!(out.contains("rule_drop"), "trace gives the reason:\n{out}");
-    let (ok, out) = lab.sw.dvsctl(&["switch", "trace", "br0", "in_port=vm1,dl_vlan=20"]);
+    let (ok, out) = lab
+        .sw
+        .dvsctl(&["switch", "trace", "br0", "in_port=vm1,dl_vlan=20"]);
     assert!(ok, "{out}");
     assert!(out.contains("vlan_tagged_on_access"), "{out}");
 }
@@ -269,8 +308,15 @@ fn mac_move_is_followed() {
         "{macs}"
     );
     s1.send(&frame(roaming, vm1.mac, None, 11));
-    assert_eq!(c3.collect(WINDOW, |f| ours(f, 11)).len(), 1, "follows the move");
-    assert!(c2.collect(WINDOW, |f| ours(f, 11)).is_empty(), "old port gets nothing");
+    assert_eq!(
+        c3.collect(WINDOW, |f| ours(f, 11)).len(),
+        1,
+        "follows the move"
+    );
+    assert!(
+        c2.collect(WINDOW, |f| ours(f, 11)).is_empty(),
+        "old port gets nothing"
+    );
 }
 
 #[test]
@@ -290,7 +336,12 @@ fn mac_limit_drops_unlearnable_sources() {
     let s1 = RawSock::open(&vm1.ns, "eth0");
     let c2 = RawSock::open(&vm2.ns, "eth0");
     for i in 0..6u8 {
-        s1.send(&frame(BROADCAST, [0x02, 0xd5, 0xaa, 0, 0, i], None, 300 + u32::from(i)));
+        s1.send(&frame(
+            BROADCAST,
+            [0x02, 0xd5, 0xaa, 0, 0, i],
+            None,
+            300 + u32::from(i),
+        ));
     }
     let got = c2.collect(WINDOW, |f| parse(f).is_some_and(|p| p.3 >= 300));
     assert_eq!(got.len(), 2, "only the first two source MACs pass");

@@ -68,7 +68,10 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = std::fs::create_dir_all(&rundir) {
-        eprintln!("dvs-switchd: cannot create run directory {}: {e}", rundir.display());
+        eprintln!(
+            "dvs-switchd: cannot create run directory {}: {e}",
+            rundir.display()
+        );
         return ExitCode::from(1);
     }
     let sock = rundir.join("dvs-switchd.sock");

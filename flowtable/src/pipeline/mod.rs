@@ -520,9 +520,11 @@ impl Pipeline {
     /// True when some rule's timeout has passed at `now_ns` (a read-only check, so the caller
     /// only clones and republishes a pipeline when [`Pipeline::expire`] has work to do).
     pub fn has_expired(&self, now_ns: u64) -> bool {
-        self.tables
-            .iter()
-            .any(|t| t.cls.iter().any(|(_, _, _, _, e)| e.expiry(now_ns).is_some()))
+        self.tables.iter().any(|t| {
+            t.cls
+                .iter()
+                .any(|(_, _, _, _, e)| e.expiry(now_ns).is_some())
+        })
     }
 
     /// Remove rules whose idle or hard timeout has passed at `now_ns`.
