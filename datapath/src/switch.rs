@@ -12,7 +12,7 @@ use crate::cycles::monotonic_ns;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
 use crate::port::afpacket::{AfPacketOptions, AfPacketPort};
-use crate::port::mock::MockPort;
+use crate::port::mock::{MockHandle, MockPort};
 use crate::port::tap::TapPort;
 use crate::port::Port;
 use arc_swap::ArcSwap;
@@ -80,6 +80,8 @@ pub struct Switch {
     pub assignment: Arc<ArcSwap<Assignment>>,
     /// PMDs.
     pub pmds: Mutex<Vec<PmdInfo>>,
+    /// Test handles of `mock` ports, by port name (inject frames, collect transmitted ones).
+    pub mock_handles: Vec<(String, MockHandle)>,
     epoch: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     pools: Mutex<Vec<PacketPool>>,
@@ -100,10 +102,14 @@ impl Switch {
         let mut port_cfg = Vec::new();
         let mut port_home = Vec::new();
         let mut members: Vec<Vec<BridgePort>> = Vec::new();
+        let mut mock_handles = Vec::new();
         for (bidx, b) in config.bridges.iter().enumerate() {
             let mut list = Vec::new();
             for pc in &b.ports {
-                let port = open_port(pc, frame)?;
+                let (port, handle) = open_port(pc, frame)?;
+                if let Some(h) = handle {
+                    mock_handles.push((pc.name.clone(), h));
+                }
                 let gidx = ports.len();
                 list.push(BridgePort {
                     name: pc.name.clone(),
@@ -173,6 +179,7 @@ impl Switch {
             bridges: Arc::new(bridges),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
             pmds: Mutex::new(Vec::new()),
+            mock_handles,
             epoch,
             stop: Arc::new(AtomicBool::new(false)),
             pools: Mutex::new(pools),
@@ -290,7 +297,19 @@ fn round_robin(ports: &[Arc<dyn Port>], n_pmds: usize) -> Assignment {
     a
 }
 
-fn open_port(pc: &PortConfig, frame: usize) -> Result<Arc<dyn Port>, SwitchError> {
+impl Switch {
+    /// The test handle of mock port `name`.
+    pub fn mock(&self, name: &str) -> Option<&MockHandle> {
+        self.mock_handles
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h)
+    }
+}
+
+type Opened = (Arc<dyn Port>, Option<MockHandle>);
+
+fn open_port(pc: &PortConfig, frame: usize) -> Result<Opened, SwitchError> {
     let err = |message: String| SwitchError::PortOpen {
         location: pc.location.to_string(),
         port: pc.name.clone(),
@@ -302,14 +321,17 @@ fn open_port(pc: &PortConfig, frame: usize) -> Result<Arc<dyn Port>, SwitchError
                 frame_size: frame,
                 ..AfPacketOptions::default()
             };
-            Arc::new(
-                AfPacketPort::open(&pc.name, &pc.interface, opts)
-                    .map_err(|e| err(e.to_string()))?,
-            )
+            let p = AfPacketPort::open(&pc.name, &pc.interface, opts)
+                .map_err(|e| err(e.to_string()))?;
+            (Arc::new(p), None)
         }
         PortKind::Tap => {
-            Arc::new(TapPort::open(&pc.name, &pc.interface).map_err(|e| err(e.to_string()))?)
+            let p = TapPort::open(&pc.name, &pc.interface).map_err(|e| err(e.to_string()))?;
+            (Arc::new(p), None)
         }
-        PortKind::Mock => Arc::new(MockPort::new(&pc.name).0),
+        PortKind::Mock => {
+            let (p, h) = MockPort::new(&pc.name);
+            (Arc::new(p), Some(h))
+        }
     })
 }

@@ -1,0 +1,210 @@
+//! The whole datapath (PMD thread, parse, cache, pipeline, NORMAL, actions, transmit) over mock
+//! ports: no root needed, exact frames in and out.
+
+use datapath::config;
+use datapath::control::Control;
+use datapath::port::mock::MockHandle;
+use datapath::rpc::RpcHandler;
+use datapath::switch::Switch;
+use packet::build;
+use packet::ipv4::Ipv4Packet;
+use packet::udp::UdpPacket;
+use serde_json::json;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
+const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
+const C: [u8; 6] = [2, 0, 0, 0, 0, 0xc];
+const BCAST: [u8; 6] = [0xff; 6];
+
+struct Rig {
+    sw: Arc<Switch>,
+    ctl: Control,
+}
+
+impl Rig {
+    fn new(ports: &str, flows: &[&str]) -> Rig {
+        let flows: String = flows.iter().map(|f| format!("  \"{f}\",\n")).collect();
+        let text = format!(
+            "[switch]\npmd_cores = [0]\npool_frames = 1024\npmd_sleep_max_us = 100\n\n\
+             [[bridge]]\nname = \"br0\"\nflows = [\n{flows}]\n{ports}"
+        );
+        let cfg = config::parse(&text, Path::new("mock.toml")).expect("config");
+        let sw = Arc::new(Switch::build(cfg).expect("build"));
+        sw.start().expect("start");
+        let ctl = Control::new(sw.clone(), Arc::new(AtomicBool::new(false)));
+        Rig { sw, ctl }
+    }
+
+    fn port(&self, name: &str) -> &MockHandle {
+        self.sw.mock(name).expect("mock port")
+    }
+
+    /// Inject into `from`, then collect what every port sends until `expect` frames in total
+    /// have come out (or a short timeout for "nothing").
+    fn send(&self, from: &str, frame: Vec<u8>, expect: usize) -> Vec<(String, Vec<u8>)> {
+        self.port(from).inject(frame);
+        let deadline = Instant::now()
+            + if expect == 0 {
+                Duration::from_millis(150)
+            } else {
+                Duration::from_secs(3)
+            };
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            for (name, h) in &self.sw.mock_handles {
+                for f in h.take_sent() {
+                    out.push((name.clone(), f));
+                }
+            }
+            if expect > 0 && out.len() >= expect && self.port(from).pending() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        out
+    }
+
+    fn call(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.ctl.call(method, params).expect(method)
+    }
+
+    fn drops(&self, reason: &str) -> u64 {
+        self.call("drop/stats", json!({}))[reason].as_u64().unwrap()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.sw.stop();
+    }
+}
+
+fn port(name: &str, ofport: u32, vlan: &str) -> String {
+    format!("\n[[bridge.port]]\nname = \"{name}\"\nkind = \"mock\"\nofport = {ofport}\n{vlan}\n")
+}
+
+fn eth(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    build::ethernet_frame(src, dst, 0x88b5, &[0u8; 46])
+}
+
+fn udp(dst_mac: [u8; 6], src_mac: [u8; 6], dst: Ipv4Addr) -> Vec<u8> {
+    build::udp_ipv4_frame(src_mac, dst_mac, Ipv4Addr::new(10, 0, 0, 1), dst, 1234, 80, b"hi")
+}
+
+fn four_ports() -> String {
+    port("a", 1, "vlan_mode = \"access\"\ntag = 10")
+        + &port("b", 2, "vlan_mode = \"access\"\ntag = 10")
+        + &port("c", 3, "vlan_mode = \"access\"\ntag = 20")
+        + &port("t", 4, "vlan_mode = \"trunk\"\ntrunks = \"10,20\"")
+}
+
+#[test]
+fn normal_floods_in_vlan_tags_on_trunk_and_learns() {
+    let r = Rig::new(&four_ports(), &[]);
+    let out = r.send("a", eth(BCAST, A), 2);
+    let mut names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["b", "t"], "broadcast stays in VLAN 10");
+    let to_b = &out.iter().find(|(n, _)| n == "b").unwrap().1;
+    assert_eq!(to_b, &eth(BCAST, A), "untagged to the access port, unchanged");
+    let to_t = &out.iter().find(|(n, _)| n == "t").unwrap().1;
+    assert_eq!(to_t, &build::vlan_tagged(&eth(BCAST, A), 0x8100, 10), "tagged 10 on the trunk");
+
+    // Now B answers A: A was learned on port a, so only a gets it.
+    let out = r.send("b", eth(A, B), 1);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, "a");
+    // And from the trunk, VLAN 20 towards an unknown MAC floods only to c, untagged.
+    let out = r.send("t", build::vlan_tagged(&eth(C, B), 0x8100, 20), 1);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0], ("c".to_string(), eth(C, B)));
+    let macs = r.call("mac/show", json!({"bridge": "br0"}));
+    assert_eq!(macs.as_array().unwrap().len(), 3, "{macs}");
+}
+
+#[test]
+fn a_flow_added_after_caching_applies_to_the_very_next_packet() {
+    let r = Rig::new(&four_ports(), &[]);
+    let f = udp(B, A, Ipv4Addr::new(10, 0, 0, 2));
+    r.send("b", eth(BCAST, B), 2); // learn B
+    for _ in 0..5 {
+        assert_eq!(r.send("a", f.clone(), 1).len(), 1);
+    }
+    let pmd = r.call("pmd/stats", json!({}));
+    assert!(pmd[0]["emc_hits"].as_u64().unwrap() >= 3, "cached: {pmd}");
+    r.call(
+        "flow/add",
+        json!({"bridge": "br0", "flow": "priority=100,udp,nw_dst=10.0.0.2,actions=drop"}),
+    );
+    assert!(r.send("a", f.clone(), 0).is_empty(), "dropped right after the reply");
+    assert_eq!(r.drops("rule_drop"), 1);
+    r.call("flow/del", json!({"bridge": "br0", "match": "udp,nw_dst=10.0.0.2", "strict": false}));
+    assert_eq!(r.send("a", f, 1).len(), 1, "forwarding again after the delete");
+}
+
+#[test]
+fn set_field_rewrites_headers_with_valid_checksums() {
+    let r = Rig::new(
+        &(port("a", 1, "") + &port("b", 2, "")),
+        &["priority=10,in_port=1,udp,actions=mod_nw_dst:192.168.7.9,mod_tp_dst:5353,mod_dl_dst:02:00:00:00:00:99,output:2"],
+    );
+    let out = r.send("a", udp(B, A, Ipv4Addr::new(10, 0, 0, 2)), 1);
+    assert_eq!(out.len(), 1);
+    let f = &out[0].1;
+    assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0x99]);
+    let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+    assert_eq!(ip.dst_addr(), Ipv4Addr::new(192, 168, 7, 9));
+    assert!(ip.verify_checksum(), "IPv4 header checksum");
+    let ph = packet::checksum::PseudoHeader::V4 {
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+    };
+    let u = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!(u.dst_port(), 5353);
+    assert!(u.verify_checksum(&ph), "UDP checksum");
+}
+
+#[test]
+fn vlan_actions_goto_table_and_table_miss() {
+    let r = Rig::new(
+        &(port("a", 1, "") + &port("b", 2, "") + &port("c", 3, "")),
+        &[
+            "table=0,priority=10,in_port=1,actions=push_vlan:0x8100,set_field:4096->vlan_vid,goto_table:5",
+            "table=5,priority=10,dl_vlan=0,actions=mod_vlan_vid:77,output:2",
+            "table=0,priority=10,in_port=2,dl_vlan=77,actions=strip_vlan,output:3",
+            "table=0,priority=10,in_port=3,actions=goto_table:9",
+        ],
+    );
+    // Delete the default NORMAL flow so a miss really is a miss.
+    r.call("flow/del", json!({"bridge": "br0", "match": "priority=0", "strict": true}));
+    let plain = eth(C, A);
+    let out = r.send("a", plain.clone(), 1);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0], ("b".to_string(), build::vlan_tagged(&plain, 0x8100, 77)));
+    let out = r.send("b", build::vlan_tagged(&plain, 0x8100, 77), 1);
+    assert_eq!(out, vec![("c".to_string(), plain.clone())]);
+    assert!(r.send("c", plain, 0).is_empty());
+    assert_eq!(r.drops("table_miss"), 1, "table 9 is empty");
+}
+
+#[test]
+fn hairpin_and_unknown_ports_are_counted_drops() {
+    let r = Rig::new(
+        &(port("a", 1, "vlan_mode = \"access\"\ntag = 10") + &port("b", 2, "vlan_mode = \"access\"\ntag = 20")),
+        &["priority=10,dl_type=0x88b6,actions=output:9"],
+    );
+    // Only port in its VLAN: NORMAL has nowhere to send it.
+    assert!(r.send("a", eth(BCAST, A), 0).is_empty());
+    assert_eq!(r.drops("normal_no_output"), 1);
+    let mut f = eth(BCAST, A);
+    f[12..14].copy_from_slice(&0x88b6u16.to_be_bytes());
+    assert!(r.send("a", f, 0).is_empty());
+    assert_eq!(r.drops("bad_output_port"), 1);
+    let stats = r.call("port/stats", json!({"bridge": "br0"}));
+    assert_eq!(stats[0]["rx_dropped"], 2, "{stats}");
+}
