@@ -41,7 +41,15 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
     let (out, _h_out) = MockPort::sink("out");
     let frames = (0..n_flows).map(|i| {
         let dst = Ipv4Addr::from(0x0a00_0000u32 + i);
-        build::udp_ipv4_frame(SRC, DST, Ipv4Addr::new(10, 255, 0, 1), dst, 1000, 9, &[0; 18])
+        build::udp_ipv4_frame(
+            SRC,
+            DST,
+            Ipv4Addr::new(10, 255, 0, 1),
+            dst,
+            1000,
+            9,
+            &[0; 18],
+        )
     });
     h_in.inject_all(frames);
     let input: Arc<dyn Port> = Arc::new(inp);

@@ -85,6 +85,7 @@ pub struct Switch {
     epoch: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     pools: Mutex<Vec<PacketPool>>,
+    housekeeper: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The flow every new bridge starts with, as in OVS: behave like a learning switch.
@@ -183,6 +184,7 @@ impl Switch {
             epoch,
             stop: Arc::new(AtomicBool::new(false)),
             pools: Mutex::new(pools),
+            housekeeper: Mutex::new(None),
         })
     }
 
@@ -214,25 +216,24 @@ impl Switch {
                 handle: Some(handle),
             });
         }
+        let (bridges, stop) = (self.bridges.clone(), self.stop.clone());
+        let h = std::thread::Builder::new()
+            .name("housekeeping".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    housekeep(&bridges);
+                }
+            })
+            .map_err(|e| SwitchError::Thread(usize::MAX, e))?;
+        *lock(&self.housekeeper) = Some(h);
         Ok(())
     }
 
-    /// Periodic work: flow timeouts and MAC aging. Call about once a second.
+    /// Periodic work: flow timeouts and MAC aging (also run by the switch's own housekeeping
+    /// thread every 250 ms).
     pub fn housekeeping(&self) {
-        let now = monotonic_ns();
-        for b in self.bridges.iter() {
-            let has_timeouts = b.view().pipeline.has_expired(now);
-            if has_timeouts {
-                let _ = b.edit_pipeline(|p| -> Result<(), ()> {
-                    p.expire(now);
-                    Ok(())
-                });
-            }
-            let expired = b.macs().expire(now);
-            if expired > 0 {
-                b.bump_epoch();
-            }
-        }
+        housekeep(&self.bridges);
     }
 
     /// Move a receive queue to another PMD.
@@ -269,11 +270,31 @@ impl Switch {
                 let _ = h.join();
             }
         }
+        if let Some(h) = lock(&self.housekeeper).take() {
+            let _ = h.join();
+        }
     }
 
     /// Port name by switch-wide index.
     pub fn port_name(&self, gidx: usize) -> &str {
         &self.port_cfg[gidx].name
+    }
+}
+
+/// Expire timed-out flows (republishing a bridge's pipeline only when something expired) and
+/// aged-out MAC entries (invalidating caches when any went).
+fn housekeep(bridges: &[Arc<Bridge>]) {
+    let now = monotonic_ns();
+    for b in bridges {
+        if b.view().pipeline.has_expired(now) {
+            let _ = b.edit_pipeline(|p| -> Result<(), ()> {
+                p.expire(now);
+                Ok(())
+            });
+        }
+        if b.macs().expire(now) > 0 {
+            b.bump_epoch();
+        }
     }
 }
 

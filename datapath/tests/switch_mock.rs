@@ -28,10 +28,14 @@ struct Rig {
 
 impl Rig {
     fn new(ports: &str, flows: &[&str]) -> Rig {
+        Self::with(ports, flows, "", "[0]")
+    }
+
+    fn with(ports: &str, flows: &[&str], bridge_extra: &str, cores: &str) -> Rig {
         let flows: String = flows.iter().map(|f| format!("  \"{f}\",\n")).collect();
         let text = format!(
-            "[switch]\npmd_cores = [0]\npool_frames = 1024\npmd_sleep_max_us = 100\n\n\
-             [[bridge]]\nname = \"br0\"\nflows = [\n{flows}]\n{ports}"
+            "[switch]\npmd_cores = {cores}\npool_frames = 1024\npmd_sleep_max_us = 100\n\n\
+             [[bridge]]\nname = \"br0\"\n{bridge_extra}\nflows = [\n{flows}]\n{ports}"
         );
         let cfg = config::parse(&text, Path::new("mock.toml")).expect("config");
         let sw = Arc::new(Switch::build(cfg).expect("build"));
@@ -93,7 +97,15 @@ fn eth(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
 }
 
 fn udp(dst_mac: [u8; 6], src_mac: [u8; 6], dst: Ipv4Addr) -> Vec<u8> {
-    build::udp_ipv4_frame(src_mac, dst_mac, Ipv4Addr::new(10, 0, 0, 1), dst, 1234, 80, b"hi")
+    build::udp_ipv4_frame(
+        src_mac,
+        dst_mac,
+        Ipv4Addr::new(10, 0, 0, 1),
+        dst,
+        1234,
+        80,
+        b"hi",
+    )
 }
 
 fn four_ports() -> String {
@@ -111,9 +123,17 @@ fn normal_floods_in_vlan_tags_on_trunk_and_learns() {
     names.sort();
     assert_eq!(names, ["b", "t"], "broadcast stays in VLAN 10");
     let to_b = &out.iter().find(|(n, _)| n == "b").unwrap().1;
-    assert_eq!(to_b, &eth(BCAST, A), "untagged to the access port, unchanged");
+    assert_eq!(
+        to_b,
+        &eth(BCAST, A),
+        "untagged to the access port, unchanged"
+    );
     let to_t = &out.iter().find(|(n, _)| n == "t").unwrap().1;
-    assert_eq!(to_t, &build::vlan_tagged(&eth(BCAST, A), 0x8100, 10), "tagged 10 on the trunk");
+    assert_eq!(
+        to_t,
+        &build::vlan_tagged(&eth(BCAST, A), 0x8100, 10),
+        "tagged 10 on the trunk"
+    );
 
     // Now B answers A: A was learned on port a, so only a gets it.
     let out = r.send("b", eth(A, B), 1);
@@ -141,10 +161,20 @@ fn a_flow_added_after_caching_applies_to_the_very_next_packet() {
         "flow/add",
         json!({"bridge": "br0", "flow": "priority=100,udp,nw_dst=10.0.0.2,actions=drop"}),
     );
-    assert!(r.send("a", f.clone(), 0).is_empty(), "dropped right after the reply");
+    assert!(
+        r.send("a", f.clone(), 0).is_empty(),
+        "dropped right after the reply"
+    );
     assert_eq!(r.drops("rule_drop"), 1);
-    r.call("flow/del", json!({"bridge": "br0", "match": "udp,nw_dst=10.0.0.2", "strict": false}));
-    assert_eq!(r.send("a", f, 1).len(), 1, "forwarding again after the delete");
+    r.call(
+        "flow/del",
+        json!({"bridge": "br0", "match": "udp,nw_dst=10.0.0.2", "strict": false}),
+    );
+    assert_eq!(
+        r.send("a", f, 1).len(),
+        1,
+        "forwarding again after the delete"
+    );
 }
 
 #[test]
@@ -181,11 +211,17 @@ fn vlan_actions_goto_table_and_table_miss() {
         ],
     );
     // Delete the default NORMAL flow so a miss really is a miss.
-    r.call("flow/del", json!({"bridge": "br0", "match": "priority=0", "strict": true}));
+    r.call(
+        "flow/del",
+        json!({"bridge": "br0", "match": "priority=0", "strict": true}),
+    );
     let plain = eth(C, A);
     let out = r.send("a", plain.clone(), 1);
     assert_eq!(out.len(), 1, "{out:?}");
-    assert_eq!(out[0], ("b".to_string(), build::vlan_tagged(&plain, 0x8100, 77)));
+    assert_eq!(
+        out[0],
+        ("b".to_string(), build::vlan_tagged(&plain, 0x8100, 77))
+    );
     let out = r.send("b", build::vlan_tagged(&plain, 0x8100, 77), 1);
     assert_eq!(out, vec![("c".to_string(), plain.clone())]);
     assert!(r.send("c", plain, 0).is_empty());
@@ -195,7 +231,8 @@ fn vlan_actions_goto_table_and_table_miss() {
 #[test]
 fn hairpin_and_unknown_ports_are_counted_drops() {
     let r = Rig::new(
-        &(port("a", 1, "vlan_mode = \"access\"\ntag = 10") + &port("b", 2, "vlan_mode = \"access\"\ntag = 20")),
+        &(port("a", 1, "vlan_mode = \"access\"\ntag = 10")
+            + &port("b", 2, "vlan_mode = \"access\"\ntag = 20")),
         &["priority=10,dl_type=0x88b6,actions=output:9"],
     );
     // Only port in its VLAN: NORMAL has nowhere to send it.
@@ -207,4 +244,68 @@ fn hairpin_and_unknown_ports_are_counted_drops() {
     assert_eq!(r.drops("bad_output_port"), 1);
     let stats = r.call("port/stats", json!({"bridge": "br0"}));
     assert_eq!(stats[0]["rx_dropped"], 2, "{stats}");
+}
+
+#[test]
+fn hard_timeout_removes_the_flow_and_mac_aging_forgets() {
+    let r = Rig::with(
+        &(port("a", 1, "") + &port("b", 2, "") + &port("c", 3, "")),
+        &["priority=100,hard_timeout=1,dl_type=0x88b5,dl_dst=02:00:00:00:00:0b,actions=drop"],
+        "mac_aging_secs = 1",
+        "[0]",
+    );
+    assert!(
+        r.send("a", eth(B, A), 0).is_empty(),
+        "dropped while the flow lives"
+    );
+    r.send("b", eth(BCAST, B), 2); // learn B
+                                   // Only B: A's frame hit the drop flow and never reached NORMAL.
+    let macs = r.call("mac/show", json!({"bridge": "br0"}));
+    assert_eq!(macs.as_array().unwrap().len(), 1, "{macs}");
+    std::thread::sleep(Duration::from_millis(1600));
+    let flows = r.call("flow/dump", json!({"bridge": "br0"}));
+    assert_eq!(
+        flows["flows"].as_array().unwrap().len(),
+        1,
+        "only NORMAL is left: {flows}"
+    );
+    assert!(r
+        .call("mac/show", json!({"bridge": "br0"}))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // B is forgotten: a unicast to it floods again.
+    let out = r.send("a", eth(B, A), 2);
+    assert_eq!(out.len(), 2, "{out:?}");
+}
+
+#[test]
+fn rx_queues_can_be_moved_between_pmds() {
+    let r = Rig::with(&(port("a", 1, "") + &port("b", 2, "")), &[], "", "[0, 1]");
+    let show = r.call("pmd/rxq-show", json!({}));
+    let on = |show: &serde_json::Value, pmd: usize| -> Vec<String> {
+        show[pmd]["rxqs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["port"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(on(&show, 0), ["a"]);
+    assert_eq!(on(&show, 1), ["b"]);
+    r.call("pmd/rxq-assign", json!({"port": "b", "queue": 0, "pmd": 0}));
+    let show = r.call("pmd/rxq-show", json!({}));
+    assert_eq!(on(&show, 0), ["a", "b"]);
+    assert!(on(&show, 1).is_empty());
+    assert_eq!(r.send("b", eth(BCAST, B), 1).len(), 1, "pmd0 now polls b");
+    let stats = r.call("pmd/stats", json!({}));
+    assert_eq!(stats[0]["packets"], 1, "{stats}");
+    assert_eq!(stats[1]["packets"], 0, "{stats}");
+    assert!(r
+        .ctl
+        .call(
+            "pmd/rxq-assign",
+            json!({"port": "zz", "queue": 0, "pmd": 0})
+        )
+        .is_err());
 }

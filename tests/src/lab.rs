@@ -87,11 +87,25 @@ impl Lab {
 
     /// Like [`Lab::new`] with extra `[[bridge]]` keys (e.g. `mac_limit = 2`).
     pub fn with_extra(specs: &[VmSpec], flows: &[&str], bridge_extra: &str) -> Lab {
+        Self::build(specs, flows, bridge_extra, 1500)
+    }
+
+    /// Like [`Lab::new`] with every link and the switch at `mtu`.
+    pub fn with_mtu(specs: &[VmSpec], flows: &[&str], mtu: u32) -> Lab {
+        Self::build(specs, flows, "", mtu)
+    }
+
+    fn build(specs: &[VmSpec], flows: &[&str], bridge_extra: &str, mtu: u32) -> Lab {
         let mut vms = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let ns = Netns::new(s.name);
             let mac = vm_mac(i as u8 + 1);
             let veth = Veth::new(&ns, mac, s.addr);
+            if mtu != 1500 {
+                let m = mtu.to_string();
+                crate::run("ip", &["link", "set", &veth.host, "mtu", &m]);
+                ns.ip(&["link", "set", "eth0", "mtu", &m]);
+            }
             vms.push(Vm {
                 spec: s.clone(),
                 mac,
@@ -99,7 +113,11 @@ impl Lab {
                 veth,
             });
         }
-        let cfg = config_text(&vms, flows, bridge_extra);
+        let cfg = config_text(&vms, flows, bridge_extra).replacen(
+            "[switch]\n",
+            &format!("[switch]\nmtu = {mtu}\n"),
+            1,
+        );
         let sw = Switchd::start(&cfg);
         Lab { sw, vms }
     }

@@ -347,3 +347,34 @@ fn mac_limit_drops_unlearnable_sources() {
     assert_eq!(got.len(), 2, "only the first two source MACs pass");
     assert_eq!(lab.sw.drops("mac_limit"), 4);
 }
+
+#[test]
+fn jumbo_frames_cross_the_switch() {
+    if !require_root("jumbo_frames_cross_the_switch") {
+        return;
+    }
+    let lab = Lab::with_mtu(
+        &[
+            VmSpec::access("vm1", 10, "10.0.8.1/24"),
+            VmSpec::access("vm2", 10, "10.0.8.2/24"),
+        ],
+        &[],
+        9000,
+    );
+    let vm1 = lab.vm("vm1");
+    // 8972 bytes of ICMP payload = a 9000-byte IP packet, DF set: no fragmentation allowed.
+    let (ok, out) = vm1.ns.exec(&[
+        "ping", "-n", "-q", "-c", "3", "-W", "1", "-i", "0.2", "-M", "do", "-s", "8972", "10.0.8.2",
+    ]);
+    let ok = ok
+        || vm1
+            .ns
+            .exec(&[
+                "ping", "-n", "-q", "-c", "2", "-W", "1", "-M", "do", "-s", "8972", "10.0.8.2",
+            ])
+            .0;
+    assert!(ok, "9000-byte pings must pass: {out}");
+    let s2 = lab.sw.port_stats("vm2");
+    assert!(s2["tx_bytes"].as_u64().unwrap() > 2 * 9000, "{s2}");
+    assert_eq!(lab.sw.port_stats("vm1")["rx_errors"], 0);
+}

@@ -1,7 +1,7 @@
 //! `dvs-switchd --config switch.toml`: the user-mode switch daemon.
 //!
 //! Loads and validates the configuration, builds every port and table (nothing starts if anything
-//! is wrong), starts the PMD threads and the control socket, and runs housekeeping until SIGTERM,
+//! is wrong), starts the PMD threads (and the switch's housekeeping) and the control socket, and runs until SIGTERM,
 //! SIGINT or `dvsctl switch shutdown`.
 
 use clap::Parser;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "dvs-switchd", version, about = "dvs user-mode virtual switch")]
@@ -97,13 +97,8 @@ fn main() -> ExitCode {
         sw.config.switch.pmd_cores.len(),
         sock.display()
     );
-    let mut last = Instant::now();
     while !SIGNALLED.load(Ordering::Relaxed) && !shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
-        if last.elapsed() >= Duration::from_millis(500) {
-            sw.housekeeping();
-            last = Instant::now();
-        }
     }
     eprintln!("dvs-switchd: stopping");
     server.shutdown();
