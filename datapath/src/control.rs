@@ -14,7 +14,7 @@ use crate::switch::Switch;
 use crate::vlan;
 use crate::xlate::{self, DpAction, Mode};
 use flowtable::text::{format_flow, parse_flow, parse_match};
-use flowtable::trace::{format_key, Trace};
+use flowtable::trace::Trace;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -254,7 +254,7 @@ impl Control {
         let in_port = view.port(key.in_port).ok_or_else(|| {
             RpcError::failed("the packet needs in_port=<port> naming a port of this bridge")
         })?;
-        let mut out = format!("Flow: {}\n", format_key(&key));
+        let mut out = String::new();
         out.push_str(&format!(
             "Ingress: port {} (ofport {}), VLAN mode {}\n",
             in_port.name,
