@@ -354,5 +354,8 @@ fn open_port(pc: &PortConfig, frame: usize) -> Result<Opened, SwitchError> {
             let (p, h) = MockPort::new(&pc.name);
             (Arc::new(p), Some(h))
         }
+        PortKind::Vhost | PortKind::Dpdk | PortKind::AfXdp => {
+            return Err(err(format!("{} ports are not available yet", pc.kind)))
+        }
     })
 }

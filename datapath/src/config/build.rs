@@ -25,7 +25,7 @@ const SOCKET_PATH_MAX: usize = 107;
 const RXQ_MAX: i64 = 64;
 
 /// The config text with its line index and the directory relative paths resolve against.
-struct Src<'a> {
+pub(super) struct Src<'a> {
     text: &'a str,
     path: &'a Path,
     dir: &'a Path,
@@ -60,11 +60,16 @@ impl<'a> Src<'a> {
         }
     }
 
-    fn err(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn err(
+        &self,
+        span: Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::at(self.loc(span, field), message)
     }
 
-    fn resolve(&self, p: &str) -> PathBuf {
+    pub(super) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_path_buf()
@@ -113,7 +118,7 @@ pub(super) fn parse_with_cores(
 }
 
 /// `lo..=hi` check with the message `"{what} {n} out of range {lo}..{hi}"`.
-fn in_range(
+pub(super) fn in_range(
     src: &Src,
     v: &Spanned<i64>,
     field: &str,
@@ -256,6 +261,10 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
             10_000,
         )? as u64,
     };
+    let dpdk_eal_args = raw
+        .dpdk_eal_args
+        .map(|a| a.into_inner())
+        .unwrap_or_default();
     Ok(SwitchSection {
         rundir,
         pmd_cores,
@@ -263,6 +272,7 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
         mtu,
         stats_interval_ms,
         pmd_sleep_max_us,
+        dpdk_eal_args,
     })
 }
 
@@ -520,7 +530,7 @@ fn build_port(
             p.kind.span(),
             &f("kind"),
             format!(
-                "unknown port kind \"{}\" (expected afpacket, tap or mock)",
+                "unknown port kind \"{}\" (expected afpacket, afxdp, dpdk, vhost, tap or mock)",
                 p.kind.get_ref()
             ),
         )
@@ -529,7 +539,8 @@ fn build_port(
         Some(i) => (i.get_ref().clone(), i.span(), f("interface")),
         None => (name.clone(), p.name.span(), f("name")),
     };
-    if kind != PortKind::Mock {
+    let backend = super::backend::backend(src, p, kind, &prefix, raw.span())?;
+    if matches!(kind, PortKind::AfPacket | PortKind::Tap | PortKind::AfXdp) {
         if interface.is_empty() || interface.len() > IFNAME_MAX {
             return Err(src.err(
                 if_span,
@@ -567,11 +578,11 @@ fn build_port(
         Some(v) => {
             // 1..=64 fits u16.
             let n = in_range(src, v, &f("rxq"), "rxq", 1, RXQ_MAX)? as u16;
-            if kind == PortKind::AfPacket && n != 1 {
+            if matches!(kind, PortKind::AfPacket | PortKind::AfXdp | PortKind::Tap) && n != 1 {
                 return Err(src.err(
                     v.span(),
                     &f("rxq"),
-                    "afpacket ports have exactly one rx queue",
+                    format!("{kind} ports have exactly one rx queue"),
                 ));
             }
             n
@@ -585,6 +596,7 @@ fn build_port(
         vlan,
         mac_limit,
         rxq,
+        backend,
         location: src.loc(raw.span(), &prefix),
     })
 }

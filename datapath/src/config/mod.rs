@@ -20,12 +20,14 @@
 //! - Bridges without `datapath_id` and ports without `ofport` get the lowest numbers (from 1) not
 //!   taken explicitly, in file order.
 
+mod backend;
 mod build;
 mod raw;
 #[cfg(test)]
 mod tests;
 mod vlanset;
 
+pub use backend::{Backend, VhostRole, XdpMode};
 pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
 
 use serde::Serialize;
@@ -135,6 +137,8 @@ pub struct SwitchSection {
     pub stats_interval_ms: u64,
     /// Longest nap of an idle PMD in microseconds (0 = never sleep, the default; max 10000).
     pub pmd_sleep_max_us: u64,
+    /// DPDK EAL arguments (used only when a `dpdk` port exists; empty = the switch's defaults).
+    pub dpdk_eal_args: Vec<String>,
 }
 
 impl SwitchSection {
@@ -189,6 +193,12 @@ pub enum PortKind {
     Tap,
     /// In-memory port for tests.
     Mock,
+    /// A VM's virtio-net device over vhost-user.
+    Vhost,
+    /// A DPDK ethdev (PCI NIC or vdev).
+    Dpdk,
+    /// An existing kernel interface, through an AF_XDP socket.
+    AfXdp,
 }
 
 impl PortKind {
@@ -198,6 +208,9 @@ impl PortKind {
             PortKind::AfPacket => "afpacket",
             PortKind::Tap => "tap",
             PortKind::Mock => "mock",
+            PortKind::Vhost => "vhost",
+            PortKind::Dpdk => "dpdk",
+            PortKind::AfXdp => "afxdp",
         }
     }
 
@@ -206,6 +219,9 @@ impl PortKind {
             "afpacket" => Some(PortKind::AfPacket),
             "tap" => Some(PortKind::Tap),
             "mock" => Some(PortKind::Mock),
+            "vhost" => Some(PortKind::Vhost),
+            "dpdk" => Some(PortKind::Dpdk),
+            "afxdp" => Some(PortKind::AfXdp),
             _ => None,
         }
     }
@@ -268,8 +284,10 @@ pub struct PortConfig {
     pub vlan: VlanMode,
     /// Per-port learned-MAC limit overriding the bridge's (0 = unlimited).
     pub mac_limit: Option<usize>,
-    /// Number of receive queues.
+    /// Number of receive queues (vhost: queue pairs).
     pub rxq: u16,
+    /// Backend-specific settings.
+    pub backend: Backend,
     /// The `[[bridge.port]]` header.
     pub location: Location,
 }

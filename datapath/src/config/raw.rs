@@ -33,6 +33,7 @@ pub(super) struct RawSwitch {
     pub mtu: Option<Spanned<i64>>,
     pub stats_interval_ms: Option<Spanned<i64>>,
     pub pmd_sleep_max_us: Option<Spanned<i64>>,
+    pub dpdk_eal_args: Option<Spanned<Vec<String>>>,
 }
 
 /// One `[[bridge]]`.
@@ -64,6 +65,12 @@ pub(super) struct RawPort {
     pub native_vlan: Option<Spanned<i64>>,
     pub mac_limit: Option<Spanned<i64>>,
     pub rxq: Option<Spanned<i64>>,
+    pub socket: Option<Spanned<String>>,
+    pub vhost_role: Option<Spanned<String>>,
+    pub mac: Option<Spanned<String>>,
+    pub devargs: Option<Spanned<String>>,
+    pub xdp_mode: Option<Spanned<String>>,
+    pub xdp_queue: Option<Spanned<i64>>,
 }
 
 /// A value written either as an integer or as a string (`datapath_id`).

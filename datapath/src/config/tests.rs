@@ -59,7 +59,7 @@ kind = "tap"
 vlan_mode = "trunk"
 trunks = "10,20-30"
 native_vlan = 5
-rxq = 2
+rxq = 1
 
 [[bridge.port]]
 name = "m0"
@@ -82,6 +82,7 @@ fn full_config_is_typed() {
             mtu: 9000,
             stats_interval_ms: 500,
             pmd_sleep_max_us: 250,
+            dpdk_eal_args: Vec::new(),
         }
     );
     assert_eq!(
@@ -131,7 +132,7 @@ fn full_config_is_typed() {
     // Auto-assigned ofports skip the explicit 2.
     assert_eq!((up0.ofport, m0.ofport), (1, 3));
     assert_eq!(up0.interface, "up0");
-    assert_eq!(up0.rxq, 2);
+    assert_eq!(up0.rxq, 1);
     let VlanMode::Trunk { allowed, native } = &up0.vlan else {
         panic!("trunk expected")
     };
@@ -195,7 +196,7 @@ fn unknown_keys_are_rejected_with_their_path() {
     assert_eq!(
         err("[switch]\nmtu = 1500\nmtus = 1\n"),
         "switch.toml:3: switch.mtus: unknown field `mtus`, expected one of `rundir`, `pmd_cores`, \
-         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`"
+         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`, `dpdk_eal_args`"
     );
     let e = err(FULL);
     assert!(
@@ -381,8 +382,8 @@ fn ofports() {
 fn port_kind_interface_and_rxq() {
     let base = "[[bridge]]\nname = \"br0\"\n[[bridge.port]]\nname = \"p1\"\n";
     assert_eq!(
-        err(&format!("{base}kind = \"dpdk\"\n")),
-        "switch.toml:5: bridge[0].port[0].kind: unknown port kind \"dpdk\" (expected afpacket, tap or mock)"
+        err(&format!("{base}kind = \"dpdk2\"\n")),
+        "switch.toml:5: bridge[0].port[0].kind: unknown port kind \"dpdk2\" (expected afpacket, afxdp, dpdk, vhost, tap or mock)"
     );
     assert_eq!(
         err(&format!("{base}kind = \"tap\"\ninterface = \"a-very-long-name-0\"\n")),
@@ -599,4 +600,62 @@ fn usable_cores_is_not_empty() {
     let cores = usable_cores();
     assert!(!cores.is_empty());
     assert!(cores.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn backend_keys_belong_to_their_kind() {
+    let base =
+        "[switch]\npmd_cores = [0]\n[[bridge]]\nname = \"b\"\n[[bridge.port]]\nname = \"p\"\n";
+    let c = ok(&format!(
+        "{base}kind = \"vhost\"\nsocket = \"/tmp/vm1.sock\"\nvhost_role = \"server\"\nmac = \"02:00:00:00:00:01\"\nrxq = 2\n"
+    ));
+    assert_eq!(
+        c.bridges[0].ports[0].backend,
+        Backend::Vhost {
+            socket: PathBuf::from("/tmp/vm1.sock"),
+            role: VhostRole::Server,
+            mac: Some([2, 0, 0, 0, 0, 1]),
+        }
+    );
+    assert_eq!(c.bridges[0].ports[0].rxq, 2);
+    let e = err(&format!(
+        "{base}kind = \"afpacket\"\nsocket = \"/tmp/x.sock\"\n"
+    ));
+    assert!(
+        e.contains("switch.toml:8: bridge[0].port[0].socket: not a setting of afpacket ports"),
+        "{e}"
+    );
+    let e = err(&format!("{base}kind = \"vhost\"\n"));
+    assert!(
+        e.contains("bridge[0].port[0].socket: vhost ports need a socket path"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{base}kind = \"vhost\"\nsocket = \"/s\"\nmac = \"02:00\"\n"
+    ));
+    assert!(
+        e.contains("switch.toml:9: bridge[0].port[0].mac: bad MAC address"),
+        "{e}"
+    );
+    let c = ok(&format!(
+        "{base}kind = \"dpdk\"\ndevargs = \"net_tap0,iface=t0\"\n"
+    ));
+    assert_eq!(
+        c.bridges[0].ports[0].backend,
+        Backend::Dpdk {
+            devargs: "net_tap0,iface=t0".into()
+        }
+    );
+    let c = ok(&format!(
+        "{base}kind = \"afxdp\"\ninterface = \"veth1\"\nxdp_mode = \"generic\"\n"
+    ));
+    assert_eq!(
+        c.bridges[0].ports[0].backend,
+        Backend::AfXdp {
+            mode: XdpMode::Generic,
+            queue: 0
+        }
+    );
+    let e = err(&format!("{base}kind = \"afxdp\"\nxdp_mode = \"fast\"\n"));
+    assert!(e.contains("xdp_mode: unknown xdp_mode \"fast\""), "{e}");
 }
