@@ -339,6 +339,9 @@ impl RpcHandler for Control {
                 let queue = params.get("queue").and_then(Value::as_u64);
                 let pmd = params.get("pmd").and_then(Value::as_u64);
                 match (port, queue, pmd) {
+                    (Some(_), Some(q), Some(_)) if q > u64::from(u16::MAX) => {
+                        Err(RpcError::invalid_params(format!("queue {q} out of range")))
+                    }
                     (Some(p), Some(q), Some(d)) => self
                         .sw
                         .assign_rxq(p, q as u16, d as usize)

@@ -35,6 +35,7 @@ drop_reasons! {
     VlanTaggedOnAccess => "vlan_tagged_on_access", "Tagged frame arrived on an access port (VLAN hopping attempt).";
     VlanNotAllowed => "vlan_not_allowed", "Tagged frame for a VLAN outside the trunk's allowed set.";
     UntaggedOnTrunk => "untagged_on_trunk", "Untagged frame on a trunk without a native VLAN.";
+    VlanDoubleTagged => "vlan_double_tagged", "Frame with two VLAN tags on an access or trunk port (double-tagging attack).";
     TableMiss => "table_miss", "No rule matched in a table and there was no miss rule.";
     RuleDrop => "rule_drop", "A rule with an empty action list matched.";
     NormalSamePort => "normal_same_port", "NORMAL: the destination was learned on the ingress port.";
@@ -48,6 +49,7 @@ drop_reasons! {
     PortDown => "port_down", "Output port has no carrier.";
     TooBig => "too_big", "Packet exceeds the output port's frame size after editing.";
     EditFailed => "edit_failed", "A header edit could not be applied (e.g. pop on an untagged frame).";
+    Internal => "internal_error", "A burst lost to an internal error (a bug: the PMD logged it and went on).";
 }
 
 /// Number of reasons.

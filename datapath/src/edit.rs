@@ -124,8 +124,10 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
     let d = p.data_mut();
     let Some(lay) = layout(d) else { return false };
     let l3 = lay.l3;
-    let ip4 = lay.eth_type == 0x0800;
-    let ip6 = lay.eth_type == 0x86dd;
+    // Only whole headers are edited: a runt claiming to be IP or ARP is left alone.
+    let ip4 = lay.eth_type == 0x0800 && d.len() >= l3 + 20;
+    let ip6 = lay.eth_type == 0x86dd && d.len() >= l3 + 40;
+    let arp = lay.eth_type == 0x0806 && d.len() >= l3 + 28;
     let l4 = lay.l4;
     // Checksums that cover the IP addresses via the pseudo-header.
     let pseudo: Option<(usize, bool)> = l4.and_then(|(o, proto)| {
@@ -167,6 +169,18 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
             };
             rewrite(d, l3 + 1, &[tos], &[ip_csum])
         }
+        Field::IpDscp | Field::IpEcn if ip6 => {
+            // Traffic class straddles bytes 0 and 1: version(4) tc(8) label(20).
+            let w = be16(d, l3);
+            let tc = ((w >> 4) & 0xff) as u8;
+            let tc = if f == Field::IpDscp {
+                (tc & 3) | ((v as u8) << 2)
+            } else {
+                (tc & !3) | (v as u8 & 3)
+            };
+            let w = (w & 0xf00f) | (u16::from(tc) << 4);
+            rewrite(d, l3, &w.to_be_bytes(), &[])
+        }
         Field::IpTtl if ip4 => rewrite(d, l3 + 8, &[v as u8], &[ip_csum]),
         Field::IpTtl if ip6 => rewrite(d, l3 + 7, &[v as u8], &[]),
         Field::Ipv6Src | Field::Ipv6Dst if ip6 => {
@@ -204,9 +218,7 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
             };
             rewrite(d, off, &[v as u8], &[cs])
         }
-        Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha
-            if lay.eth_type == 0x0806 =>
-        {
+        Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha if arp => {
             match f {
                 Field::ArpOp => rewrite(d, l3 + 6, &(v as u16).to_be_bytes(), &[]),
                 Field::ArpSha => rewrite(d, l3 + 8, &mac(v), &[]),
@@ -234,6 +246,12 @@ pub fn dec_ttl(p: &mut Packet) -> bool {
         }
         _ => false,
     }
+}
+
+/// True when a tagged frame carries a second tag right behind the outer one (QinQ or a
+/// double-tagging attack).
+pub fn has_inner_tag(d: &[u8]) -> bool {
+    d.len() >= 18 && is_tpid(be16(d, 12)) && is_tpid(be16(d, 16))
 }
 
 #[cfg(test)]
@@ -278,6 +296,26 @@ mod tests {
         seg[7] = 0;
         ph.extend_from_slice(&seg);
         csum(&ph)
+    }
+
+    #[test]
+    fn runts_claiming_ip_are_not_edited() {
+        let mut pool = PacketPool::new(1, STD_FRAME).unwrap();
+        let mut f = udp_frame();
+        f.truncate(15);
+        let mut p = pool.alloc_from(&f).unwrap();
+        for field in [
+            Field::IpDscp,
+            Field::IpEcn,
+            Field::IpTtl,
+            Field::Ipv4Dst,
+            Field::UdpDst,
+        ] {
+            assert!(!set_field(&mut p, field, 1), "{field:?}");
+        }
+        assert!(!dec_ttl(&mut p));
+        assert_eq!(p.data(), &f[..]);
+        pool.free(p);
     }
 
     #[test]

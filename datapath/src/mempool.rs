@@ -148,23 +148,6 @@ impl Packet {
             )
         }
     }
-
-    /// Move the packet's bytes so that `headroom` bytes are free in front (used to restore headroom
-    /// after pops).
-    pub fn reset_headroom(&mut self) {
-        let len = self.len as usize;
-        let off = self.off as usize;
-        if off == HEADROOM {
-            return;
-        }
-        // SAFETY: both ranges lie inside the frame (off+len <= cap and HEADROOM+len <= cap because
-        // a packet never exceeds cap - HEADROOM at allocation); `copy` handles overlap.
-        unsafe {
-            let base = self.frame.as_ptr();
-            std::ptr::copy(base.add(off), base.add(HEADROOM), len);
-        }
-        self.off = HEADROOM as u32;
-    }
 }
 
 /// Up to [`BATCH_SIZE`] packets moving through the pipeline together.
@@ -442,8 +425,7 @@ mod tests {
         assert!(p.pull_front(8));
         assert_eq!(p.len(), 56);
         assert!(!p.push_front(HEADROOM + 100));
-        p.reset_headroom();
-        assert_eq!(p.headroom(), HEADROOM);
+        assert_eq!(p.headroom(), HEADROOM + 4);
         assert_eq!(p.data(), &[0xaa; 56][..]);
         pool.free(p);
     }

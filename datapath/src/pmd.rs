@@ -13,7 +13,7 @@
 
 use crate::bridge::Bridge;
 use crate::cycles;
-use crate::drops::DropCounters;
+use crate::drops::{DropCounters, DropReason};
 use crate::mempool::{Batch, PacketPool};
 use crate::port::Port;
 use crate::process::Worker;
@@ -153,8 +153,20 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
             }
             got += n;
             rxq.packets.fetch_add(n as u64, Ordering::Relaxed);
-            w.process(rxq.gidx, &mut batch);
-            w.flush();
+            // A bug must cost one burst, not the PMD: every queue it polls would go dark.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                w.process(rxq.gidx, &mut batch);
+                w.flush();
+            }));
+            if r.is_err() {
+                eprintln!(
+                    "dvs-switchd: pmd{id}: internal error processing a burst from port {}; \
+                     burst dropped",
+                    port.name()
+                );
+                stats.drops.add(DropReason::Internal, batch.len() as u64);
+                w.pool_mut().free_batch(&mut batch);
+            }
         }
         let t = cycles::now();
         let spent = t.wrapping_sub(t_last);

@@ -5,10 +5,17 @@
 //! instruction cache. Nothing here allocates per packet except the slow path, which runs once per
 //! new flow (or after an epoch change) and builds the cached [`Decision`].
 //!
+//! Cache hits borrow the decision straight out of the cache (no reference-count traffic), and the
+//! shared counters a decision touches (rule statistics, the learned MAC's timestamp) are updated
+//! once per *run* of consecutive packets with the same decision, not per packet: with two PMDs
+//! forwarding through the same rule, per-packet atomic adds on one cache line would cost more than
+//! the lookup itself.
+//!
 //! Output is batched per port: executing a decision only appends the packet to the output port's
 //! transmit batch; [`Worker::flush`] sends each non-empty batch with one `tx_burst`.
 
 use crate::bridge::Bridge;
+use crate::config::VlanMode;
 use crate::cycles;
 use crate::drops::DropReason;
 use crate::edit;
@@ -17,8 +24,7 @@ use crate::pmd::{PmdShared, PmdStats};
 use crate::port::{Port, PortCounters};
 use crate::vlan;
 use crate::xlate::{self, Decision, DpAction, Mode};
-use flowtable::emc;
-use flowtable::emc::Emc;
+use flowtable::emc::{self, Emc};
 use flowtable::extract::extract;
 use flowtable::key::FlowKey;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,63 +35,105 @@ pub const EMC_ENTRIES: usize = 8192;
 
 /// The state one PMD owns.
 pub struct Worker {
-    id: usize,
-    pool: PacketPool,
-    ports: Arc<Vec<Arc<dyn Port>>>,
     port_home: Arc<Vec<(usize, u32)>>,
     bridges: Arc<Vec<Arc<Bridge>>>,
     epoch: Arc<AtomicU64>,
     emcs: Vec<Emc<Arc<Decision>>>,
-    txq: Vec<Batch>,
-    pending: Vec<usize>,
     keys: Box<[FlowKey; BATCH_SIZE]>,
     hashes: [u64; BATCH_SIZE],
+    tx: Tx,
+}
+
+/// Everything executing a decision touches: kept apart from the caches so a decision can be
+/// borrowed from a cache while the packet is executed.
+struct Tx {
+    id: usize,
+    pool: PacketPool,
+    ports: Arc<Vec<Arc<dyn Port>>>,
+    txq: Vec<Batch>,
+    pending: Vec<usize>,
     stats: Arc<PmdStats>,
+}
+
+/// Consecutive packets that used the same cached decision, for one counter update per run.
+#[derive(Default)]
+struct Run {
+    dec: Option<Arc<Decision>>,
+    packets: u64,
+    bytes: u64,
+}
+
+impl Run {
+    /// Does this run continue with `dec`?
+    #[inline]
+    fn continues(&self, dec: &Arc<Decision>) -> bool {
+        self.dec.as_ref().is_some_and(|d| Arc::ptr_eq(d, dec))
+    }
+
+    /// Charge the run to the decision's rules and refresh its learned MAC, then reset.
+    fn flush(&mut self, now: u64) {
+        if let Some(d) = self.dec.take() {
+            for r in &d.rules {
+                r.hit_n(self.packets, self.bytes, now);
+            }
+            if let Some(l) = &d.learned {
+                l.touch(now);
+            }
+        }
+        self.packets = 0;
+        self.bytes = 0;
+    }
 }
 
 impl Worker {
     /// Build the worker state for PMD `id`.
     pub fn new(id: usize, pool: PacketPool, sh: &PmdShared, stats: Arc<PmdStats>) -> Worker {
         Worker {
-            id,
-            pool,
-            ports: sh.ports.clone(),
             port_home: sh.port_home.clone(),
             bridges: sh.bridges.clone(),
             epoch: sh.epoch.clone(),
             emcs: (0..sh.bridges.len())
                 .map(|_| Emc::new(EMC_ENTRIES))
                 .collect(),
-            txq: (0..sh.ports.len()).map(|_| Batch::new()).collect(),
-            pending: Vec::with_capacity(sh.ports.len()),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             hashes: [0; BATCH_SIZE],
-            stats,
+            tx: Tx {
+                id,
+                pool,
+                ports: sh.ports.clone(),
+                txq: (0..sh.ports.len()).map(|_| Batch::new()).collect(),
+                pending: Vec::with_capacity(sh.ports.len()),
+                stats,
+            },
         }
     }
 
     /// The PMD's packet pool.
     pub fn pool_mut(&mut self) -> &mut PacketPool {
-        &mut self.pool
+        &mut self.tx.pool
     }
 
     /// Process a received burst from switch-wide port `gidx`; `batch` is empty afterwards.
     pub fn process(&mut self, gidx: usize, batch: &mut Batch) {
         let (bidx, ofport) = self.port_home[gidx];
+        // The epoch is read before the snapshot: a decision built from this view is tagged with
+        // an epoch no newer than the view, so a concurrent publish can only make it a miss.
+        let epoch = self.epoch.load(Ordering::Acquire);
         let bridge = self.bridges[bidx].clone();
         let view = bridge.view();
+        let in_dev = self.tx.ports[gidx].clone();
+        let counters = in_dev.counters();
         let Some(in_port) = view.port(ofport) else {
             // The port left the bridge between snapshots: count and drop.
             let n = batch.len() as u64;
-            self.stats.drops.add(DropReason::BadOutputPort, n);
-            self.pool.free_batch(batch);
+            self.tx.stats.drops.add(DropReason::BadOutputPort, n);
+            PortCounters::add(&counters.rx_dropped, n);
+            self.tx.pool.free_batch(batch);
             return;
         };
-        let epoch = self.epoch.load(Ordering::Acquire);
         let now = cycles::monotonic_ns();
         let n = batch.len();
-        let in_dev = self.ports[gidx].clone();
-        let counters = in_dev.counters();
+        let strict_vlan = !matches!(in_port.vlan, VlanMode::None);
 
         // Stage 1: parse every packet into its key.
         for (i, p) in batch.packets().iter().enumerate() {
@@ -98,70 +146,78 @@ impl Worker {
         // Stage 3: admit, look up, execute.
         let mut hits = 0u64;
         let mut upcalls = 0u64;
+        let mut run = Run::default();
+        let emc = &mut self.emcs[bidx];
         for (i, pkt) in batch.drain().enumerate() {
             if pkt.len() < 14 {
-                self.drop_pkt(pkt, DropReason::Runt, counters);
+                self.tx.drop_pkt(pkt, DropReason::Runt, counters);
                 continue;
             }
             let key = &self.keys[i];
             if let Err(reason) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
-                self.drop_pkt(pkt, reason, counters);
+                self.tx.drop_pkt(pkt, reason, counters);
+                continue;
+            }
+            if strict_vlan && edit::has_inner_tag(pkt.data()) {
+                self.tx
+                    .drop_pkt(pkt, DropReason::VlanDoubleTagged, counters);
                 continue;
             }
             let hash = self.hashes[i];
-            let emc = &mut self.emcs[bidx];
-            let dec = match emc.lookup(key, hash, epoch) {
-                Some(d) => {
-                    hits += 1;
-                    d.clone()
+            if let Some(dec) = emc.lookup(key, hash, epoch) {
+                hits += 1;
+                if !run.continues(dec) {
+                    run.flush(now);
+                    run.dec = Some(dec.clone());
                 }
-                None => {
-                    upcalls += 1;
-                    let res = view.pipeline.lookup(key, pkt.len() as u32, now, None);
-                    let (dec, effect) = {
-                        let mut macs = bridge.macs();
-                        xlate::translate(&view, in_port, key, res, &mut macs, now, Mode::Learn)
-                    };
-                    if effect.changed {
-                        bridge.bump_epoch();
-                    }
-                    let dec = Arc::new(dec);
-                    emc.insert(*key, hash, epoch, dec.clone());
-                    // The pipeline already counted this packet against its rules.
-                    self.execute(&dec, pkt, now, counters, false);
-                    continue;
-                }
+                run.packets += 1;
+                run.bytes += pkt.len() as u64;
+                self.tx.execute(dec, pkt, counters);
+                continue;
+            }
+            upcalls += 1;
+            let res = view.pipeline.lookup(key, pkt.len() as u32, now, None);
+            let (dec, effect) = {
+                let mut macs = bridge.macs();
+                xlate::translate(&view, in_port, key, res, &mut macs, now, Mode::Learn)
             };
-            self.execute(&dec, pkt, now, counters, true);
+            if effect.changed {
+                bridge.bump_epoch();
+            }
+            // The pipeline already counted this packet against its rules.
+            self.tx.execute(&dec, pkt, counters);
+            emc.insert(*key, hash, epoch, Arc::new(dec));
         }
-        self.stats.packets.fetch_add(n as u64, Ordering::Relaxed);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.stats.emc_hits.fetch_add(hits, Ordering::Relaxed);
-        self.stats.upcalls.fetch_add(upcalls, Ordering::Relaxed);
+        run.flush(now);
+        let st = &self.tx.stats;
+        st.packets.fetch_add(n as u64, Ordering::Relaxed);
+        st.batches.fetch_add(1, Ordering::Relaxed);
+        st.emc_hits.fetch_add(hits, Ordering::Relaxed);
+        st.upcalls.fetch_add(upcalls, Ordering::Relaxed);
     }
 
+    /// Transmit every pending output batch.
+    pub fn flush(&mut self) {
+        self.tx.flush();
+    }
+
+    /// Drop any queued output and release frames (on stop).
+    pub fn shutdown(&mut self) {
+        self.tx.flush();
+        for q in &mut self.tx.txq {
+            self.tx.pool.free_batch(q);
+        }
+    }
+}
+
+impl Tx {
     fn drop_pkt(&mut self, pkt: Packet, reason: DropReason, counters: &PortCounters) {
         self.stats.drops.add(reason, 1);
         PortCounters::add(&counters.rx_dropped, 1);
         self.pool.free(pkt);
     }
 
-    fn execute(
-        &mut self,
-        dec: &Decision,
-        pkt: Packet,
-        now: u64,
-        counters: &PortCounters,
-        count_rules: bool,
-    ) {
-        if count_rules {
-            for r in &dec.rules {
-                r.hit(pkt.len() as u64, now);
-            }
-        }
-        if let Some(l) = &dec.learned {
-            l.last_seen.store(now, Ordering::Relaxed);
-        }
+    fn execute(&mut self, dec: &Decision, pkt: Packet, counters: &PortCounters) {
         let last_out = dec
             .actions
             .iter()
@@ -180,7 +236,10 @@ impl Worker {
                     }
                     match self.pool.clone_packet(&pkt) {
                         Some(c) => self.enqueue(*g, c),
-                        None => self.stats.drops.add(DropReason::NoBuffer, 1),
+                        None => {
+                            self.stats.drops.add(DropReason::NoBuffer, 1);
+                            PortCounters::add(&self.ports[*g].counters().tx_dropped, 1);
+                        }
                     }
                     true
                 }
@@ -212,21 +271,12 @@ impl Worker {
         }
     }
 
-    /// Transmit every pending output batch.
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         for gidx in self.pending.drain(..) {
             let q = &mut self.txq[gidx];
             if !q.is_empty() {
                 self.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
             }
-        }
-    }
-
-    /// Drop any queued output and release frames (on stop).
-    pub fn shutdown(&mut self) {
-        self.flush();
-        for q in &mut self.txq {
-            self.pool.free_batch(q);
         }
     }
 }

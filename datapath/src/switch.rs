@@ -243,7 +243,9 @@ impl Switch {
             .iter()
             .position(|p| p.name == port)
             .ok_or_else(|| format!("no port named {port}"))?;
-        let n_pmds = lock(&self.pmds).len();
+        // Holding the PMD list serialises concurrent reassignments (read-modify-publish).
+        let pmds = lock(&self.pmds);
+        let n_pmds = pmds.len();
         if pmd >= n_pmds {
             return Err(format!("no pmd {pmd} (have {n_pmds})"));
         }
@@ -267,7 +269,9 @@ impl Switch {
         let mut pmds = lock(&self.pmds);
         for p in pmds.iter_mut() {
             if let Some(h) = p.handle.take() {
-                let _ = h.join();
+                if h.join().is_err() {
+                    eprintln!("dvs-switchd: pmd{} had exited with a panic", p.id);
+                }
             }
         }
         if let Some(h) = lock(&self.housekeeper).take() {

@@ -96,6 +96,10 @@ struct Ctx<'a> {
     mode: Mode,
     /// Current outer tag (TCI with VLAN_PRESENT), tracking edits made so far.
     tci: u16,
+    /// Priority of the frame as received (re-used whenever a tag is pushed back).
+    pcp_bits: u16,
+    /// A dec_ttl found TTL 1: later actions are not executed.
+    stopped: bool,
     out: Decision,
     effect: LearnEffect,
     last_drop: Option<DropReason>,
@@ -118,6 +122,8 @@ pub fn translate(
         now_ns,
         mode,
         tci: key.vlan_tci,
+        pcp_bits: key.vlan_tci & VLAN_PCP_MASK,
+        stopped: false,
         out: Decision {
             rules: res.rules,
             ..Decision::default()
@@ -139,10 +145,13 @@ pub fn translate(
     let mut working = *key;
     for a in &res.actions {
         cx.action(a, &mut working);
-        if cx.out.drop == Some(DropReason::MacLimit) || cx.out.drop == Some(DropReason::TtlExpired)
-        {
+        if cx.out.drop == Some(DropReason::MacLimit) {
             cx.out.actions.clear();
             return (cx.out, cx.effect);
+        }
+        if cx.stopped {
+            // TTL expired: what was output before the dec_ttl stands, nothing after it runs.
+            break;
         }
     }
     if !cx.out.outputs() {
@@ -182,12 +191,16 @@ impl Ctx<'_> {
                         return;
                     }
                     self.tci = (key.vlan_tci & !VLAN_PRESENT) | VLAN_PRESENT;
+                    self.pcp_bits = self.tci & VLAN_PCP_MASK;
                 }
                 self.out.actions.push(DpAction::SetField(*f, *v));
             }
             Action::DecTtl => {
-                if key.ip_ttl <= 1 {
-                    self.out.drop = Some(DropReason::TtlExpired);
+                if key.eth_type != 0x0800 && key.eth_type != 0x86dd {
+                    // No TTL to decrement: the action does not apply (as in OVS).
+                } else if key.ip_ttl <= 1 {
+                    self.last_drop = Some(DropReason::TtlExpired);
+                    self.stopped = true;
                 } else {
                     key.ip_ttl -= 1;
                     self.out.actions.push(DpAction::DecTtl);
@@ -305,7 +318,7 @@ impl Ctx<'_> {
                     self.tci = 0;
                 }
                 (None, Some(v)) => {
-                    let tci = v | (self.tci & VLAN_PCP_MASK);
+                    let tci = v | self.pcp_bits;
                     self.out
                         .actions
                         .push(DpAction::PushVlan { tpid: 0x8100, tci });

@@ -309,3 +309,58 @@ fn rx_queues_can_be_moved_between_pmds() {
         )
         .is_err());
 }
+
+#[test]
+fn vlan_attacks_are_dropped_and_priority_is_kept() {
+    let r = Rig::new(
+        &(port("a", 1, "vlan_mode = \"access\"\ntag = 10")
+            + &port(
+                "vm",
+                2,
+                "vlan_mode = \"trunk\"\ntrunks = \"5\"\nnative_vlan = 5",
+            )
+            + &port(
+                "up",
+                3,
+                "vlan_mode = \"trunk\"\ntrunks = \"5,10,20\"\nnative_vlan = 5",
+            )
+            + &port("t2", 4, "vlan_mode = \"trunk\"\ntrunks = \"10\"")),
+        &[],
+    );
+    // Double tagging: outer tag = the native VLAN, inner tag = the VLAN to hop into.
+    let inner = build::vlan_tagged(&eth(BCAST, B), 0x8100, 20);
+    let double = build::vlan_tagged(&inner, 0x8100, 5);
+    assert!(
+        r.send("vm", double, 0).is_empty(),
+        "double-tagged frame must not leave"
+    );
+    assert_eq!(r.drops("vlan_double_tagged"), 1);
+    // A truncated tag on an access port is still a tag.
+    let mut runt = eth(BCAST, A)[..12].to_vec();
+    runt.extend_from_slice(&[0x81, 0x00, 0x00]);
+    assert!(r.send("a", runt, 0).is_empty());
+    assert_eq!(r.drops("vlan_tagged_on_access"), 1);
+    // PCP survives a flood that also pops the tag for an access port.
+    let tagged = build::vlan_tagged(&eth(BCAST, C), 0x8100, (5 << 13) | 10);
+    let out = r.send("up", tagged.clone(), 2);
+    let to_t2 = out.iter().find(|(n, _)| n == "t2").expect("t2 gets it");
+    assert_eq!(to_t2.1, tagged, "same tag, PCP 5 kept");
+    let to_a = out.iter().find(|(n, _)| n == "a").expect("a gets it");
+    assert_eq!(to_a.1, eth(BCAST, C));
+}
+
+#[test]
+fn a_runt_claiming_ip_cannot_stop_the_pmd() {
+    let r = Rig::new(
+        &(port("a", 1, "") + &port("b", 2, "")),
+        &["priority=10,ip,actions=set_field:46->ip_dscp,output:2"],
+    );
+    let mut runt = eth(B, A)[..14].to_vec();
+    runt[12..14].copy_from_slice(&[0x08, 0x00]);
+    runt.push(0x45);
+    assert!(r.send("a", runt, 0).is_empty());
+    assert_eq!(r.drops("edit_failed"), 1);
+    let out = r.send("a", udp(B, A, Ipv4Addr::new(10, 0, 0, 2)), 1);
+    assert_eq!(out.len(), 1, "the PMD keeps forwarding");
+    assert_eq!(out[0].1[15] >> 2, 46, "DSCP rewritten");
+}

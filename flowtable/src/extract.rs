@@ -118,6 +118,8 @@ fn parse_l2(frame: &[u8], key: &mut FlowKey) -> Option<()> {
     let mut eth_type = be16(eth, 12);
     let mut off = 14;
     if eth_type == ETH_TYPE_VLAN || eth_type == ETH_TYPE_QINQ {
+        // A truncated tag still marks the frame as tagged: an access port must refuse it.
+        key.vlan_tci = VLAN_PRESENT;
         let tag = chunk::<4>(frame, off)?;
         // PCP and VID; the DEI/CFI bit position carries VLAN_PRESENT instead.
         key.vlan_tci = (be16(tag, 0) & !VLAN_PRESENT) | VLAN_PRESENT;
