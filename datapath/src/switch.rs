@@ -299,6 +299,9 @@ fn housekeep(bridges: &[Arc<Bridge>]) {
         if b.macs().expire(now) > 0 {
             b.bump_epoch();
         }
+        for p in &b.view().ports {
+            p.port.refresh_stats();
+        }
     }
 }
 

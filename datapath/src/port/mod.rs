@@ -10,6 +10,8 @@
 //! packets between calls.
 
 pub mod afpacket;
+pub mod afxdp;
+pub mod dpdk;
 pub mod mock;
 pub mod tap;
 
@@ -134,4 +136,8 @@ pub trait Port: Send + Sync {
     fn max_frame(&self) -> usize {
         1518
     }
+
+    /// Fold counters kept outside the switch (kernel ring drops, NIC extended stats) into
+    /// [`Port::counters`]. Called by the housekeeping thread a few times a second, never by a PMD.
+    fn refresh_stats(&self) {}
 }

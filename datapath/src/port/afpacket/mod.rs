@@ -157,6 +157,15 @@ impl AfPacketOptions {
     }
 }
 
+/// `struct tpacket_stats_v3` from linux/if_packet.h.
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStatsV3 {
+    tp_packets: u32,
+    tp_drops: u32,
+    tp_freeze_q_cnt: u32,
+}
+
 /// A port over an AF_PACKET socket pair.
 #[derive(Debug)]
 pub struct AfPacketPort {
@@ -165,7 +174,7 @@ pub struct AfPacketPort {
     // Rings before sockets: fields drop in order, so the mappings go before the descriptors.
     rx: Mutex<RxRing>,
     tx: Mutex<TxRing>,
-    _rx_fd: OwnedFd,
+    rx_fd: OwnedFd,
     tx_fd: OwnedFd,
     link: LinkWatch,
     tx_cap: usize,
@@ -290,7 +299,7 @@ impl AfPacketPort {
             rx: Mutex::new(RxRing::new(rx_map, opts.block_size, opts.block_count)),
             tx_cap: tx.slot_capacity(),
             tx: Mutex::new(tx),
-            _rx_fd: rx_fd,
+            rx_fd,
             tx_fd,
             link,
             counters: PortCounters::default(),
@@ -352,6 +361,25 @@ impl Port for AfPacketPort {
 
     fn counters(&self) -> &PortCounters {
         &self.counters
+    }
+
+    fn refresh_stats(&self) {
+        // Frames the kernel could not put in a full RX ring; reading the counter resets it.
+        let mut st = TpacketStatsV3::default();
+        let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `st`, a plain C struct.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.rx_fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut TpacketStatsV3).cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            PortCounters::add(&self.counters.rx_dropped, u64::from(st.tp_drops));
+        }
     }
 
     fn max_frame(&self) -> usize {
