@@ -7,11 +7,13 @@
 //! by stopping PMDs.
 
 use crate::bridge::{Bridge, BridgePort};
-use crate::config::{ConfigError, PortConfig, PortKind, SwitchConfig};
+use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, XdpMode};
 use crate::cycles::monotonic_ns;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
 use crate::port::afpacket::{AfPacketOptions, AfPacketPort};
+use crate::port::afxdp::{AfXdpOptions, AfXdpPort, XdpMode as AfXdpMode};
+use crate::port::dpdk::{self, DpdkOptions, DpdkPort};
 use crate::port::mock::{MockHandle, MockPort};
 use crate::port::tap::TapPort;
 use crate::port::Port;
@@ -104,10 +106,11 @@ impl Switch {
         let mut port_home = Vec::new();
         let mut members: Vec<Vec<BridgePort>> = Vec::new();
         let mut mock_handles = Vec::new();
+        start_dpdk_if_needed(&config)?;
         for (bidx, b) in config.bridges.iter().enumerate() {
             let mut list = Vec::new();
             for pc in &b.ports {
-                let (port, handle) = open_port(pc, frame)?;
+                let (port, handle) = open_port(pc, frame, config.switch.pmd_cores.len())?;
                 if let Some(h) = handle {
                     mock_handles.push((pc.name.clone(), h));
                 }
@@ -305,6 +308,48 @@ fn housekeep(bridges: &[Arc<Bridge>]) {
     }
 }
 
+/// The MTU matching a pool frame size (what a DPDK port is configured with).
+fn mtu_of(frame: usize) -> u32 {
+    if frame > STD_FRAME {
+        9000
+    } else {
+        1500
+    }
+}
+
+/// Initialise DPDK's EAL once, and only when some port needs it. Without `dpdk_eal_args` in the
+/// config: in-memory (no files in /dev/hugepages to clean up), no telemetry socket, the first PMD
+/// core as EAL main core, and no hugepages (`--no-huge`) when none are reserved.
+fn start_dpdk_if_needed(config: &SwitchConfig) -> Result<(), SwitchError> {
+    let Some(first) = config
+        .bridges
+        .iter()
+        .flat_map(|b| &b.ports)
+        .find(|p| p.kind == PortKind::Dpdk)
+    else {
+        return Ok(());
+    };
+    let args: Vec<String> = if config.switch.dpdk_eal_args.is_empty() {
+        let core = config.switch.pmd_cores.first().copied().unwrap_or(0);
+        let mut a: Vec<String> = ["--in-memory", "--no-telemetry", "-l"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.push(core.to_string());
+        if !dpdk::hugepages_available(128) {
+            a.extend(["--no-huge".to_string(), "-m".to_string(), "512".to_string()]);
+        }
+        a
+    } else {
+        config.switch.dpdk_eal_args.clone()
+    };
+    dpdk::init_eal(&args).map_err(|e| SwitchError::PortOpen {
+        location: first.location.to_string(),
+        port: first.name.clone(),
+        message: format!("DPDK EAL ({}): {e}", args.join(" ")),
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -337,7 +382,7 @@ impl Switch {
 
 type Opened = (Arc<dyn Port>, Option<MockHandle>);
 
-fn open_port(pc: &PortConfig, frame: usize) -> Result<Opened, SwitchError> {
+fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, SwitchError> {
     let err = |message: String| SwitchError::PortOpen {
         location: pc.location.to_string(),
         port: pc.name.clone(),
@@ -361,8 +406,36 @@ fn open_port(pc: &PortConfig, frame: usize) -> Result<Opened, SwitchError> {
             let (p, h) = MockPort::new(&pc.name);
             (Arc::new(p), Some(h))
         }
-        PortKind::Vhost | PortKind::Dpdk | PortKind::AfXdp => {
-            return Err(err(format!("{} ports are not available yet", pc.kind)))
+        PortKind::AfXdp => {
+            let Backend::AfXdp { mode, queue } = &pc.backend else {
+                return Err(err("afxdp port without afxdp settings".into()));
+            };
+            let opts = AfXdpOptions {
+                queue: *queue,
+                mode: match mode {
+                    XdpMode::Auto => AfXdpMode::Auto,
+                    XdpMode::Native => AfXdpMode::Native,
+                    XdpMode::Generic => AfXdpMode::Generic,
+                },
+                ..AfXdpOptions::default()
+            };
+            let p =
+                AfXdpPort::open(&pc.name, &pc.interface, opts).map_err(|e| err(e.to_string()))?;
+            (Arc::new(p), None)
         }
+        PortKind::Dpdk => {
+            let Backend::Dpdk { devargs } = &pc.backend else {
+                return Err(err("dpdk port without devargs".into()));
+            };
+            let opts = DpdkOptions {
+                rxq: pc.rxq,
+                txq: pmd_count.max(1) as u16,
+                mtu: mtu_of(frame),
+                ..DpdkOptions::default()
+            };
+            let p = DpdkPort::open(&pc.name, devargs, opts).map_err(|e| err(e.to_string()))?;
+            (Arc::new(p), None)
+        }
+        PortKind::Vhost => return Err(err("vhost ports are not available yet".into())),
     })
 }

@@ -24,6 +24,8 @@ pub struct VmSpec {
     pub mode: Mode,
     /// Address inside the VM (CIDR), if any.
     pub addr: Option<&'static str>,
+    /// Switch port kind for the VM's veth (`afpacket` unless changed with [`VmSpec::kind`]).
+    pub kind: &'static str,
 }
 
 impl VmSpec {
@@ -33,7 +35,24 @@ impl VmSpec {
             name,
             mode: Mode::Access(vlan),
             addr: Some(addr),
+            kind: "afpacket",
         }
+    }
+
+    /// A trunk-port VM without an address (it speaks through raw sockets).
+    pub fn trunk(name: &'static str, allowed: &'static str, native: Option<u16>) -> VmSpec {
+        VmSpec {
+            name,
+            mode: Mode::Trunk(allowed, native),
+            addr: None,
+            kind: "afpacket",
+        }
+    }
+
+    /// Use another port kind for this VM's switch port (e.g. `afxdp`).
+    pub fn kind(mut self, kind: &'static str) -> VmSpec {
+        self.kind = kind;
+        self
     }
 }
 
@@ -147,8 +166,9 @@ pub fn config_text(vms: &[Vm], flows: &[&str], bridge_extra: &str) -> String {
     }
     for (i, vm) in vms.iter().enumerate() {
         s.push_str(&format!(
-            "\n[[bridge.port]]\nname = \"{}\"\nkind = \"afpacket\"\ninterface = \"{}\"\nofport = {}\n",
+            "\n[[bridge.port]]\nname = \"{}\"\nkind = \"{}\"\ninterface = \"{}\"\nofport = {}\n",
             vm.spec.name,
+            vm.spec.kind,
             vm.veth.host,
             i + 1
         ));

@@ -5,7 +5,7 @@
 use serde_json::json;
 use std::time::Duration;
 use tests::frames::{frame, parse, BROADCAST};
-use tests::lab::{Lab, Mode, VmSpec};
+use tests::lab::{Lab, VmSpec};
 use tests::{mac_str, require_root, RawSock};
 
 const WINDOW: Duration = Duration::from_millis(700);
@@ -105,11 +105,7 @@ fn trunk_carries_two_tagged_vlans_and_nothing_else() {
             VmSpec::access("vm1", 10, "10.0.2.1/24"),
             VmSpec::access("vm2", 20, "10.0.2.2/24"),
             VmSpec::access("vm3", 30, "10.0.2.3/24"),
-            VmSpec {
-                name: "trunk",
-                mode: Mode::Trunk("10,20", None),
-                addr: None,
-            },
+            VmSpec::trunk("trunk", "10,20", None),
         ],
         &[],
     );
@@ -377,4 +373,22 @@ fn jumbo_frames_cross_the_switch() {
     let s2 = lab.sw.port_stats("vm2");
     assert!(s2["tx_bytes"].as_u64().unwrap() > 2 * 9000, "{s2}");
     assert_eq!(lab.sw.port_stats("vm1")["rx_errors"], 0);
+}
+
+#[test]
+fn afxdp_port_forwards_to_an_afpacket_port() {
+    if !require_root("afxdp_port_forwards_to_an_afpacket_port") {
+        return;
+    }
+    let lab = Lab::new(
+        &[
+            VmSpec::access("vm1", 10, "10.0.9.1/24").kind("afxdp"),
+            VmSpec::access("vm2", 10, "10.0.9.2/24"),
+        ],
+        &[],
+    );
+    assert!(lab.vm("vm1").ns.ping_ok("10.0.9.2"), "{}", lab.sw.log());
+    let show = lab.sw.call("switch/show", json!({}));
+    assert_eq!(show["bridges"][0]["ports"][0]["kind"], "afxdp", "{show}");
+    assert!(lab.sw.port_stats("vm1")["rx_packets"].as_u64().unwrap() > 0);
 }
