@@ -165,11 +165,16 @@ pub fn config_text(vms: &[Vm], flows: &[&str], bridge_extra: &str) -> String {
         s.push_str("]\n");
     }
     for (i, vm) in vms.iter().enumerate() {
+        let link = if vm.spec.kind == "dpdk" {
+            // DPDK reaches the veth through its af_packet driver.
+            format!("devargs = \"net_af_packet{i},iface={}\"", vm.veth.host)
+        } else {
+            format!("interface = \"{}\"", vm.veth.host)
+        };
         s.push_str(&format!(
-            "\n[[bridge.port]]\nname = \"{}\"\nkind = \"{}\"\ninterface = \"{}\"\nofport = {}\n",
+            "\n[[bridge.port]]\nname = \"{}\"\nkind = \"{}\"\n{link}\nofport = {}\n",
             vm.spec.name,
             vm.spec.kind,
-            vm.veth.host,
             i + 1
         ));
         match &vm.spec.mode {

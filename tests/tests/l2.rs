@@ -392,3 +392,21 @@ fn afxdp_port_forwards_to_an_afpacket_port() {
     assert_eq!(show["bridges"][0]["ports"][0]["kind"], "afxdp", "{show}");
     assert!(lab.sw.port_stats("vm1")["rx_packets"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn dpdk_port_forwards_to_an_afpacket_port() {
+    if !require_root("dpdk_port_forwards_to_an_afpacket_port") {
+        return;
+    }
+    let lab = Lab::new(
+        &[
+            VmSpec::access("vm1", 10, "10.0.10.1/24").kind("dpdk"),
+            VmSpec::access("vm2", 10, "10.0.10.2/24"),
+        ],
+        &[],
+    );
+    assert!(lab.vm("vm1").ns.ping_ok("10.0.10.2"), "{}", lab.sw.log());
+    let show = lab.sw.call("switch/show", json!({}));
+    assert_eq!(show["bridges"][0]["ports"][0]["kind"], "dpdk", "{show}");
+    assert!(lab.sw.port_stats("vm1")["tx_packets"].as_u64().unwrap() > 0);
+}
