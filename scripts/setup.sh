@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps)
+PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
+      pkg-config libclang-dev clang libdpdk-dev dpdk libxdp-dev libbpf-dev
+      openvswitch-common openvswitch-switch-dpdk)
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
   for p in "${PKGS[@]}"; do
