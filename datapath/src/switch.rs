@@ -7,7 +7,7 @@
 //! by stopping PMDs.
 
 use crate::bridge::{Bridge, BridgePort};
-use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, XdpMode};
+use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode};
 use crate::cycles::monotonic_ns;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
@@ -16,7 +16,9 @@ use crate::port::afxdp::{AfXdpOptions, AfXdpPort, XdpMode as AfXdpMode};
 use crate::port::dpdk::{self, DpdkOptions, DpdkPort};
 use crate::port::mock::{MockHandle, MockPort};
 use crate::port::tap::TapPort;
+use crate::port::vhost::VhostPort;
 use crate::port::Port;
+use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
 use flowtable::mactable::MacTable;
 use flowtable::pipeline::Pipeline;
@@ -436,6 +438,22 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
             let p = DpdkPort::open(&pc.name, devargs, opts).map_err(|e| err(e.to_string()))?;
             (Arc::new(p), None)
         }
-        PortKind::Vhost => return Err(err("vhost ports are not available yet".into())),
+        PortKind::Vhost => {
+            let Backend::Vhost { socket, role, mac } = &pc.backend else {
+                return Err(err("vhost port without a socket".into()));
+            };
+            let cfg = VhostConfig {
+                socket: socket.clone(),
+                role: match role {
+                    VhostRole::Server => Role::Server,
+                    VhostRole::Client => Role::Client,
+                },
+                queue_pairs: pc.rxq,
+                mac: *mac,
+                mtu: mtu_of(frame) as u16,
+            };
+            let p = VhostPort::open(&pc.name, cfg).map_err(|e| err(e.to_string()))?;
+            (Arc::new(p), None)
+        }
     })
 }

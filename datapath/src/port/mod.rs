@@ -14,6 +14,7 @@ pub mod afxdp;
 pub mod dpdk;
 pub mod mock;
 pub mod tap;
+pub mod vhost;
 
 use crate::mempool::{Batch, PacketPool};
 use serde::Serialize;

@@ -1,0 +1,149 @@
+//! VM ports: a vhost-user virtio-net device (crate `vhost`) behind the `Port` trait.
+//!
+//! The device owns the protocol thread and the guest's rings; this wrapper only moves bursts
+//! between the rings and the PMD's packet pool. Receive hands the device up to a burst of empty
+//! pool frames to copy guest frames into; transmit hands it the frames to copy into the guest's
+//! receive buffers. Each receive queue of the port is one virtio queue pair, and a PMD transmits
+//! on queue pair `txq % active pairs`, so several PMDs can feed one multiqueue VM without sharing a
+//! ring. A guest that is not connected (or rebooting) shows as link down; transmits to it are
+//! counted as `tx_dropped`.
+
+use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::port::{Port, PortCounters};
+use ::vhost::{VhostConfig, VhostError, VhostNetDevice};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A vhost-user port.
+pub struct VhostPort {
+    name: String,
+    dev: Arc<VhostNetDevice>,
+    queue_pairs: u16,
+    counters: PortCounters,
+    /// Device error counters already folded into `counters` (they only grow).
+    folded_errors: AtomicU64,
+}
+
+impl VhostPort {
+    /// Start the device (listening or connecting per `cfg.role`); the guest may come later.
+    pub fn open(name: &str, cfg: VhostConfig) -> Result<VhostPort, VhostError> {
+        let queue_pairs = cfg.queue_pairs.max(1);
+        let dev = VhostNetDevice::start(name, cfg)?;
+        Ok(VhostPort {
+            name: name.to_string(),
+            dev,
+            queue_pairs,
+            counters: PortCounters::default(),
+            folded_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The underlying device (for diagnostics).
+    pub fn device(&self) -> &Arc<VhostNetDevice> {
+        &self.dev
+    }
+}
+
+impl Drop for VhostPort {
+    fn drop(&mut self) {
+        self.dev.stop();
+    }
+}
+
+impl Port for VhostPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "vhost"
+    }
+
+    fn n_rxq(&self) -> u16 {
+        self.queue_pairs
+    }
+
+    fn rx_burst(&self, rxq: u16, pool: &mut PacketPool, batch: &mut Batch) -> usize {
+        if rxq >= self.dev.active_queue_pairs() {
+            return 0;
+        }
+        let want = batch.room().min(BATCH_SIZE);
+        let mut pkts: [Option<Packet>; BATCH_SIZE] = std::array::from_fn(|_| None);
+        let mut have = 0;
+        while have < want {
+            match pool.alloc() {
+                Some(p) => {
+                    pkts[have] = Some(p);
+                    have += 1;
+                }
+                None => break,
+            }
+        }
+        let mut lens = [0usize; BATCH_SIZE];
+        let n = {
+            let mut bufs: [&mut [u8]; BATCH_SIZE] = std::array::from_fn(|_| <&mut [u8]>::default());
+            for (b, p) in bufs.iter_mut().zip(pkts.iter_mut().take(have)) {
+                if let Some(p) = p {
+                    *b = p.spare_mut();
+                }
+            }
+            self.dev.rx_burst(rxq, &mut bufs[..have], &mut lens[..have])
+        };
+        let mut bytes = 0u64;
+        for (i, slot) in pkts.iter_mut().enumerate().take(have) {
+            let Some(mut p) = slot.take() else { continue };
+            if i < n && p.set_len(lens[i]) {
+                bytes += lens[i] as u64;
+                if let Err(p) = batch.push(p) {
+                    pool.free(p);
+                }
+            } else {
+                pool.free(p);
+            }
+        }
+        self.counters.rx(n as u64, bytes);
+        n
+    }
+
+    fn tx_burst(&self, txq: u16, pool: &mut PacketPool, batch: &mut Batch) {
+        let n = batch.len();
+        if n == 0 {
+            return;
+        }
+        let active = self.dev.active_queue_pairs();
+        let sent = if active == 0 || !self.dev.link_up() {
+            0
+        } else {
+            let qp = txq % active;
+            let mut frames: [&[u8]; BATCH_SIZE] = [&[]; BATCH_SIZE];
+            for (f, p) in frames.iter_mut().zip(batch.packets()) {
+                *f = p.data();
+            }
+            self.dev.tx_burst(qp, &frames[..n.min(BATCH_SIZE)])
+        };
+        let bytes: u64 = batch.packets()[..sent].iter().map(|p| p.len() as u64).sum();
+        self.counters.tx(sent as u64, bytes);
+        PortCounters::add(&self.counters.tx_dropped, (n - sent) as u64);
+        pool.free_batch(batch);
+    }
+
+    fn link_up(&self) -> bool {
+        self.dev.link_up()
+    }
+
+    fn counters(&self) -> &PortCounters {
+        &self.counters
+    }
+
+    fn max_frame(&self) -> usize {
+        usize::from(self.dev.config().mtu) + 18
+    }
+
+    fn refresh_stats(&self) {
+        // Malformed descriptors from the guest and frames too big for a buffer are receive errors.
+        let s = self.dev.stats();
+        let total = s.bad_descriptors + s.rx_truncated;
+        let prev = self.folded_errors.swap(total, Ordering::Relaxed);
+        PortCounters::add(&self.counters.rx_errors, total.saturating_sub(prev));
+    }
+}

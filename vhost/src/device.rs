@@ -1,0 +1,345 @@
+//! The PMD-facing device: [`VhostNetDevice`] owns the shared queue array and
+//! the protocol thread, and offers the burst calls the datapath's port wraps.
+//!
+//! Virtqueue `2*qp` is the guest's RX queue (our `tx_burst`), `2*qp + 1` its
+//! TX queue (our `rx_burst`). A burst takes the queue's lock with `try_lock`
+//! (never blocks), works on the ring, and writes the call eventfd at most
+//! once if the guest asked for an interrupt. Link state, active queue pairs
+//! and negotiated features are published by the protocol thread in atomics
+//! so that `link_up()` and friends cost a load.
+
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::thread::JoinHandle;
+
+use crate::net::QueueCounters;
+use crate::queue::Vq;
+
+/// Which side opens the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We listen on the socket path and accept the VM's connection.
+    Server,
+    /// We connect to the VM's socket and reconnect (100 ms .. 1 s backoff)
+    /// whenever it goes away (OVS `dpdkvhostuserclient` semantics).
+    Client,
+}
+
+/// Device configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VhostConfig {
+    /// Unix socket path.
+    pub socket: PathBuf,
+    /// Server or client.
+    pub role: Role,
+    /// Maximum queue pairs offered (VIRTIO_NET_F_MQ).
+    pub queue_pairs: u16,
+    /// MAC offered in config space (VIRTIO_NET_F_MAC) when set.
+    pub mac: Option<[u8; 6]>,
+    /// MTU offered in config space (VIRTIO_NET_F_MTU) when non-zero.
+    pub mtu: u16,
+}
+
+/// Largest `queue_pairs` accepted (vhost-user ring indexes are 8 bits).
+pub const MAX_QUEUE_PAIRS: u16 = 128;
+
+/// Errors of [`VhostNetDevice::start`].
+#[derive(Debug, thiserror::Error)]
+pub enum VhostError {
+    /// `queue_pairs` is zero or too large.
+    #[error("queue_pairs must be 1..={MAX_QUEUE_PAIRS}, got {0}")]
+    BadQueuePairs(u16),
+    /// The server socket could not be created.
+    #[error("cannot listen on {path}: {source}")]
+    Listen {
+        /// Socket path.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The protocol thread could not be spawned.
+    #[error("cannot spawn the vhost-user protocol thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// Device counters (a plain copy).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct VhostStats {
+    /// Malformed descriptor chains or ring indexes (dropped, counted).
+    pub bad_descriptors: u64,
+    /// Unusable virtio-net headers on guest TX.
+    pub bad_headers: u64,
+    /// Guest frames larger than the caller's buffer (dropped).
+    pub rx_truncated: u64,
+    /// Guest frames shorter than an Ethernet header (dropped).
+    pub rx_runts: u64,
+    /// Frames for the guest that found no RX buffers.
+    pub tx_no_buffers: u64,
+    /// Frames for the guest that fit no single buffer (no MRG_RXBUF).
+    pub tx_oversize: u64,
+    /// tx_burst calls on a queue that was not ready.
+    pub tx_not_ready: u64,
+    /// Connections after the first one.
+    pub reconnects: u64,
+    /// Connections accepted or made.
+    pub connections: u64,
+    /// Connections dropped for a protocol violation.
+    pub protocol_errors: u64,
+    /// Ring setups refused (ring outside memory, misaligned...).
+    pub ring_setup_errors: u64,
+    /// Interrupts sent to the guest (call eventfd writes).
+    pub guest_notifications: u64,
+    /// NEEDS_CSUM checksums completed in software.
+    pub csum_completed: u64,
+    /// Frames received from the guest.
+    pub rx_packets: u64,
+    /// Bytes received from the guest.
+    pub rx_bytes: u64,
+    /// Frames delivered to the guest.
+    pub tx_packets: u64,
+    /// Bytes delivered to the guest.
+    pub tx_bytes: u64,
+}
+
+/// State shared by the protocol thread and the PMDs.
+pub(crate) struct Shared {
+    pub cfg: VhostConfig,
+    pub vqs: Box<[Mutex<Vq>]>,
+    link: AtomicBool,
+    active_qps: AtomicU16,
+    features: AtomicU64,
+    protocol: AtomicU64,
+    pub stop: AtomicBool,
+    /// Clone of the live connection, for `stop()` to shut it down.
+    pub conn: Mutex<Option<UnixStream>>,
+    pub connections: AtomicU64,
+    pub protocol_errors: AtomicU64,
+    tx_not_ready: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// Lock a mutex, recovering from poisoning (queue state stays consistent
+/// because every mutation is a plain assignment).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn set_link(&self, up: bool, active: u16, features: u64, protocol: u64) {
+        self.features.store(features, Ordering::Relaxed);
+        self.protocol.store(protocol, Ordering::Relaxed);
+        self.active_qps.store(active, Ordering::Relaxed);
+        self.link.store(up, Ordering::Release);
+    }
+
+    pub fn note_error(&self, msg: &str) {
+        *lock(&self.last_error) = Some(msg.to_string());
+    }
+}
+
+/// A vhost-user virtio-net device (backend side), polled by PMD threads.
+pub struct VhostNetDevice {
+    name: String,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl VhostNetDevice {
+    /// Create the device and spawn its protocol thread. Server role binds
+    /// the socket before returning; the guest may connect at any time later.
+    pub fn start(name: &str, cfg: VhostConfig) -> Result<Arc<VhostNetDevice>, VhostError> {
+        if cfg.queue_pairs == 0 || cfg.queue_pairs > MAX_QUEUE_PAIRS {
+            return Err(VhostError::BadQueuePairs(cfg.queue_pairs));
+        }
+        let listener = match cfg.role {
+            Role::Server => {
+                // A stale socket from a previous run would make bind fail.
+                let _ = std::fs::remove_file(&cfg.socket);
+                let l = UnixListener::bind(&cfg.socket).map_err(|source| VhostError::Listen {
+                    path: cfg.socket.clone(),
+                    source,
+                })?;
+                l.set_nonblocking(true)
+                    .map_err(|source| VhostError::Listen {
+                        path: cfg.socket.clone(),
+                        source,
+                    })?;
+                Some(l)
+            }
+            Role::Client => None,
+        };
+        let nvq = usize::from(cfg.queue_pairs) * 2;
+        let shared = Arc::new(Shared {
+            cfg,
+            vqs: (0..nvq).map(|_| Mutex::new(Vq::default())).collect(),
+            link: AtomicBool::new(false),
+            active_qps: AtomicU16::new(0),
+            features: AtomicU64::new(0),
+            protocol: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            conn: Mutex::new(None),
+            connections: AtomicU64::new(0),
+            protocol_errors: AtomicU64::new(0),
+            tx_not_ready: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        });
+        let s2 = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("vhost-{name}"))
+            .spawn(move || crate::conn::run(s2, listener))
+            .map_err(VhostError::Spawn)?;
+        Ok(Arc::new(VhostNetDevice {
+            name: name.to_string(),
+            shared,
+            thread: Mutex::new(Some(thread)),
+        }))
+    }
+
+    /// Device name given at start.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Configuration given at start.
+    pub fn config(&self) -> &VhostConfig {
+        &self.shared.cfg
+    }
+
+    /// Dequeue up to `bufs.len()` packets from the guest's TX virtqueue of
+    /// queue pair `qp` into the caller's buffers (copy, headers stripped);
+    /// `lens[i]` = frame length. Returns the count. Never blocks.
+    pub fn rx_burst(&self, qp: u16, bufs: &mut [&mut [u8]], lens: &mut [usize]) -> usize {
+        let Some(vq) = self.shared.vqs.get(usize::from(qp) * 2 + 1) else {
+            return 0;
+        };
+        let mut g = match vq.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return 0,
+        };
+        let q = &mut *g;
+        if !q.enabled {
+            return 0;
+        }
+        let (Some(net), Some(mem)) = (q.net.as_mut(), q.mem.as_ref()) else {
+            return 0;
+        };
+        let b = net.dequeue(&mem.mem, bufs, lens);
+        if b.notify {
+            q.notify();
+        }
+        b.packets
+    }
+
+    /// Enqueue `frames` into the guest's RX virtqueue of queue pair `qp`
+    /// (copy, virtio-net header prepended, MRG_RXBUF honoured). Returns how
+    /// many were delivered; the rest are the caller's drops.
+    pub fn tx_burst(&self, qp: u16, frames: &[&[u8]]) -> usize {
+        if frames.is_empty() {
+            return 0;
+        }
+        let not_ready = || {
+            self.shared.tx_not_ready.fetch_add(1, Ordering::Relaxed);
+            0
+        };
+        let Some(vq) = self.shared.vqs.get(usize::from(qp) * 2) else {
+            return not_ready();
+        };
+        let mut g = match vq.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return not_ready(),
+        };
+        let q = &mut *g;
+        if !q.enabled {
+            return not_ready();
+        }
+        let (Some(net), Some(mem)) = (q.net.as_mut(), q.mem.as_ref()) else {
+            return not_ready();
+        };
+        let b = net.enqueue(&mem.mem, frames);
+        if b.notify {
+            q.notify();
+        }
+        b.packets
+    }
+
+    /// Frontend connected and queue pair 0 ready (and DRIVER_OK when the
+    /// STATUS protocol feature is in use).
+    pub fn link_up(&self) -> bool {
+        self.shared.link.load(Ordering::Acquire)
+    }
+
+    /// Queue pairs whose both virtqueues are ready.
+    pub fn active_queue_pairs(&self) -> u16 {
+        self.shared.active_qps.load(Ordering::Relaxed)
+    }
+
+    /// Virtio features the frontend acked on the current connection.
+    pub fn negotiated_features(&self) -> u64 {
+        self.shared.features.load(Ordering::Relaxed)
+    }
+
+    /// vhost-user protocol features acked on the current connection.
+    pub fn negotiated_protocol_features(&self) -> u64 {
+        self.shared.protocol.load(Ordering::Relaxed)
+    }
+
+    /// Last connection-level error (protocol violation, mapping failure).
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.shared.last_error).clone()
+    }
+
+    /// Counters, summed over all queues (they survive reconnects).
+    pub fn stats(&self) -> VhostStats {
+        let mut s = VhostStats::default();
+        for (i, vq) in self.shared.vqs.iter().enumerate() {
+            let (c, setup): (QueueCounters, u64) = {
+                let g = lock(vq);
+                (g.counters(), g.setup_errors)
+            };
+            s.bad_descriptors += c.bad_descriptors;
+            s.bad_headers += c.bad_headers;
+            s.rx_truncated += c.rx_truncated;
+            s.rx_runts += c.rx_runts;
+            s.tx_no_buffers += c.tx_no_buffers;
+            s.tx_oversize += c.tx_oversize;
+            s.guest_notifications += c.notifications;
+            s.csum_completed += c.csum_completed;
+            s.ring_setup_errors += setup;
+            if i % 2 == 1 {
+                s.rx_packets += c.packets;
+                s.rx_bytes += c.bytes;
+            } else {
+                s.tx_packets += c.packets;
+                s.tx_bytes += c.bytes;
+            }
+        }
+        let conns = self.shared.connections.load(Ordering::Relaxed);
+        s.connections = conns;
+        s.reconnects = conns.saturating_sub(1);
+        s.protocol_errors = self.shared.protocol_errors.load(Ordering::Relaxed);
+        s.tx_not_ready = self.shared.tx_not_ready.load(Ordering::Relaxed);
+        s
+    }
+
+    /// Stop the protocol thread, drop the connection and queue state, and
+    /// remove the server socket. Idempotent.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(c) = lock(&self.shared.conn).as_ref() {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        if let Some(t) = lock(&self.thread).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for VhostNetDevice {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,545 @@
+//! virtio-net on top of [`SplitRing`]: the guest's TX queue drained into the
+//! caller's buffers ([`NetQueue::dequeue`]) and frames delivered into the
+//! guest's RX queue ([`NetQueue::enqueue`]), both one burst at a time.
+//!
+//! Both directions copy. Dequeue strips the virtio-net header, completes a
+//! `VIRTIO_NET_HDR_F_NEEDS_CSUM` checksum in software (the switch forwards to
+//! ports without offloads) and drops — returning the chain with length 0 —
+//! anything the caller's buffer cannot hold, including GSO super-frames (we
+//! do not offer the TSO features, so only a misbehaving guest sends them).
+//! Enqueue first *collects* enough chains for a frame (one chain, or several
+//! with `MRG_RXBUF`), recording segments in scratch vectors sized once to the
+//! queue size, then writes header and data and one used entry per chain. A
+//! malformed chain met while collecting (bad flags, loop, a buffer not
+//! entirely inside guest memory) is returned with length 0 together
+//! with the chains already gathered for that frame (so a merged group is
+//! never interleaved with garbage) and the frame is retried on the next
+//! chains; running out of chains gives the unconsumed ones back and counts
+//! the rest of the burst as `tx_no_buffers`.
+//!
+//! Header length follows the spec: 12 bytes with `VERSION_1` or
+//! `MRG_RXBUF`, 10 for a legacy guest. Little-endian throughout (legacy
+//! guests on x86 are little-endian too).
+
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, VolatileMemory};
+
+use crate::vring::{ChainError, SplitRing, VringAddrs, VringError, VRING_DESC_F_WRITE};
+
+/// `VIRTIO_NET_F_MRG_RXBUF`.
+pub const F_MRG_RXBUF: u64 = 1 << 15;
+/// `VIRTIO_RING_F_EVENT_IDX`.
+pub const F_EVENT_IDX: u64 = 1 << 29;
+/// `VIRTIO_F_VERSION_1`.
+pub const F_VERSION_1: u64 = 1 << 32;
+/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`.
+pub const HDR_F_NEEDS_CSUM: u8 = 1;
+/// Largest virtio-net header.
+pub const MAX_HDR_LEN: usize = 12;
+/// Shortest frame handed to the caller (an Ethernet header).
+const MIN_FRAME: usize = 14;
+
+/// Per-queue counters (plain integers: the queue is only touched under its
+/// lock, once per burst).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounters {
+    /// Frames moved.
+    pub packets: u64,
+    /// Frame bytes moved (headers excluded).
+    pub bytes: u64,
+    /// Malformed chains / ring indexes.
+    pub bad_descriptors: u64,
+    /// Unusable virtio-net headers (bad csum_start/offset).
+    pub bad_headers: u64,
+    /// Guest frames larger than the caller's buffer.
+    pub rx_truncated: u64,
+    /// Guest frames shorter than an Ethernet header.
+    pub rx_runts: u64,
+    /// Frames for the guest that found no buffers.
+    pub tx_no_buffers: u64,
+    /// Frames for the guest larger than one buffer without MRG_RXBUF.
+    pub tx_oversize: u64,
+    /// Checksums completed for NEEDS_CSUM frames.
+    pub csum_completed: u64,
+    /// Interrupts (call eventfd writes) sent to the guest.
+    pub notifications: u64,
+}
+
+impl QueueCounters {
+    /// Add `o` into `self`.
+    pub fn add(&mut self, o: &QueueCounters) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.bad_descriptors += o.bad_descriptors;
+        self.bad_headers += o.bad_headers;
+        self.rx_truncated += o.rx_truncated;
+        self.rx_runts += o.rx_runts;
+        self.tx_no_buffers += o.tx_no_buffers;
+        self.tx_oversize += o.tx_oversize;
+        self.csum_completed += o.csum_completed;
+        self.notifications += o.notifications;
+    }
+}
+
+/// Result of one burst.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    /// Frames moved.
+    pub packets: usize,
+    /// The guest asked to be interrupted for the entries just published.
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    addr: u64,
+    len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Chain {
+    head: u16,
+    seg_end: usize,
+}
+
+enum TxDrop {
+    Chain,
+    Oversize,
+    Runt,
+    BadHeader,
+}
+
+/// One virtio-net virtqueue (either direction) with its scratch space.
+#[derive(Debug, Clone)]
+pub struct NetQueue {
+    ring: SplitRing,
+    hdr_len: usize,
+    mrg: bool,
+    segs: Vec<Seg>,
+    chains: Vec<Chain>,
+    /// Counters of this ring's lifetime.
+    pub counters: QueueCounters,
+}
+
+impl NetQueue {
+    /// Build a queue of `size` entries at `addrs`, starting at avail index
+    /// `base`, for the negotiated `features`, and check it against `mem`.
+    pub fn new(
+        mem: &GuestMemoryMmap,
+        size: u32,
+        addrs: VringAddrs,
+        base: u16,
+        features: u64,
+    ) -> Result<Self, VringError> {
+        let ring = SplitRing::new(size, addrs, base, features & F_EVENT_IDX != 0)?;
+        ring.validate(mem)?;
+        let n = usize::from(ring.size());
+        let mut q = Self {
+            ring,
+            hdr_len: 0,
+            mrg: false,
+            segs: Vec::with_capacity(n),
+            chains: Vec::with_capacity(n),
+            counters: QueueCounters::default(),
+        };
+        q.set_features(features);
+        Ok(q)
+    }
+
+    /// Apply (re-)negotiated features.
+    pub fn set_features(&mut self, features: u64) {
+        self.mrg = features & F_MRG_RXBUF != 0;
+        self.hdr_len = if features & (F_VERSION_1 | F_MRG_RXBUF) != 0 {
+            12
+        } else {
+            10
+        };
+        self.ring.set_event_idx(features & F_EVENT_IDX != 0);
+    }
+
+    /// The underlying ring.
+    pub fn ring(&self) -> &SplitRing {
+        &self.ring
+    }
+
+    /// virtio-net header length in use.
+    pub fn hdr_len(&self) -> usize {
+        self.hdr_len
+    }
+
+    /// Drain up to `bufs.len()` frames the guest transmitted into `bufs`
+    /// (headers stripped, checksums completed), lengths into `lens`.
+    pub fn dequeue(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        bufs: &mut [&mut [u8]],
+        lens: &mut [usize],
+    ) -> Burst {
+        let Ok(view) = self.ring.view(mem) else {
+            return Burst::default();
+        };
+        let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
+        let want = bufs.len().min(lens.len());
+        let (mut consumed, mut used, mut out) = (0u16, 0u16, 0usize);
+        while out < want && consumed < pending {
+            let head = self.ring.avail_head(&view, consumed);
+            consumed += 1;
+            if head >= self.ring.size() {
+                // No valid id to hand back: consume the entry, count it.
+                self.counters.bad_descriptors += 1;
+                continue;
+            }
+            let mut hdr = [0u8; MAX_HDR_LEN];
+            match read_chain(
+                &self.ring,
+                &view,
+                mem,
+                head,
+                self.hdr_len,
+                &mut hdr,
+                bufs[out],
+            ) {
+                Ok(len) => match finish_rx_frame(&hdr, &mut bufs[out][..len]) {
+                    Ok(completed) => {
+                        self.counters.csum_completed += u64::from(completed);
+                        self.counters.packets += 1;
+                        self.counters.bytes += len as u64;
+                        lens[out] = len;
+                        out += 1;
+                    }
+                    Err(()) => self.counters.bad_headers += 1,
+                },
+                Err(TxDrop::Chain) => self.counters.bad_descriptors += 1,
+                Err(TxDrop::Oversize) => self.counters.rx_truncated += 1,
+                Err(TxDrop::Runt) => self.counters.rx_runts += 1,
+                Err(TxDrop::BadHeader) => self.counters.bad_headers += 1,
+            }
+            self.ring.put_used(&view, used, head, 0);
+            used += 1;
+        }
+        let notify = self.ring.finish(&view, consumed, used);
+        Burst {
+            packets: out,
+            notify,
+        }
+    }
+
+    /// Deliver `frames` into the guest's receive buffers (virtio-net header
+    /// prepended). Returns how many were delivered.
+    pub fn enqueue(&mut self, mem: &GuestMemoryMmap, frames: &[&[u8]]) -> Burst {
+        let Ok(view) = self.ring.view(mem) else {
+            return Burst::default();
+        };
+        let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
+        let cap_segs = usize::from(self.ring.size());
+        let (mut consumed, mut used, mut delivered) = (0u16, 0u16, 0usize);
+        'frames: for (fi, frame) in frames.iter().enumerate() {
+            let need = self.hdr_len + frame.len();
+            let mut frame_start = consumed;
+            self.segs.clear();
+            self.chains.clear();
+            let mut cap = 0usize;
+            while cap < need {
+                if consumed == pending {
+                    consumed = frame_start;
+                    self.counters.tx_no_buffers += (frames.len() - fi) as u64;
+                    break 'frames;
+                }
+                let head = self.ring.avail_head(&view, consumed);
+                consumed += 1;
+                let seg_start = self.segs.len();
+                let segs = &mut self.segs;
+                let mut chain_cap = 0usize;
+                let r = self.ring.walk(&view, head, |d| {
+                    if d.flags & VRING_DESC_F_WRITE == 0 {
+                        return Err(ChainError::WrongDirection);
+                    }
+                    if d.len == 0 {
+                        return Ok(());
+                    }
+                    if segs.len() >= cap_segs {
+                        return Err(ChainError::TooManySegments);
+                    }
+                    // The whole buffer the guest claims must be guest memory,
+                    // not just the part this frame will fill.
+                    if mem.get_slice(GuestAddress(d.addr), d.len as usize).is_err() {
+                        return Err(ChainError::OutsideMemory);
+                    }
+                    segs.push(Seg {
+                        addr: d.addr,
+                        len: d.len,
+                    });
+                    chain_cap += d.len as usize;
+                    Ok(())
+                });
+                let r = match r {
+                    Ok(()) if chain_cap < self.hdr_len => Err(ChainError::TooShort),
+                    other => other,
+                };
+                match r {
+                    Ok(()) if !self.mrg && chain_cap < need => {
+                        // One buffer per frame and this one is too small:
+                        // leave it for a smaller frame.
+                        consumed -= 1;
+                        self.segs.truncate(seg_start);
+                        self.counters.tx_oversize += 1;
+                        continue 'frames;
+                    }
+                    Ok(()) => {
+                        self.chains.push(Chain {
+                            head,
+                            seg_end: self.segs.len(),
+                        });
+                        cap += chain_cap;
+                    }
+                    Err(_) => {
+                        self.counters.bad_descriptors += 1;
+                        for c in &self.chains {
+                            self.ring.put_used(&view, used, c.head, 0);
+                            used += 1;
+                        }
+                        if head < self.ring.size() {
+                            self.ring.put_used(&view, used, head, 0);
+                            used += 1;
+                        }
+                        self.chains.clear();
+                        self.segs.clear();
+                        cap = 0;
+                        frame_start = consumed;
+                    }
+                }
+            }
+            let mut hdr = [0u8; MAX_HDR_LEN];
+            let nbufs = if self.mrg {
+                self.chains.len() as u16
+            } else {
+                1
+            };
+            hdr[10..12].copy_from_slice(&nbufs.to_le_bytes());
+            let hdr = &hdr[..self.hdr_len];
+            let total = hdr.len() + frame.len();
+            let mut src = 0usize;
+            let mut seg_i = 0usize;
+            let mut ok = true;
+            let first_used = used;
+            for c in &self.chains {
+                let mut written = 0usize;
+                while seg_i < c.seg_end && src < total {
+                    let s = self.segs[seg_i];
+                    let n = (s.len as usize).min(total - src);
+                    if write_seg(mem, s.addr, n, hdr, frame, src).is_err() {
+                        ok = false;
+                    }
+                    src += n;
+                    written += n;
+                    seg_i += 1;
+                }
+                seg_i = c.seg_end;
+                self.ring.put_used(&view, used, c.head, written as u32);
+                used += 1;
+            }
+            if ok {
+                delivered += 1;
+                self.counters.packets += 1;
+                self.counters.bytes += frame.len() as u64;
+            } else {
+                // Cannot happen (buffers were checked while collecting);
+                // kept as a guard: hand the chains back empty, drop the frame.
+                self.counters.bad_descriptors += 1;
+                for (k, c) in self.chains.iter().enumerate() {
+                    self.ring.put_used(&view, first_used + k as u16, c.head, 0);
+                }
+            }
+        }
+        let notify = self.ring.finish(&view, consumed, used);
+        Burst {
+            packets: delivered,
+            notify,
+        }
+    }
+}
+
+/// Copy the guest TX chain at `head` into `hdr` (first `hdr_len` bytes) and
+/// `buf` (the rest). Returns the frame length.
+fn read_chain(
+    ring: &SplitRing,
+    view: &crate::vring::RingView<'_>,
+    mem: &GuestMemoryMmap,
+    head: u16,
+    hdr_len: usize,
+    hdr: &mut [u8; MAX_HDR_LEN],
+    buf: &mut [u8],
+) -> Result<usize, TxDrop> {
+    let mut got = 0usize;
+    let mut frame_len = 0usize;
+    let mut oversize = false;
+    ring.walk(view, head, |d| {
+        if d.flags & VRING_DESC_F_WRITE != 0 {
+            return Err(ChainError::WrongDirection);
+        }
+        let len = d.len as usize;
+        if len == 0 {
+            return Ok(());
+        }
+        let s = mem
+            .get_slice(GuestAddress(d.addr), len)
+            .map_err(|_| ChainError::OutsideMemory)?;
+        let mut pos = 0;
+        if got < hdr_len {
+            let take = (hdr_len - got).min(len);
+            let part = s
+                .get_slice(0, take)
+                .map_err(|_| ChainError::OutsideMemory)?;
+            part.copy_to(&mut hdr[got..got + take]);
+            got += take;
+            pos = take;
+        }
+        let rest = len - pos;
+        if rest > 0 {
+            let end = frame_len.saturating_add(rest);
+            if !oversize && end <= buf.len() {
+                let part = s
+                    .get_slice(pos, rest)
+                    .map_err(|_| ChainError::OutsideMemory)?;
+                part.copy_to(&mut buf[frame_len..end]);
+            } else {
+                oversize = true;
+            }
+            frame_len = end;
+        }
+        Ok(())
+    })
+    .map_err(|_| TxDrop::Chain)?;
+    if got < hdr_len {
+        return Err(TxDrop::Chain);
+    }
+    if oversize {
+        return Err(TxDrop::Oversize);
+    }
+    if frame_len < MIN_FRAME {
+        return Err(TxDrop::Runt);
+    }
+    if hdr[0] & !HDR_F_NEEDS_CSUM & !2 != 0 {
+        // Only NEEDS_CSUM (1) and DATA_VALID (2) are defined for TX.
+        return Err(TxDrop::BadHeader);
+    }
+    Ok(frame_len)
+}
+
+/// Apply the header's requests to a received frame; `Ok(true)` when a
+/// checksum was completed.
+fn finish_rx_frame(hdr: &[u8; MAX_HDR_LEN], frame: &mut [u8]) -> Result<bool, ()> {
+    if hdr[0] & HDR_F_NEEDS_CSUM == 0 {
+        return Ok(false);
+    }
+    let start = usize::from(u16::from_le_bytes([hdr[6], hdr[7]]));
+    let offset = usize::from(u16::from_le_bytes([hdr[8], hdr[9]]));
+    complete_checksum(frame, start, offset)
+        .map(|()| true)
+        .map_err(|_| ())
+}
+
+/// Why a NEEDS_CSUM request could not be honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CsumError {
+    /// `csum_start + csum_offset + 2` is beyond the frame.
+    #[error("checksum field outside the frame")]
+    OutsideFrame,
+}
+
+/// Complete a partial checksum: the ones'-complement sum of
+/// `frame[start..]` (whose checksum field holds the pseudo-header seed) is
+/// stored, inverted, at `start + offset`.
+pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> Result<(), CsumError> {
+    let field = start.checked_add(offset).ok_or(CsumError::OutsideFrame)?;
+    if field.checked_add(2).is_none_or(|end| end > frame.len()) {
+        return Err(CsumError::OutsideFrame);
+    }
+    let mut c = packet::checksum::finish(packet::checksum::sum(&frame[start..]));
+    if c == 0 && offset == 6 {
+        // UDP: a computed 0 is sent as 0xffff (0 means "no checksum").
+        c = 0xffff;
+    }
+    frame[field..field + 2].copy_from_slice(&c.to_be_bytes());
+    Ok(())
+}
+
+/// Write bytes `[src, src + n)` of the stream `hdr ++ frame` at guest `addr`.
+fn write_seg(
+    mem: &GuestMemoryMmap,
+    addr: u64,
+    n: usize,
+    hdr: &[u8],
+    frame: &[u8],
+    src: usize,
+) -> Result<(), ()> {
+    let vs = mem.get_slice(GuestAddress(addr), n).map_err(|_| ())?;
+    let mut done = 0usize;
+    if src < hdr.len() {
+        let h = (hdr.len() - src).min(n);
+        vs.get_slice(0, h)
+            .map_err(|_| ())?
+            .copy_from(&hdr[src..src + h]);
+        done = h;
+    }
+    if done < n {
+        let f0 = src + done - hdr.len();
+        let f1 = f0 + (n - done);
+        vs.get_slice(done, n - done)
+            .map_err(|_| ())?
+            .copy_from(frame.get(f0..f1).ok_or(())?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp_frame(payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 8];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        let tot = (20 + 8 + payload.len()) as u16;
+        ip[2..4].copy_from_slice(&tot.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        let udp = &mut f[34..42];
+        udp[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        udp[2..4].copy_from_slice(&5678u16.to_be_bytes());
+        udp[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn completes_udp_checksum_from_pseudo_header_seed() {
+        let mut f = udp_frame(b"hello, vhost");
+        let len = (f.len() - 34) as u16;
+        let seed =
+            packet::checksum::pseudo_header_v4([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 17, len);
+        f[40..42].copy_from_slice(&seed.to_be_bytes());
+        complete_checksum(&mut f, 34, 6).unwrap();
+        let ph = packet::checksum::PseudoHeader::V4 {
+            src: [10, 0, 0, 1].into(),
+            dst: [10, 0, 0, 2].into(),
+        };
+        let mut zeroed = f.clone();
+        zeroed[40..42].fill(0);
+        let want = packet::checksum::transport_checksum(&ph, 17, &zeroed[34..]);
+        assert_eq!(u16::from_be_bytes([f[40], f[41]]), want);
+        assert_ne!(want, 0);
+    }
+
+    #[test]
+    fn rejects_checksum_field_outside_frame() {
+        let mut f = udp_frame(b"x");
+        let n = f.len();
+        assert!(complete_checksum(&mut f, n - 1, 0).is_err());
+        assert!(complete_checksum(&mut f, 34, 60000).is_err());
+        assert!(complete_checksum(&mut f, usize::MAX, 6).is_err());
+        assert!(complete_checksum(&mut f, n - 2, 0).is_ok());
+    }
+}
