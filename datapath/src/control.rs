@@ -66,6 +66,7 @@ impl Control {
                             "name": p.name, "ofport": p.ofport, "kind": p.port.kind(),
                             "interface": pc.interface, "vlan_mode": mode, "tag": tag,
                             "trunks": trunks, "native_vlan": native, "link_up": p.port.link_up(),
+                            "details": p.port.details(),
                         })
                     })
                     .collect();

@@ -11,6 +11,7 @@ pub mod lab;
 pub mod netns;
 pub mod rawsock;
 pub mod switchd;
+pub mod testpmd;
 
 pub use netns::{Netns, Veth};
 pub use rawsock::RawSock;

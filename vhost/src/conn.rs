@@ -24,6 +24,8 @@ use rvhost::vhost_user::{BackendReqHandler, Error as VuError};
 use crate::device::{lock, Shared};
 use crate::protocol::Handler;
 
+const SET_FEATURES: u32 = 2;
+const SET_VRING_ENABLE: u32 = 18;
 const SET_STATUS: u32 = 39;
 const GET_STATUS: u32 = 40;
 const HDR_LEN: usize = 12;
@@ -93,6 +95,10 @@ fn serve_client(shared: &Arc<Shared>) {
 enum Peek {
     Closed,
     Status(u32, u32, u32),
+    /// SET_VRING_ENABLE (flags, size), for the early-enable quirk in `serve`.
+    VringEnable(u32, u32),
+    /// SET_FEATURES: from now on the library's own checks apply.
+    SetFeatures,
     Other,
 }
 
@@ -120,8 +126,15 @@ fn peek(s: &UnixStream) -> Peek {
         }
         let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
         let (code, flags, size) = (w(0), w(4), w(8));
+        if std::env::var_os("DVS_VHOST_TRACE").is_some() {
+            eprintln!("vhost: request {code} flags {flags:#x} size {size}");
+        }
         return if code == SET_STATUS || code == GET_STATUS {
             Peek::Status(code, flags, size)
+        } else if code == SET_VRING_ENABLE {
+            Peek::VringEnable(flags, size)
+        } else if code == SET_FEATURES {
+            Peek::SetFeatures
         } else {
             Peek::Other
         };
@@ -171,6 +184,38 @@ fn handle_status(
         .map_err(|e| format!("writing status reply: {e}"))
 }
 
+/// Let the rust-vmm handler process the next request.
+fn library(req: &mut BackendReqHandler<Mutex<Handler>>) -> Result<(), String> {
+    req.handle_request().map_err(|e| {
+        if is_disconnect(&e) {
+            String::new()
+        } else {
+            format!("{e}")
+        }
+    })
+}
+
+/// Consume one request without acting on it (answering an ack if one is asked for).
+fn skip_message(s: &mut UnixStream, flags: u32, size: u32) -> Result<(), String> {
+    if size > 64 || flags & 0x3 != FLAG_VERSION || flags & FLAG_REPLY != 0 {
+        return Err(format!(
+            "bad request header (flags {flags:#x}, size {size})"
+        ));
+    }
+    let mut msg = [0u8; HDR_LEN + 64];
+    s.read_exact(&mut msg[..HDR_LEN + size as usize])
+        .map_err(|e| format!("reading request: {e}"))?;
+    if flags & FLAG_NEED_REPLY != 0 {
+        let mut reply = [0u8; HDR_LEN + 8];
+        reply[..4].copy_from_slice(&msg[..4]);
+        reply[4..8].copy_from_slice(&(FLAG_VERSION | FLAG_REPLY).to_le_bytes());
+        reply[8..12].copy_from_slice(&8u32.to_le_bytes());
+        s.write_all(&reply)
+            .map_err(|e| format!("writing ack: {e}"))?;
+    }
+    Ok(())
+}
+
 fn is_disconnect(e: &VuError) -> bool {
     matches!(
         e,
@@ -195,17 +240,21 @@ fn serve(shared: &Arc<Shared>, stream: UnixStream) {
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let handler = Arc::new(Mutex::new(Handler::new(shared.clone())));
     let mut req = BackendReqHandler::from_stream(stream, handler.clone());
+    let mut features_set = false;
     loop {
         let r = match peek(&side) {
             Peek::Closed => break,
             Peek::Status(c, f, n) => handle_status(&mut side, &handler, (c, f, n)),
-            Peek::Other => req.handle_request().map_err(|e| {
-                if is_disconnect(&e) {
-                    String::new()
-                } else {
-                    format!("{e}")
-                }
-            }),
+            // DPDK's virtio_user in server mode, when the switch reconnects, disables its queues
+            // before renegotiating anything. The library would reject that (rings cannot be
+            // enabled or disabled before PROTOCOL_FEATURES is acked) and drop the connection;
+            // there is nothing to disable yet, so consume it and let the renegotiation follow.
+            Peek::VringEnable(f, n) if !features_set => skip_message(&mut side, f, n),
+            Peek::SetFeatures => {
+                features_set = true;
+                library(&mut req)
+            }
+            Peek::VringEnable(..) | Peek::Other => library(&mut req),
         };
         if let Err(e) = r {
             if !e.is_empty() && !stopping(shared) {

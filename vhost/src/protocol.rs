@@ -74,6 +74,10 @@ pub(crate) struct Handler {
     features: u64,
     protocol: u64,
     status: u8,
+    /// The frontend sent SET_STATUS on this connection. A frontend that resumes after our
+    /// reconnect (DPDK virtio_user in server mode) re-sends rings but not the status, so without
+    /// any SET_STATUS the rings alone decide the link.
+    status_seen: bool,
     mem: Option<Arc<GuestMem>>,
 }
 
@@ -84,6 +88,7 @@ impl Handler {
             features: 0,
             protocol: 0,
             status: 0,
+            status_seen: false,
             mem: None,
         }
     }
@@ -96,6 +101,7 @@ impl Handler {
     /// SET_STATUS (handled outside the library, see `conn`).
     pub fn set_status(&mut self, status: u8) {
         self.status = status;
+        self.status_seen = true;
         if status == 0 {
             // Virtio device reset: stop every ring (the frontend restarts
             // them with SET_VRING_BASE/KICK); memory and call fds stay.
@@ -147,6 +153,7 @@ impl Handler {
     /// Recompute link state and active queue pairs.
     pub fn publish(&self) {
         let status_ok = self.protocol & VhostUserProtocolFeatures::STATUS.bits() == 0
+            || !self.status_seen
             || self.status & STATUS_DRIVER_OK != 0;
         let mut active = 0u16;
         let mut qp0 = false;

@@ -141,4 +141,10 @@ pub trait Port: Send + Sync {
     /// Fold counters kept outside the switch (kernel ring drops, NIC extended stats) into
     /// [`Port::counters`]. Called by the housekeeping thread a few times a second, never by a PMD.
     fn refresh_stats(&self) {}
+
+    /// Backend-specific state for `dvsctl switch show` (e.g. a vhost-user connection's
+    /// negotiated features and last error); `null` when there is nothing to add.
+    fn details(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }

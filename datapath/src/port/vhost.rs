@@ -139,6 +139,28 @@ impl Port for VhostPort {
         usize::from(self.dev.config().mtu) + 18
     }
 
+    fn details(&self) -> serde_json::Value {
+        let s = self.dev.stats();
+        serde_json::json!({
+            "socket": self.dev.config().socket.display().to_string(),
+            "role": match self.dev.config().role {
+                ::vhost::Role::Server => "server",
+                ::vhost::Role::Client => "client",
+            },
+            "connected": self.dev.link_up(),
+            "active_queue_pairs": self.dev.active_queue_pairs(),
+            "features": format!("{:#x}", self.dev.negotiated_features()),
+            "protocol_features": format!("{:#x}", self.dev.negotiated_protocol_features()),
+            "last_error": self.dev.last_error(),
+            "connections": s.connections,
+            "reconnects": s.reconnects,
+            "bad_descriptors": s.bad_descriptors,
+            "protocol_errors": s.protocol_errors,
+            "ring_setup_errors": s.ring_setup_errors,
+            "tx_no_buffers": s.tx_no_buffers,
+        })
+    }
+
     fn refresh_stats(&self) {
         // Malformed descriptors from the guest and frames too big for a buffer are receive errors.
         let s = self.dev.stats();
