@@ -94,7 +94,6 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
         port_home: Arc::new(vec![(0, 1), (0, 2)]),
         bridges: Arc::new(vec![bridge]),
         assignment: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
-        epoch: epoch.clone(),
         stop: Arc::new(AtomicBool::new(false)),
         sleep_max_us: 0,
     };

@@ -4,7 +4,7 @@
 //! PMD threads read a bridge through an immutable [`BridgeView`] snapshot published with
 //! `arc-swap`: an update (flow mod, port change) clones the view, edits the clone and swaps it in,
 //! so a reader never sees a half-applied change and never takes a lock. Every publish bumps the
-//! switch-wide cache epoch, which invalidates every PMD's exact-match cache at its next batch: the
+//! bridge's cache epoch, which invalidates every PMD's exact-match cache for it at its next batch: the
 //! cost of a flow mod is one cache refill, and no stale decision survives a change.
 //!
 //! The MAC table is the one piece of shared mutable state: it is behind a mutex that only the slow
@@ -115,7 +115,13 @@ impl Bridge {
         self.macs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Invalidate every PMD's caches (after a MAC table change).
+    /// The current cache epoch (a decision cached under an older one is a miss).
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Invalidate every PMD's caches for this bridge (after a MAC table change).
     pub fn bump_epoch(&self) {
         self.epoch.fetch_add(1, Ordering::Release);
     }

@@ -122,8 +122,6 @@ pub struct PmdShared {
     pub bridges: Arc<Vec<Arc<Bridge>>>,
     /// The rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
-    /// Switch-wide cache epoch.
-    pub epoch: Arc<AtomicU64>,
     /// Set to stop.
     pub stop: Arc<AtomicBool>,
     /// Nap at most this long when idle (0 = pure busy polling).

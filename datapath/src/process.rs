@@ -27,7 +27,7 @@ use crate::xlate::{self, Decision, DpAction, Mode};
 use flowtable::emc::{self, Emc};
 use flowtable::extract::extract;
 use flowtable::key::FlowKey;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Exact-match cache entries per bridge per PMD.
@@ -37,7 +37,6 @@ pub const EMC_ENTRIES: usize = 8192;
 pub struct Worker {
     port_home: Arc<Vec<(usize, u32)>>,
     bridges: Arc<Vec<Arc<Bridge>>>,
-    epoch: Arc<AtomicU64>,
     emcs: Vec<Emc<Arc<Decision>>>,
     keys: Box<[FlowKey; BATCH_SIZE]>,
     hashes: [u64; BATCH_SIZE],
@@ -91,7 +90,6 @@ impl Worker {
         Worker {
             port_home: sh.port_home.clone(),
             bridges: sh.bridges.clone(),
-            epoch: sh.epoch.clone(),
             emcs: (0..sh.bridges.len())
                 .map(|_| Emc::new(EMC_ENTRIES))
                 .collect(),
@@ -118,8 +116,8 @@ impl Worker {
         let (bidx, ofport) = self.port_home[gidx];
         // The epoch is read before the snapshot: a decision built from this view is tagged with
         // an epoch no newer than the view, so a concurrent publish can only make it a miss.
-        let epoch = self.epoch.load(Ordering::Acquire);
         let bridge = self.bridges[bidx].clone();
+        let epoch = bridge.epoch();
         let view = bridge.view();
         let in_dev = self.tx.ports[gidx].clone();
         let counters = in_dev.counters();

@@ -86,7 +86,6 @@ pub struct Switch {
     pub pmds: Mutex<Vec<PmdInfo>>,
     /// Test handles of `mock` ports, by port name (inject frames, collect transmitted ones).
     pub mock_handles: Vec<(String, MockHandle)>,
-    epoch: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     pools: Mutex<Vec<PacketPool>>,
     housekeeper: Mutex<Option<JoinHandle<()>>>,
@@ -130,7 +129,6 @@ impl Switch {
             }
             members.push(list);
         }
-        let epoch = Arc::new(AtomicU64::new(1));
         let now = monotonic_ns();
         let mut bridges = Vec::new();
         for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
@@ -161,7 +159,9 @@ impl Switch {
                 list,
                 pipeline,
                 macs,
-                epoch.clone(),
+                // Each bridge has its own epoch: a MAC storm in one DVS must not flush the
+                // caches of another.
+                Arc::new(AtomicU64::new(1)),
             )));
         }
         let n_pmds = config.switch.pmd_cores.len().max(1);
@@ -186,7 +186,6 @@ impl Switch {
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
             pmds: Mutex::new(Vec::new()),
             mock_handles,
-            epoch,
             stop: Arc::new(AtomicBool::new(false)),
             pools: Mutex::new(pools),
             housekeeper: Mutex::new(None),
@@ -205,7 +204,6 @@ impl Switch {
                 port_home: self.port_home.clone(),
                 bridges: self.bridges.clone(),
                 assignment: self.assignment.clone(),
-                epoch: self.epoch.clone(),
                 stop: self.stop.clone(),
                 sleep_max_us: self.config.switch.pmd_sleep_max_us,
             };

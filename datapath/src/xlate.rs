@@ -267,7 +267,7 @@ impl Ctx<'_> {
                     self.out.drop = Some(DropReason::MacLimit);
                     return;
                 }
-                Learn::NotUnicast => {}
+                Learn::NotUnicast | Learn::Flapping { .. } => {}
             }
             if self.macs.generation() != gen {
                 self.effect.changed = true;

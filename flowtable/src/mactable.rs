@@ -25,6 +25,8 @@ pub struct MacEntry {
     pub port: u32,
     /// Last time a frame from the address was seen (ns).
     pub last_seen: AtomicU64,
+    /// When the address moved to `port` (0 = learned fresh, never moved).
+    pub moved_at_ns: u64,
 }
 
 impl MacEntry {
@@ -59,7 +61,17 @@ pub enum Learn {
     LimitReached,
     /// Not learned: multicast, broadcast or all-zero source address.
     NotUnicast,
+    /// Not moved: the address already moved less than [`MOVE_HOLDDOWN_NS`] ago. Frames from two
+    /// ports with one source address (a loop, or a misbehaving VM) would otherwise move it back
+    /// and forth on every frame, and every move invalidates the bridge's caches.
+    Flapping {
+        /// The port the entry stays on.
+        stays: u32,
+    },
 }
+
+/// Minimum time between two moves of one address.
+pub const MOVE_HOLDDOWN_NS: u64 = 1_000_000_000;
 
 /// One entry as shown by `fdb/show`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,9 +95,21 @@ pub struct MacTable {
     default_limit: usize,
     aging_ns: u64,
     generation: u64,
+    moves: u64,
+    flaps: u64,
 }
 
 impl MacTable {
+    /// Moves accepted so far.
+    pub fn moves(&self) -> u64 {
+        self.moves
+    }
+
+    /// Moves refused by the hold-down (flapping addresses) so far.
+    pub fn flaps(&self) -> u64 {
+        self.flaps
+    }
+
     /// A table aging entries after `aging_secs` (0 = never) with at most `default_port_limit`
     /// addresses per port (0 = unlimited).
     pub fn new(aging_secs: u64, default_port_limit: usize) -> MacTable {
@@ -96,6 +120,8 @@ impl MacTable {
             default_limit: default_port_limit,
             aging_ns: aging_secs.saturating_mul(NS_PER_SEC),
             generation: 0,
+            moves: 0,
+            flaps: 0,
         }
     }
 
@@ -155,13 +181,24 @@ impl MacTable {
                 return Learn::Refreshed(Arc::clone(e));
             }
         }
+        let moving = old.as_ref().is_some_and(|o| !self.expired(o, now_ns));
+        if let Some(o) = old.as_ref().filter(|_| moving) {
+            if o.moved_at_ns != 0 && now_ns.saturating_sub(o.moved_at_ns) < MOVE_HOLDDOWN_NS {
+                self.flaps += 1;
+                return Learn::Flapping { stays: o.port };
+            }
+        }
         if self.per_port.get(&port).copied().unwrap_or(0) >= self.limit(port) {
             return Learn::LimitReached;
         }
         let entry = Arc::new(MacEntry {
             port,
             last_seen: AtomicU64::new(now_ns),
+            moved_at_ns: if moving { now_ns.max(1) } else { 0 },
         });
+        if moving {
+            self.moves += 1;
+        }
         self.entries.insert(key, Arc::clone(&entry));
         *self.per_port.entry(port).or_insert(0) += 1;
         self.generation += 1;
@@ -430,5 +467,23 @@ mod tests {
         assert_eq!(t.flush_vlan(10), 2);
         assert_eq!(t.port_count(2), 0);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_flapping_address_is_held_on_its_port() {
+        let mut t = MacTable::new(300, 0);
+        let m = [2, 0, 0, 0, 0, 7];
+        let s = 1_000_000_000u64;
+        assert!(matches!(t.learn(1, m, 1, s), Learn::New(_)));
+        // The first move is free (a migrated VM announcing itself).
+        assert!(matches!(t.learn(1, m, 2, 2 * s), Learn::Moved { from: 1, .. }));
+        let g = t.generation();
+        // Back within the hold-down: refused, nothing changes.
+        assert!(matches!(t.learn(1, m, 1, 2 * s + 10), Learn::Flapping { stays: 2 }));
+        assert_eq!(t.generation(), g);
+        assert_eq!(t.lookup(1, m, 2 * s + 20), Some(2));
+        assert_eq!((t.moves(), t.flaps()), (1, 1));
+        // After the hold-down it may move again.
+        assert!(matches!(t.learn(1, m, 1, 3 * s + 20), Learn::Moved { from: 2, .. }));
     }
 }
