@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
-      pkg-config libclang-dev clang libdpdk-dev dpdk libxdp-dev libbpf-dev
+      pkg-config libclang-dev clang libdpdk-dev dpdk dpdk-dev libxdp-dev libbpf-dev jq
       openvswitch-common openvswitch-switch-dpdk)
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
