@@ -1,7 +1,8 @@
 //! The switch's management methods, served over JSON-RPC on the control socket.
 //!
 //! Method names and result shapes are the contract with `dvsctl` (see `cli`). Every flow change
-//! goes through the bridge's all-or-nothing pipeline edit, so a batch of flows either lands whole or
+//! goes through `flowmod` (the path OpenFlow FLOW_MOD uses too, so deletes of rules with
+//! `send_flow_rem` notify OpenFlow connections) and the bridge's all-or-nothing pipeline edit, so a batch of flows either lands whole or
 //! not at all, and the next packet after the reply sees the new tables (the cache epoch moves with
 //! every publish).
 
@@ -9,6 +10,7 @@ use crate::bridge::Bridge;
 use crate::config::VlanMode;
 use crate::cycles::monotonic_ns;
 use crate::drops::DropReason;
+use crate::flowmod::{self, Command, FlowModRequest};
 use crate::rpc::{RpcError, RpcHandler};
 use crate::switch::Switch;
 use crate::vlan;
@@ -163,21 +165,20 @@ impl Control {
         };
         let view = b.view();
         let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
-        let now = monotonic_ns();
-        let mut entries = Vec::with_capacity(texts.len());
+        let mut reqs = Vec::with_capacity(texts.len());
         for (i, t) in texts.iter().enumerate() {
             let fm = parse_flow(t, &resolve)
                 .map_err(|e| RpcError::failed(format!("flow {}: {e}: {t}", i + 1)))?;
-            entries.push((i, fm.into_entry(now)));
+            reqs.push(FlowModRequest::from_text(Command::Add, fm));
         }
         drop(view);
-        b.edit_pipeline(|p| {
-            for (i, e) in entries {
-                p.add(e).map_err(|err| {
-                    RpcError::failed(format!("flow {}: {err}: {}", i + 1, texts[i]))
-                })?;
-            }
-            Ok(())
+        flowmod::apply_batch(b, &reqs).map_err(|e| {
+            RpcError::failed(format!(
+                "flow {}: {}: {}",
+                e.index + 1,
+                e.error,
+                texts[e.index]
+            ))
         })?;
         Ok(json!({}))
     }
@@ -196,13 +197,14 @@ impl Control {
         let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
         let fm = parse_flow(text, &resolve).map_err(|e| RpcError::failed(e.to_string()))?;
         drop(view);
-        let reset = fm.flags & flowtable::pipeline::OFPFF_RESET_COUNTS != 0;
-        let filter = fm.to_filter(strict);
-        let n = b.edit_pipeline(|p| -> Result<usize, RpcError> {
-            p.modify(&filter, strict, fm.instructions.clone(), reset)
-                .map_err(|e| RpcError::failed(e.to_string()))
-        })?;
-        Ok(json!({ "modified": n }))
+        let cmd = if strict {
+            Command::ModifyStrict
+        } else {
+            Command::Modify
+        };
+        let applied = flowmod::apply_batch(b, &[FlowModRequest::from_text(cmd, fm)])
+            .map_err(|e| RpcError::failed(e.error.to_string()))?;
+        Ok(json!({ "modified": applied.modified }))
     }
 
     fn flow_del(&self, params: &Value) -> Result<Value, RpcError> {
@@ -216,11 +218,16 @@ impl Control {
         let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
         let fm = parse_match(text, &resolve).map_err(|e| RpcError::failed(e.to_string()))?;
         drop(view);
-        let filter = fm.to_filter(strict);
-        let removed = b.edit_pipeline(|p| -> Result<usize, RpcError> {
-            Ok(p.delete(&filter, strict).len())
-        })?;
-        Ok(json!({ "deleted": removed }))
+        let cmd = if strict {
+            Command::DeleteStrict
+        } else {
+            Command::Delete
+        };
+        let applied = flowmod::apply_batch(b, &[FlowModRequest::from_text(cmd, fm)])
+            .map_err(|e| RpcError::failed(e.error.to_string()))?;
+        let n = applied.removed.len();
+        self.sw.ofp[b.index].flows_deleted(applied.removed);
+        Ok(json!({ "deleted": n }))
     }
 
     fn mac_show(&self, params: &Value) -> Result<Value, RpcError> {

@@ -3,7 +3,8 @@
 //!
 //! Data flows `port::Port::rx_burst` -> `process` (parse, admit, cache, slow path via
 //! `flowtable`'s pipeline and `xlate`, execute with `edit`) -> per-port transmit batches. Control
-//! flows from `config` (at start) and `control` (at run time) through `bridge` snapshots.
+//! flows from `config` (at start), `control` (at run time) and `ofp` (OpenFlow 1.3 connections)
+//! through `flowmod`, the one flow-modification path, into `bridge` snapshots.
 
 pub mod bridge;
 pub mod cli;
@@ -12,7 +13,9 @@ pub mod control;
 pub mod cycles;
 pub mod drops;
 pub mod edit;
+pub mod flowmod;
 pub mod mempool;
+pub mod ofp;
 pub mod pmd;
 pub mod port;
 pub mod process;

@@ -9,7 +9,9 @@
 use crate::bridge::{Bridge, BridgePort};
 use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode};
 use crate::cycles::monotonic_ns;
+use crate::flowmod::{self, Command, FlowModRequest};
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
+use crate::ofp::Hub;
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
 use crate::port::afpacket::{AfPacketOptions, AfPacketPort};
 use crate::port::afxdp::{AfXdpOptions, AfXdpPort, XdpMode as AfXdpMode};
@@ -80,6 +82,8 @@ pub struct Switch {
     pub port_home: Arc<Vec<(usize, u32)>>,
     /// Bridges.
     pub bridges: Arc<Vec<Arc<Bridge>>>,
+    /// OpenFlow state per bridge (same order as `bridges`): connections, roles, FLOW_REMOVED.
+    pub ofp: Arc<Vec<Arc<Hub>>>,
     /// Rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
     /// PMDs.
@@ -129,22 +133,22 @@ impl Switch {
             }
             members.push(list);
         }
-        let now = monotonic_ns();
         let mut bridges = Vec::new();
         for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
             let resolve = |name: &str| list.iter().find(|p| p.name == name).map(|p| p.ofport);
-            let mut pipeline = Pipeline::default();
+            // The default flow first, then the static flows, as one all-or-nothing batch
+            // through the same path as FLOW_MOD and `dvsctl switch add-flow`.
+            let mut reqs = Vec::with_capacity(b.flows.len() + 1);
+            let mut sources = Vec::with_capacity(b.flows.len() + 1);
             let default = parse_flow(DEFAULT_FLOW, &resolve)
                 .map_err(|e| ConfigError::at(b.location.clone(), format!("default flow: {e}")))?;
-            pipeline
-                .add(default.into_entry(now))
-                .map_err(|e| ConfigError::at(b.location.clone(), format!("default flow: {e}")))?;
+            reqs.push(FlowModRequest::from_text(Command::Add, default));
+            sources.push(None);
             for fl in &b.flows {
                 let fm = parse_flow(&fl.text, &resolve)
                     .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
-                pipeline
-                    .add(fm.into_entry(now))
-                    .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
+                reqs.push(FlowModRequest::from_text(Command::Add, fm));
+                sources.push(Some(fl));
             }
             let mut macs = MacTable::new(b.mac_aging_secs, b.mac_limit);
             for p in &b.ports {
@@ -152,18 +156,31 @@ impl Switch {
                     macs.set_port_limit(p.ofport, Some(l));
                 }
             }
-            bridges.push(Arc::new(Bridge::new(
+            let bridge = Arc::new(Bridge::new(
                 bidx,
                 b.name.clone(),
                 b.datapath_id,
                 list,
-                pipeline,
+                Pipeline::default(),
                 macs,
                 // Each bridge has its own epoch: a MAC storm in one DVS must not flush the
                 // caches of another.
                 Arc::new(AtomicU64::new(1)),
-            )));
+            ));
+            flowmod::apply_batch(&bridge, &reqs).map_err(|e| {
+                match sources.get(e.index).copied().flatten() {
+                    Some(fl) => ConfigError::at(fl.source.clone(), format!("{}", e.error)),
+                    None => {
+                        ConfigError::at(b.location.clone(), format!("default flow: {}", e.error))
+                    }
+                }
+            })?;
+            bridges.push(bridge);
         }
+        let ofp_hubs: Vec<Arc<Hub>> = bridges
+            .iter()
+            .map(|b| Arc::new(Hub::new(b.clone())))
+            .collect();
         let n_pmds = config.switch.pmd_cores.len().max(1);
         let mut pools = Vec::new();
         for id in 0..n_pmds {
@@ -183,6 +200,7 @@ impl Switch {
             ports: Arc::new(ports),
             port_home: Arc::new(port_home),
             bridges: Arc::new(bridges),
+            ofp: Arc::new(ofp_hubs),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
             pmds: Mutex::new(Vec::new()),
             mock_handles,
@@ -219,13 +237,13 @@ impl Switch {
                 handle: Some(handle),
             });
         }
-        let (bridges, stop) = (self.bridges.clone(), self.stop.clone());
+        let (hubs, stop) = (self.ofp.clone(), self.stop.clone());
         let h = std::thread::Builder::new()
             .name("housekeeping".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(250));
-                    housekeep(&bridges);
+                    housekeep(&hubs);
                 }
             })
             .map_err(|e| SwitchError::Thread(usize::MAX, e))?;
@@ -236,7 +254,7 @@ impl Switch {
     /// Periodic work: flow timeouts and MAC aging (also run by the switch's own housekeeping
     /// thread every 250 ms).
     pub fn housekeeping(&self) {
-        housekeep(&self.bridges);
+        housekeep(&self.ofp);
     }
 
     /// Move a receive queue to another PMD.
@@ -288,16 +306,16 @@ impl Switch {
     }
 }
 
-/// Expire timed-out flows (republishing a bridge's pipeline only when something expired) and
-/// aged-out MAC entries (invalidating caches when any went).
-fn housekeep(bridges: &[Arc<Bridge>]) {
+/// Expire timed-out flows (republishing a bridge's pipeline only when something expired, and
+/// sending FLOW_REMOVED to OpenFlow connections for those that asked) and aged-out MAC entries
+/// (invalidating caches when any went).
+fn housekeep(hubs: &[Arc<Hub>]) {
     let now = monotonic_ns();
-    for b in bridges {
-        if b.view().pipeline.has_expired(now) {
-            let _ = b.edit_pipeline(|p| -> Result<(), ()> {
-                p.expire(now);
-                Ok(())
-            });
+    for hub in hubs {
+        let b = &hub.bridge;
+        let expired = flowmod::expire(b, now);
+        if !expired.is_empty() {
+            hub.flows_removed(&expired);
         }
         if b.macs().expire(now) > 0 {
             b.bump_epoch();

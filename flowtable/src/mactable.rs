@@ -476,14 +476,23 @@ mod tests {
         let s = 1_000_000_000u64;
         assert!(matches!(t.learn(1, m, 1, s), Learn::New(_)));
         // The first move is free (a migrated VM announcing itself).
-        assert!(matches!(t.learn(1, m, 2, 2 * s), Learn::Moved { from: 1, .. }));
+        assert!(matches!(
+            t.learn(1, m, 2, 2 * s),
+            Learn::Moved { from: 1, .. }
+        ));
         let g = t.generation();
         // Back within the hold-down: refused, nothing changes.
-        assert!(matches!(t.learn(1, m, 1, 2 * s + 10), Learn::Flapping { stays: 2 }));
+        assert!(matches!(
+            t.learn(1, m, 1, 2 * s + 10),
+            Learn::Flapping { stays: 2 }
+        ));
         assert_eq!(t.generation(), g);
         assert_eq!(t.lookup(1, m, 2 * s + 20), Some(2));
         assert_eq!((t.moves(), t.flaps()), (1, 1));
         // After the hold-down it may move again.
-        assert!(matches!(t.learn(1, m, 1, 3 * s + 20), Learn::Moved { from: 2, .. }));
+        assert!(matches!(
+            t.learn(1, m, 1, 3 * s + 20),
+            Learn::Moved { from: 2, .. }
+        ));
     }
 }

@@ -1,12 +1,14 @@
 //! `dvs-switchd --config switch.toml`: the user-mode switch daemon.
 //!
 //! Loads and validates the configuration, builds every port and table (nothing starts if anything
-//! is wrong), starts the PMD threads (and the switch's housekeeping) and the control socket, and runs until SIGTERM,
-//! SIGINT or `dvsctl switch shutdown`.
+//! is wrong), starts the PMD threads (and the switch's housekeeping), the control socket and the
+//! OpenFlow listeners (`<rundir>/<bridge>.mgmt`, `ofp_listen`), and runs until SIGTERM, SIGINT or
+//! `dvsctl switch shutdown`.
 
 use clap::Parser;
 use datapath::config;
 use datapath::control::Control;
+use datapath::ofp::OfpServer;
 use datapath::rpc::RpcServer;
 use datapath::switch::Switch;
 use std::path::PathBuf;
@@ -90,6 +92,15 @@ fn main() -> ExitCode {
         sw.stop();
         return ExitCode::from(1);
     }
+    let ofp = match OfpServer::start(&sw) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("dvs-switchd: OpenFlow: {e}");
+            server.shutdown();
+            sw.stop();
+            return ExitCode::from(1);
+        }
+    };
     eprintln!(
         "dvs-switchd: running: {} bridge(s), {} port(s), {} pmd(s); control socket {}",
         sw.bridges.len(),
@@ -101,6 +112,7 @@ fn main() -> ExitCode {
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("dvs-switchd: stopping");
+    ofp.shutdown();
     server.shutdown();
     sw.stop();
     ExitCode::SUCCESS

@@ -7,8 +7,8 @@
 
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
 use super::{
-    BridgeConfig, ConfigError, FlowLine, Location, PortConfig, PortKind, SwitchConfig,
-    SwitchSection, VlanMode, VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
+    parse_listen, BridgeConfig, ConfigError, FlowLine, Location, PortConfig, PortKind,
+    SwitchConfig, SwitchSection, VlanMode, VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -396,6 +396,11 @@ fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConf
                 .unwrap_or(usize::MAX),
         };
         let flows = build_flows(src, b, &prefix)?;
+        let mut ofp_listen = Vec::new();
+        for (j, t) in b.ofp_listen.iter().enumerate() {
+            let field = format!("{prefix}.ofp_listen[{j}]");
+            ofp_listen.push(parse_listen(t.get_ref()).map_err(|e| src.err(t.span(), &field, e))?);
+        }
         let ports = build_ports(src, b, i, &mut seen)?;
         out.push(BridgeConfig {
             name,
@@ -403,6 +408,7 @@ fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConf
             mac_aging_secs,
             mac_limit,
             flows,
+            ofp_listen,
             ports,
             location: src.loc(span, &prefix),
         });

@@ -22,12 +22,14 @@
 
 mod backend;
 mod build;
+mod ofp;
 mod raw;
 #[cfg(test)]
 mod tests;
 mod vlanset;
 
 pub use backend::{Backend, VhostRole, XdpMode};
+pub use ofp::{parse_listen, OfpListen};
 pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
 
 use serde::Serialize;
@@ -161,6 +163,8 @@ pub struct BridgeConfig {
     pub mac_limit: usize,
     /// Static flows, `flows` first then `flows_file`, unparsed.
     pub flows: Vec<FlowLine>,
+    /// Extra OpenFlow listeners (`ofp_listen`), besides `<rundir>/<bridge>.mgmt`.
+    pub ofp_listen: Vec<OfpListen>,
     /// Ports in file order.
     pub ports: Vec<PortConfig>,
     /// The `[[bridge]]` header.

@@ -48,6 +48,8 @@ pub(super) struct RawBridge {
     pub flows: Vec<Spanned<String>>,
     pub flows_file: Option<Spanned<String>>,
     #[serde(default)]
+    pub ofp_listen: Vec<Spanned<String>>,
+    #[serde(default)]
     pub port: Vec<Spanned<RawPort>>,
 }
 

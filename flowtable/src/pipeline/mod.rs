@@ -187,6 +187,10 @@ pub struct FlowEntry {
     pub stats: Arc<RuleStats>,
     /// Installation time (ns).
     pub created_ns: u64,
+    /// The match as an OpenFlow controller encoded it (`ofp_match` with its OXM TLVs, in the
+    /// order and mask encoding received), so flow statistics echo it byte for byte; `None` for
+    /// rules that did not come from the wire (text syntax, configuration).
+    pub wire_match: Option<Arc<[u8]>>,
 }
 
 impl FlowEntry {
@@ -209,6 +213,7 @@ impl FlowEntry {
             instructions,
             stats: Arc::new(RuleStats::new(0)),
             created_ns: now_ns,
+            wire_match: None,
         }
     }
 

@@ -132,6 +132,7 @@ impl FlowMod {
             instructions: self.instructions,
             stats: Arc::new(RuleStats::new(self.flags)),
             created_ns: now_ns,
+            wire_match: None,
         }
     }
 

@@ -1,0 +1,319 @@
+//! One OpenFlow connection: stream framing, the HELLO handshake, and dispatch of every request
+//! to its handler, in arrival order.
+//!
+//! Framing uses the header's length field ([`frame_len`]); a message that does not decode gets
+//! the ERROR the codec names (carrying the first 64 bytes of the request, with its xid) and the
+//! connection goes on, because the stream is still framed. Only a header whose length is below 8
+//! loses the framing: that one is answered with BAD_LEN and the connection is closed. A peer
+//! whose HELLO shares no version with us gets HELLO_FAILED/INCOMPATIBLE and is disconnected.
+//!
+//! Requests the switch does not implement yet (groups, meters, PACKET_OUT) are refused with an
+//! ERROR carrying the request's xid; the connection stays up, as controllers probe features this
+//! way.
+
+use super::hub::{ConnShared, Hub};
+use super::{flows, stats, Sock};
+use crate::cycles::monotonic_ns;
+use crate::flowmod;
+use openflow::error::{
+    BadRequestCode, ErrorCode, GroupModFailedCode, HelloFailedCode, MeterModFailedCode,
+    PortModFailedCode, TableFeaturesFailedCode, TableModFailedCode,
+};
+use openflow::flow_mod::OFPTT_ALL;
+use openflow::header::HEADER_LEN;
+use openflow::multipart::{
+    MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody, MAX_REPLY_BODY,
+    OFPMPF_REPLY_MORE,
+};
+use openflow::port::OFPPC_PORT_DOWN;
+use openflow::{
+    decode, frame_len, ErrorMsg, FlowMod, GroupModCommand, Header, Hello, Message, MeterModCommand,
+    PortMod, SwitchConfig, OFP_NO_BUFFER,
+};
+use std::io::{self, Read};
+use std::sync::Arc;
+
+/// Bytes of a packet sent to the controller on a table miss, until SET_CONFIG says otherwise.
+const DEFAULT_MISS_SEND_LEN: u16 = 128;
+
+/// Whether to keep reading after a message.
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Close,
+}
+
+struct Conn<'a> {
+    hub: &'a Hub,
+    shared: &'a ConnShared,
+    config: SwitchConfig,
+}
+
+/// Serve one accepted connection until the peer closes it or the switch shuts down.
+pub(super) fn serve(hub: Arc<Hub>, sock: Sock) {
+    let Ok(writer) = sock.try_clone() else {
+        return;
+    };
+    let Some(shared) = hub.register(writer) else {
+        return;
+    };
+    let mut c = Conn {
+        hub: &hub,
+        shared: &shared,
+        config: SwitchConfig {
+            flags: 0,
+            miss_send_len: DEFAULT_MISS_SEND_LEN,
+        },
+    };
+    let _ = c.run(sock);
+    hub.unregister(&shared);
+}
+
+impl Conn<'_> {
+    fn run(&mut self, mut sock: Sock) -> io::Result<()> {
+        self.shared.send(0, &Message::Hello(Hello::ours()))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            while let Some(n) = frame_len(&buf) {
+                let lost = Header::peek(&buf).is_none_or(|h| usize::from(h.length) < HEADER_LEN);
+                let next = self.handle(&buf[..n])?;
+                buf.drain(..n);
+                if lost || next == Next::Close {
+                    sock.shutdown();
+                    return Ok(());
+                }
+            }
+            let got = sock.read(&mut chunk)?;
+            if got == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..got]);
+        }
+    }
+
+    fn reply(&self, xid: u32, msg: Message) -> io::Result<()> {
+        self.shared.send(xid, &msg)
+    }
+
+    fn error(&self, xid: u32, code: ErrorCode, raw: &[u8]) -> io::Result<()> {
+        self.reply(xid, Message::Error(ErrorMsg::new(code, raw)))
+    }
+
+    fn handle(&mut self, raw: &[u8]) -> io::Result<Next> {
+        let xid = Header::peek(raw).map_or(0, |h| h.xid);
+        match decode(raw) {
+            Ok((h, msg)) => self.dispatch(h, msg, raw),
+            Err(e) => {
+                self.reply(xid, Message::Error(e.to_error_msg(raw)))?;
+                Ok(Next::Continue)
+            }
+        }
+    }
+
+    /// Refuse a modification from a slave connection.
+    fn slave_refused(&self, xid: u32, raw: &[u8]) -> io::Result<bool> {
+        if self.shared.is_slave() {
+            self.error(xid, ErrorCode::BadRequest(BadRequestCode::IsSlave), raw)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn dispatch(&mut self, h: Header, msg: Message, raw: &[u8]) -> io::Result<Next> {
+        use Message as M;
+        let xid = h.xid;
+        let bad_type = ErrorCode::BadRequest(BadRequestCode::BadType);
+        match msg {
+            M::Hello(hello) => {
+                if hello.negotiate(h.version).is_none() {
+                    let mut e =
+                        ErrorMsg::new(ErrorCode::HelloFailed(HelloFailedCode::Incompatible), &[]);
+                    e.data = b"dvs-switchd speaks OpenFlow 1.3 (0x04) only".to_vec();
+                    self.reply(xid, M::Error(e))?;
+                    return Ok(Next::Close);
+                }
+            }
+            M::EchoRequest(d) => self.reply(xid, M::EchoReply(d))?,
+            M::EchoReply(_) | M::Error(_) => {}
+            M::FeaturesRequest => self.reply(xid, M::FeaturesReply(stats::features(self.hub)))?,
+            M::GetConfigRequest => self.reply(xid, M::GetConfigReply(self.config))?,
+            M::SetConfig(c) => self.config = c,
+            M::BarrierRequest => self.reply(xid, M::BarrierReply)?,
+            M::RoleRequest(r) => match self.hub.request_role(self.shared, r) {
+                Ok(role) => self.reply(xid, M::RoleReply(role))?,
+                Err(code) => self.error(xid, code, raw)?,
+            },
+            M::GetAsyncRequest => {
+                let cfg = *self
+                    .shared
+                    .async_cfg
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                self.reply(xid, M::GetAsyncReply(cfg))?
+            }
+            M::SetAsync(a) => {
+                *self
+                    .shared
+                    .async_cfg
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = a
+            }
+            M::FlowMod(fm) => {
+                if !self.slave_refused(xid, raw)? {
+                    self.flow_mod(xid, &fm, raw)?;
+                }
+            }
+            M::PortMod(pm) => {
+                if !self.slave_refused(xid, raw)? {
+                    self.port_mod(xid, &pm, raw)?;
+                }
+            }
+            M::TableMod(tm) => {
+                let n = self.hub.bridge.view().pipeline.n_tables();
+                if !self.slave_refused(xid, raw)?
+                    && tm.table_id != OFPTT_ALL
+                    && usize::from(tm.table_id) >= n
+                {
+                    let code = ErrorCode::TableModFailed(TableModFailedCode::BadTable);
+                    self.error(xid, code, raw)?;
+                }
+            }
+            M::GroupMod(g) => {
+                if !self.slave_refused(xid, raw)? {
+                    let code = match g.command {
+                        GroupModCommand::Add => GroupModFailedCode::OutOfGroups,
+                        _ => GroupModFailedCode::UnknownGroup,
+                    };
+                    self.error(xid, ErrorCode::GroupModFailed(code), raw)?;
+                }
+            }
+            M::MeterMod(m) => {
+                if !self.slave_refused(xid, raw)? {
+                    let code = match m.command {
+                        MeterModCommand::Add => MeterModFailedCode::OutOfMeters,
+                        _ => MeterModFailedCode::UnknownMeter,
+                    };
+                    self.error(xid, ErrorCode::MeterModFailed(code), raw)?;
+                }
+            }
+            M::PacketOut(_) => {
+                if !self.slave_refused(xid, raw)? {
+                    self.error(xid, bad_type, raw)?;
+                }
+            }
+            M::MultipartRequest(req) => self.multipart(xid, req, raw)?,
+            M::Experimenter(_) => {
+                let code = ErrorCode::BadRequest(BadRequestCode::BadExperimenter);
+                self.error(xid, code, raw)?
+            }
+            M::FeaturesReply(_)
+            | M::GetConfigReply(_)
+            | M::PacketIn(_)
+            | M::FlowRemoved(_)
+            | M::PortStatus(_)
+            | M::MultipartReply(_)
+            | M::BarrierReply
+            | M::RoleReply(_)
+            | M::GetAsyncReply(_) => self.error(xid, bad_type, raw)?,
+        }
+        Ok(Next::Continue)
+    }
+
+    fn flow_mod(&self, xid: u32, fm: &FlowMod, raw: &[u8]) -> io::Result<()> {
+        let req = match flows::to_request(fm) {
+            Ok(r) => r,
+            Err(code) => return self.error(xid, code, raw),
+        };
+        match flowmod::apply_batch(&self.hub.bridge, std::slice::from_ref(&req)) {
+            Ok(applied) => self.hub.flows_deleted(applied.removed),
+            Err(e) => return self.error(xid, flows::error_code(&e.error), raw),
+        }
+        if fm.buffer_id != OFP_NO_BUFFER {
+            // The flow is in; there is no buffered packet to apply it to (n_buffers is 0).
+            let code = ErrorCode::BadRequest(BadRequestCode::BufferUnknown);
+            return self.error(xid, code, raw);
+        }
+        Ok(())
+    }
+
+    fn port_mod(&self, xid: u32, pm: &PortMod, raw: &[u8]) -> io::Result<()> {
+        let known = self
+            .hub
+            .bridge
+            .view()
+            .port(pm.port_no)
+            .map(|p| stats::port_mac(&p.name));
+        match known {
+            None => self.error(
+                xid,
+                ErrorCode::PortModFailed(PortModFailedCode::BadPort),
+                raw,
+            ),
+            Some(mac) if mac != pm.hw_addr => self.error(
+                xid,
+                ErrorCode::PortModFailed(PortModFailedCode::BadHwAddr),
+                raw,
+            ),
+            Some(_) => {
+                // Only PORT_DOWN is kept (and reported in port descriptions); NO_RECV, NO_FWD
+                // and NO_PACKET_IN are accepted and ignored, as is `advertise`.
+                self.hub
+                    .set_port_config(pm.port_no, pm.config, pm.mask & OFPPC_PORT_DOWN);
+                Ok(())
+            }
+        }
+    }
+
+    fn multipart(&self, xid: u32, req: MultipartRequest, raw: &[u8]) -> io::Result<()> {
+        use MultipartReplyBody as R;
+        use MultipartRequestBody as B;
+        let now = monotonic_ns();
+        let refuse = |code| self.error(xid, code, raw);
+        let bad_mp = ErrorCode::BadRequest(BadRequestCode::BadMultipart);
+        let body = match req.body {
+            B::Desc => R::Desc(stats::desc(self.hub)),
+            B::Flow(f) => match flows::flow_stats(&self.hub.bridge.view().pipeline, &f, now) {
+                Ok(v) => R::Flow(v),
+                Err(code) => return refuse(code),
+            },
+            B::Aggregate(f) => match flows::aggregate(&self.hub.bridge.view().pipeline, &f) {
+                Ok(a) => R::Aggregate(a),
+                Err(code) => return refuse(code),
+            },
+            B::Table => R::Table(stats::tables(self.hub)),
+            B::PortStats(port) => match stats::port_stats(self.hub, port, now) {
+                Some(v) => R::PortStats(v),
+                None => return refuse(ErrorCode::BadRequest(BadRequestCode::BadPort)),
+            },
+            B::PortDesc => R::PortDesc(stats::port_desc(self.hub)),
+            B::Queue { .. } => R::Queue(Vec::new()),
+            B::TableFeatures(set) if set.is_empty() => {
+                R::TableFeatures(stats::table_features(self.hub))
+            }
+            B::TableFeatures(_) => {
+                return refuse(ErrorCode::TableFeaturesFailed(
+                    TableFeaturesFailedCode::Eperm,
+                ))
+            }
+            B::Group(_)
+            | B::GroupDesc
+            | B::GroupFeatures
+            | B::Meter(_)
+            | B::MeterConfig(_)
+            | B::MeterFeatures => return refuse(bad_mp),
+            B::Experimenter { .. } => {
+                return refuse(ErrorCode::BadRequest(BadRequestCode::BadExperimenter))
+            }
+        };
+        let parts = body.split(MAX_REPLY_BODY);
+        let last = parts.len().saturating_sub(1);
+        let mut out = Vec::new();
+        for (i, body) in parts.into_iter().enumerate() {
+            let flags = if i < last { OFPMPF_REPLY_MORE } else { 0 };
+            let msg = Message::MultipartReply(MultipartReply { flags, body });
+            openflow::encode(xid, &msg, &mut out);
+        }
+        self.shared.send_raw(&out)
+    }
+}
