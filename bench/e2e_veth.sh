@@ -11,7 +11,7 @@ T=${1:-5}
 ROUNDS=${2:-3}
 cd "$(dirname "$0")/.."
 cargo build --release -p datapath --bins -q
-SWITCHD=$(pwd)/target/release/dvs-switchd
+SWITCHD=${CARGO_TARGET_DIR:-$(pwd)/target}/release/dvs-switchd
 NS=dvsbench-sink
 WORK=$(mktemp -d)
 cleanup() {

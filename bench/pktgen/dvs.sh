@@ -10,8 +10,8 @@
 # busy_cycles over the delta of its packets between dvs_cycles_mark and dvs_cycles (dvs has no
 # stats-clear), falling back to the cumulative `cycles_per_packet` if busy_cycles is missing.
 
-DVS_SWITCHD=$REPO/target/release/dvs-switchd
-DVSCTL=$REPO/target/release/dvsctl
+DVS_SWITCHD=${CARGO_TARGET_DIR:-$REPO/target}/release/dvs-switchd
+DVSCTL=${CARGO_TARGET_DIR:-$REPO/target}/release/dvsctl
 DVS_PID=""; DVS_DIR=""; DVS_SOCK=""; DVS_MARK=""
 
 dvs_build() {

@@ -40,7 +40,7 @@ fn counter(sw: &Switchd, port: &str, key: &str) -> u64 {
 
 /// Wait (bounded) until `f` holds, so counters can settle after a burst.
 fn settle(mut f: impl FnMut() -> bool) -> bool {
-    for _ in 0..50 {
+    for _ in 0..100 {
         if f() {
             return true;
         }
@@ -49,8 +49,15 @@ fn settle(mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// One VM test at a time: each runs several busy-polling testpmd processes on a 2-core machine.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn skip(test: &str) -> bool {
     !require_root(test) || !testpmd::available(test)
+}
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[test]
@@ -58,6 +65,7 @@ fn vms_exchange_counted_traffic_and_vlans_isolate_them() {
     if skip("vms_exchange_counted_traffic_and_vlans_isolate_them") {
         return;
     }
+    let _one_at_a_time = serial();
     let dir = sock_dir();
     let sw = Switchd::start(&config(
         &(vhost_port("vm1", 1, &dir, "server", 10)
@@ -104,6 +112,7 @@ fn a_crashed_vm_comes_back_and_a_restarted_switch_reconnects() {
     if skip("a_crashed_vm_comes_back_and_a_restarted_switch_reconnects") {
         return;
     }
+    let _one_at_a_time = serial();
     let dir = sock_dir();
     // Client role: the VMs own the sockets, the switch connects (and reconnects).
     let mut vm1 = Testpmd::start(&dir.join("vm1.sock"), true, vm_mac(1));
@@ -157,7 +166,13 @@ fn a_crashed_vm_comes_back_and_a_restarted_switch_reconnects() {
     vm1.wait_link_up(LINK);
     let (rx2_before, _) = vm2.stats();
     vm1.send_bursts(2);
-    assert!(settle(|| counter(&sw, "vm2", "tx_packets") >= 64));
+    assert!(
+        settle(|| counter(&sw, "vm2", "tx_packets") >= 64),
+        "after the switch restart: {}\nvm1: {:?}\n{}",
+        sw.call("switch/show", json!({})),
+        vm1.stats(),
+        sw.call("drop/stats", json!({}))
+    );
     assert!(
         settle(|| vm2.stats().0 >= rx2_before + 64),
         "vm2 receives again"
@@ -211,6 +226,7 @@ fn vm_talks_to_a_netns_host_through_afxdp() {
     if skip("vm_talks_to_a_netns_host_through_afxdp") {
         return;
     }
+    let _one_at_a_time = serial();
     vm_and_netns_host("afxdp");
 }
 
@@ -219,5 +235,6 @@ fn vm_talks_to_a_netns_host_through_dpdk() {
     if skip("vm_talks_to_a_netns_host_through_dpdk") {
         return;
     }
+    let _one_at_a_time = serial();
     vm_and_netns_host("dpdk");
 }

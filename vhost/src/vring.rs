@@ -253,6 +253,13 @@ impl SplitRing {
             // First burst after (re)start: the used index in memory is the
             // truth (the driver may have kept entries across a reconnect).
             self.next_used = RingView::load16(&view.used, 2, Ordering::Acquire);
+            // We never hold chains across bursts, so at a (re)start everything the guest made
+            // available before the used index was handed back. A frontend resuming after our
+            // reconnect (DPDK virtio_user in server mode) sends base 0 whatever its indexes are:
+            // trust the ring, as DPDK's own vhost library does, rather than re-reading stale slots.
+            if self.last_avail != self.next_used {
+                self.last_avail = self.next_used;
+            }
             let flags = if self.event_idx {
                 0
             } else {
