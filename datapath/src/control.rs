@@ -72,7 +72,13 @@ impl Control {
                         })
                     })
                     .collect();
-                json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id), "ports": ports})
+                let macs = b.macs();
+                let mac_table = json!({
+                    "entries": macs.len(), "moves": macs.moves(), "flaps_held": macs.flaps(),
+                });
+                drop(macs);
+                json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id),
+                       "mac_table": mac_table, "ports": ports})
             })
             .collect();
         let pmds: Vec<Value> = pmds_json(&self.sw);

@@ -145,6 +145,12 @@ fn normal_floods_in_vlan_tags_on_trunk_and_learns() {
     assert_eq!(out[0], ("c".to_string(), eth(C, B)));
     let macs = r.call("mac/show", json!({"bridge": "br0"}));
     assert_eq!(macs.as_array().unwrap().len(), 3, "{macs}");
+    // B shows up on the trunk too: a move; straight back to b within the hold-down is refused.
+    r.send("t", build::vlan_tagged(&eth(BCAST, B), 0x8100, 10), 2);
+    r.send("b", eth(BCAST, B), 2);
+    let show = r.call("switch/show", json!({}));
+    assert_eq!(show["bridges"][0]["mac_table"]["moves"], 1, "{show}");
+    assert_eq!(show["bridges"][0]["mac_table"]["flaps_held"], 1, "{show}");
 }
 
 #[test]

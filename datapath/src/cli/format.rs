@@ -119,6 +119,15 @@ fn show(v: &Value) -> Result<String, FormatError> {
             Some(Value::String(s)) => writeln!(o, "        datapath_id: {s}"),
             _ => Ok(()),
         };
+        if let Some(m) = b.get("mac_table") {
+            let _ = writeln!(
+                o,
+                "        mac table: {} entries, {} moves, {} flapping moves held",
+                num(m, "entries"),
+                num(m, "moves"),
+                num(m, "flaps_held")
+            );
+        }
         for p in b
             .get("ports")
             .and_then(Value::as_array)
