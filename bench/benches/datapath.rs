@@ -61,6 +61,7 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
             gidx: 0,
             vlan: VlanMode::None,
             port: input.clone(),
+            config: 0,
         },
         BridgePort {
             name: "out".into(),
@@ -68,6 +69,7 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
             gidx: 1,
             vlan: VlanMode::None,
             port: output.clone(),
+            config: 0,
         },
     ];
     let mut pipeline = Pipeline::new();

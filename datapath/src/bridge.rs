@@ -12,12 +12,16 @@
 //! through its `Arc<MacEntry>` without locking.
 
 use crate::config::VlanMode;
+use crate::group::GroupTable;
+use crate::inject::InjectQueue;
+use crate::meter::MeterTable;
+use crate::packet_in::PacketInQueue;
 use crate::port::Port;
 use arc_swap::{ArcSwap, Guard};
 use flowtable::mactable::MacTable;
 use flowtable::pipeline::Pipeline;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A port as a member of a bridge.
@@ -33,6 +37,38 @@ pub struct BridgePort {
     pub vlan: VlanMode,
     /// The I/O backend.
     pub port: Arc<dyn Port>,
+    /// OpenFlow `OFPPC_*` config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN) set by
+    /// PORT_MOD.
+    pub config: u32,
+}
+
+/// OFPPC_PORT_DOWN: administratively down (no receive, no transmit).
+pub const OFPPC_PORT_DOWN: u32 = 1 << 0;
+/// OFPPC_NO_RECV: drop everything received on the port.
+pub const OFPPC_NO_RECV: u32 = 1 << 2;
+/// OFPPC_NO_FWD: drop everything forwarded to the port.
+pub const OFPPC_NO_FWD: u32 = 1 << 5;
+/// OFPPC_NO_PACKET_IN: send no packet-ins for packets received on the port.
+pub const OFPPC_NO_PACKET_IN: u32 = 1 << 6;
+
+impl BridgePort {
+    /// The port may transmit: not administratively down, not NO_FWD.
+    #[inline]
+    pub fn forwards(&self) -> bool {
+        self.config & (OFPPC_PORT_DOWN | OFPPC_NO_FWD) == 0
+    }
+
+    /// The port accepts received packets: not administratively down, not NO_RECV.
+    #[inline]
+    pub fn receives(&self) -> bool {
+        self.config & (OFPPC_PORT_DOWN | OFPPC_NO_RECV) == 0
+    }
+
+    /// OpenFlow liveness (fast-failover groups): link up and not administratively down.
+    #[inline]
+    pub fn live(&self) -> bool {
+        self.config & OFPPC_PORT_DOWN == 0 && self.port.link_up()
+    }
 }
 
 /// Immutable snapshot of a bridge, read by PMD threads.
@@ -44,6 +80,10 @@ pub struct BridgeView {
     pub by_ofport: HashMap<u32, usize>,
     /// The OpenFlow tables.
     pub pipeline: Arc<Pipeline>,
+    /// The group table.
+    pub groups: Arc<GroupTable>,
+    /// The meter table.
+    pub meters: Arc<MeterTable>,
 }
 
 impl BridgeView {
@@ -51,6 +91,12 @@ impl BridgeView {
     #[inline]
     pub fn port(&self, ofport: u32) -> Option<&BridgePort> {
         self.by_ofport.get(&ofport).map(|&i| &self.ports[i])
+    }
+
+    /// OpenFlow liveness of `ofport` (false for a port the bridge does not have).
+    #[inline]
+    pub fn port_live(&self, ofport: u32) -> bool {
+        self.port(ofport).is_some_and(BridgePort::live)
     }
 
     /// The member with name `name`.
@@ -71,6 +117,11 @@ pub struct Bridge {
     macs: Mutex<MacTable>,
     epoch: Arc<AtomicU64>,
     edit: Mutex<()>,
+    fail_open: AtomicBool,
+    /// Packets on their way to the OpenFlow controllers.
+    pub packet_in: PacketInQueue,
+    /// Packets from the control plane (PACKET_OUT) on their way to PMD 0.
+    pub inject: InjectQueue,
 }
 
 impl Bridge {
@@ -97,10 +148,15 @@ impl Bridge {
                 ports,
                 by_ofport,
                 pipeline: Arc::new(pipeline),
+                groups: Arc::new(GroupTable::default()),
+                meters: Arc::new(MeterTable::default()),
             }),
             macs: Mutex::new(macs),
             epoch,
             edit: Mutex::new(()),
+            fail_open: AtomicBool::new(false),
+            packet_in: PacketInQueue::default(),
+            inject: InjectQueue::default(),
         }
     }
 
@@ -132,14 +188,51 @@ impl Bridge {
         &self,
         f: impl FnOnce(&mut Pipeline) -> Result<R, E>,
     ) -> Result<R, E> {
+        self.edit_view(|v| {
+            let mut pipeline = (*v.pipeline).clone();
+            let r = f(&mut pipeline)?;
+            v.pipeline = Arc::new(pipeline);
+            Ok(r)
+        })
+    }
+
+    /// Apply `f` to a copy of the whole view (ports' config, pipeline, groups, meters) and
+    /// publish it if `f` succeeds: all or nothing (a group delete removes the group and the flows
+    /// that use it in one publish), and concurrent editors are serialized.
+    pub fn edit_view<R, E>(&self, f: impl FnOnce(&mut BridgeView) -> Result<R, E>) -> Result<R, E> {
         let _guard = self.edit.lock().unwrap_or_else(|e| e.into_inner());
         let cur = self.view.load_full();
-        let mut pipeline = (*cur.pipeline).clone();
-        let r = f(&mut pipeline)?;
         let mut next = (*cur).clone();
-        next.pipeline = Arc::new(pipeline);
+        let r = f(&mut next)?;
         self.view.store(Arc::new(next));
         self.bump_epoch();
         Ok(r)
+    }
+
+    /// Replace the `mask` bits of `ofport`'s OpenFlow config bits with those of `config`;
+    /// returns (old, new), or `None` when the bridge has no such port.
+    pub fn set_port_config(&self, ofport: u32, config: u32, mask: u32) -> Option<(u32, u32)> {
+        self.edit_view(|v| {
+            let i = *v.by_ofport.get(&ofport).ok_or(())?;
+            let p = &mut v.ports[i];
+            let old = p.config;
+            p.config = (old & !mask) | (config & mask);
+            Ok::<_, ()>((old, p.config))
+        })
+        .ok()
+    }
+
+    /// True while the bridge is in fail-open mode (fail mode `standalone` and no controller
+    /// reachable): every packet gets NORMAL, the flow tables are bypassed.
+    #[inline]
+    pub fn fail_open(&self) -> bool {
+        self.fail_open.load(Ordering::Acquire)
+    }
+
+    /// Enter or leave fail-open mode (invalidating caches when it changes).
+    pub fn set_fail_open(&self, on: bool) {
+        if self.fail_open.swap(on, Ordering::AcqRel) != on {
+            self.bump_epoch();
+        }
     }
 }

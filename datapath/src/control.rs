@@ -14,7 +14,7 @@ use crate::flowmod::{self, Command, FlowModRequest};
 use crate::rpc::{RpcError, RpcHandler};
 use crate::switch::Switch;
 use crate::vlan;
-use crate::xlate::{self, DpAction, Mode};
+use crate::xlate::{self, DpAction, InPort, Mode};
 use flowtable::text::{format_flow, parse_flow, parse_match};
 use flowtable::trace::Trace;
 use serde_json::{json, Value};
@@ -290,25 +290,10 @@ impl Control {
         out.push_str(&trace.render(&names));
         let (dec, _) = {
             let mut macs = b.macs();
-            xlate::translate(&view, in_port, &key, res, &mut macs, now, Mode::DryRun)
+            let inp = InPort::from(in_port);
+            xlate::translate(&view, inp, &key, res, &mut macs, now, 64, Mode::DryRun)
         };
-        let acts: Vec<String> = dec
-            .actions
-            .iter()
-            .map(|a| match a {
-                DpAction::Output(g) => format!("output:{}", self.sw.port_name(*g)),
-                DpAction::PushVlan { tpid, tci } => {
-                    format!(
-                        "push_vlan(tpid=0x{tpid:04x},vid={},pcp={})",
-                        tci & 0xfff,
-                        tci >> 13
-                    )
-                }
-                DpAction::PopVlan => "pop_vlan".to_string(),
-                DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
-                DpAction::DecTtl => "dec_ttl".to_string(),
-            })
-            .collect();
+        let acts = describe_actions(&self.sw, &dec.actions);
         if dec.outputs() {
             out.push_str(&format!("\nDatapath actions: {}\n", acts.join(",")));
         } else {
@@ -320,6 +305,38 @@ impl Control {
         }
         Ok(json!({ "text": out }))
     }
+}
+
+/// Datapath actions as `dvsctl switch trace` prints them.
+fn describe_actions(sw: &Switch, actions: &[DpAction]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            DpAction::Output(g) => format!("output:{}", sw.port_name(*g)),
+            DpAction::PushVlan { tpid, tci } => {
+                format!(
+                    "push_vlan(tpid=0x{tpid:04x},vid={},pcp={})",
+                    tci & 0xfff,
+                    tci >> 13
+                )
+            }
+            DpAction::PopVlan => "pop_vlan".to_string(),
+            DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
+            DpAction::DecTtl => "dec_ttl".to_string(),
+            DpAction::Meter(m) => format!("meter({})", m.0.id),
+            DpAction::Controller(c) => format!(
+                "controller(reason={},table={},max_len={})",
+                if c.reason == xlate::OFPR_NO_MATCH {
+                    "no_match"
+                } else {
+                    "action"
+                },
+                c.table,
+                c.max_len
+            ),
+            DpAction::Clone(sub) => format!("clone({})", describe_actions(sw, sub).join(",")),
+        })
+        .collect()
 }
 
 fn describe_vlan(m: &VlanMode) -> String {

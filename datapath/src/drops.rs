@@ -43,8 +43,15 @@ drop_reasons! {
     MacLimit => "mac_limit", "The ingress port reached its learned-MAC limit; unknown sources are dropped.";
     TtlExpired => "ttl_expired", "dec_ttl on a packet whose TTL would reach zero.";
     BadOutputPort => "bad_output_port", "Output to a port number the bridge does not have.";
-    Controller => "no_controller", "Output to CONTROLLER, but no controller is connected.";
-    Unsupported => "unsupported_action", "An action the datapath cannot execute yet (group, meter).";
+    Controller => "controller_queue_full", "Output to CONTROLLER while the bridge's packet-in queue was full.";
+    NoPacketIn => "no_packet_in", "Output to CONTROLLER for a packet from a port set to no_packet_in (PORT_MOD).";
+    Unsupported => "unsupported_action", "An action the datapath cannot execute (set_queue).";
+    Meter => "meter_drop", "A meter's drop band policed the packet.";
+    UnknownMeter => "unknown_meter", "A meter instruction names a meter that was deleted while the packet was in flight.";
+    UnknownGroup => "unknown_group", "A group action names a group that does not exist.";
+    GroupNoBucket => "group_no_live_bucket", "A group had no bucket to execute (fast-failover with every bucket dead, or no buckets).";
+    PortNoRecv => "port_no_recv", "Received on a port that is administratively down or set to no_recv (PORT_MOD).";
+    PortNoFwd => "port_no_fwd", "Output to a port that is administratively down or set to no_fwd (PORT_MOD).";
     NoBuffer => "no_buffer", "Packet pool exhausted while copying a packet for an extra output.";
     PortDown => "port_down", "Output port has no carrier.";
     TooBig => "too_big", "Packet exceeds the output port's frame size after editing.";

@@ -12,9 +12,9 @@
 //! Removed rules (deletes, and timeouts through [`expire`]) are handed back to the caller, which
 //! owns the notification channels (OpenFlow FLOW_REMOVED); this module does no I/O.
 
-use crate::bridge::Bridge;
+use crate::bridge::{Bridge, BridgeView};
 use crate::cycles::monotonic_ns;
-use flowtable::action::{Action, Instructions};
+use flowtable::action::{Action, Instructions, OFPP_TABLE};
 use flowtable::pipeline::{
     FlowEntry, FlowFilter, Pipeline, PipelineError, RemovedReason, RuleStats, OFPFF_RESET_COUNTS,
 };
@@ -138,12 +138,15 @@ pub enum FlowModError {
     /// The pipeline refused the change (bad table, goto, match, overlap).
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-    /// A group action names a group that does not exist (there is no group table yet).
+    /// A group action names a group that does not exist.
     #[error("group {0} does not exist")]
     UnknownGroup(u32),
-    /// A meter instruction names a meter that does not exist (there is no meter table yet).
+    /// A meter instruction names a meter that does not exist.
     #[error("meter {0} does not exist")]
     UnknownMeter(u32),
+    /// output:TABLE is only valid in a PACKET_OUT.
+    #[error("output:TABLE is only valid in a packet-out")]
+    TableOutput,
 }
 
 /// A batch failed: nothing was applied.
@@ -167,24 +170,56 @@ pub struct Applied {
     pub removed: Vec<Arc<FlowEntry>>,
 }
 
-fn check_references(ins: &Instructions) -> Result<(), FlowModError> {
-    if let Some(m) = ins.meter {
+/// The groups and meters a rule may name (those of the bridge being edited).
+pub trait References {
+    /// Group `id` exists.
+    fn has_group(&self, id: u32) -> bool;
+    /// Meter `id` exists.
+    fn has_meter(&self, id: u32) -> bool;
+}
+
+impl References for BridgeView {
+    fn has_group(&self, id: u32) -> bool {
+        self.groups.contains(id)
+    }
+    fn has_meter(&self, id: u32) -> bool {
+        self.meters.contains(id)
+    }
+}
+
+/// No groups, no meters.
+pub struct NoReferences;
+
+impl References for NoReferences {
+    fn has_group(&self, _: u32) -> bool {
+        false
+    }
+    fn has_meter(&self, _: u32) -> bool {
+        false
+    }
+}
+
+fn check_references(ins: &Instructions, refs: &dyn References) -> Result<(), FlowModError> {
+    if let Some(m) = ins.meter.filter(|m| !refs.has_meter(*m)) {
         return Err(FlowModError::UnknownMeter(m));
     }
-    let group = ins.apply.iter().chain(&ins.write).find_map(|a| match a {
-        Action::Group(g) => Some(*g),
-        _ => None,
-    });
-    match group {
-        Some(g) => Err(FlowModError::UnknownGroup(g)),
-        None => Ok(()),
+    for a in ins.apply.iter().chain(&ins.write) {
+        match a {
+            Action::Group(g) if !refs.has_group(*g) => return Err(FlowModError::UnknownGroup(*g)),
+            Action::Output { port, .. } if *port == OFPP_TABLE => {
+                return Err(FlowModError::TableOutput)
+            }
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Apply one request to a pipeline (the building block of [`apply_batch`]; on error the
 /// pipeline may be partly changed, which is why callers work on a copy).
 pub fn apply(
     p: &mut Pipeline,
+    refs: &dyn References,
     req: &FlowModRequest,
     now_ns: u64,
     out: &mut Applied,
@@ -192,12 +227,12 @@ pub fn apply(
     match req.command {
         Command::Add => {
             let table = req.table.ok_or(FlowModError::NoTable)?;
-            check_references(&req.instructions)?;
+            check_references(&req.instructions, refs)?;
             p.add(req.entry(table, now_ns))?;
             out.added += 1;
         }
         Command::Modify | Command::ModifyStrict => {
-            check_references(&req.instructions)?;
+            check_references(&req.instructions, refs)?;
             req.m.validate().map_err(PipelineError::from)?;
             let reset = req.flags & OFPFF_RESET_COUNTS != 0;
             out.modified += p.modify(
@@ -218,11 +253,13 @@ pub fn apply(
 /// Apply `reqs` to `bridge` all or nothing, and publish the result once.
 pub fn apply_batch(bridge: &Bridge, reqs: &[FlowModRequest]) -> Result<Applied, BatchError> {
     let now = monotonic_ns();
-    bridge.edit_pipeline(|p| {
+    bridge.edit_view(|v| {
+        let mut p = (*v.pipeline).clone();
         let mut out = Applied::default();
         for (index, r) in reqs.iter().enumerate() {
-            apply(p, r, now, &mut out).map_err(|error| BatchError { index, error })?;
+            apply(&mut p, &*v, r, now, &mut out).map_err(|error| BatchError { index, error })?;
         }
+        v.pipeline = Arc::new(p);
         Ok(out)
     })
 }

@@ -166,6 +166,9 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
                 w.pool_mut().free_batch(&mut batch);
             }
         }
+        if id == 0 {
+            got += w.run_injected();
+        }
         let t = cycles::now();
         let spent = t.wrapping_sub(t_last);
         t_last = t;
@@ -181,7 +184,7 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
                 t_last = cycles::now();
             }
         }
-        if mine.is_empty() {
+        if mine.is_empty() && got == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
     }

@@ -19,15 +19,19 @@ use crate::config::VlanMode;
 use crate::cycles;
 use crate::drops::DropReason;
 use crate::edit;
+use crate::inject::Inject;
 use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::meter::{self, Verdict};
+use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
 use crate::pmd::{PmdShared, PmdStats};
 use crate::port::{Port, PortCounters};
 use crate::vlan;
-use crate::xlate::{self, Decision, DpAction, Mode};
+use crate::xlate::{self, ControllerOut, Decision, DpAction, InPort, Mode};
 use flowtable::emc::{self, Emc};
 use flowtable::extract::extract;
 use flowtable::key::FlowKey;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 /// Exact-match cache entries per bridge per PMD.
@@ -40,6 +44,8 @@ pub struct Worker {
     emcs: Vec<Emc<Arc<Decision>>>,
     keys: Box<[FlowKey; BATCH_SIZE]>,
     hashes: [u64; BATCH_SIZE],
+    /// PACKET_OUT queues of every bridge (PMD 0 only).
+    injects: Vec<(usize, Receiver<Inject>)>,
     tx: Tx,
 }
 
@@ -72,7 +78,7 @@ impl Run {
     /// Charge the run to the decision's rules and refresh its learned MAC, then reset.
     fn flush(&mut self, now: u64) {
         if let Some(d) = self.dec.take() {
-            for r in &d.rules {
+            for r in d.rules.iter().chain(&d.extra) {
                 r.hit_n(self.packets, self.bytes, now);
             }
             if let Some(l) = &d.learned {
@@ -95,6 +101,15 @@ impl Worker {
                 .collect(),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             hashes: [0; BATCH_SIZE],
+            injects: if id == 0 {
+                sh.bridges
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| b.inject.take_receiver().map(|r| (i, r)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             tx: Tx {
                 id,
                 pool,
@@ -131,6 +146,13 @@ impl Worker {
         };
         let now = cycles::monotonic_ns();
         let n = batch.len();
+        if !in_port.receives() {
+            // PORT_MOD set the port down or no_recv.
+            self.tx.stats.drops.add(DropReason::PortNoRecv, n as u64);
+            PortCounters::add(&counters.rx_dropped, n as u64);
+            self.tx.pool.free_batch(batch);
+            return;
+        }
         let strict_vlan = !matches!(in_port.vlan, VlanMode::None);
 
         // Stage 1: parse every packet into its key.
@@ -170,20 +192,30 @@ impl Worker {
                 }
                 run.packets += 1;
                 run.bytes += pkt.len() as u64;
-                self.tx.execute(dec, pkt, counters);
+                self.tx.execute(&bridge, dec, pkt, counters, now);
                 continue;
             }
             upcalls += 1;
-            let res = view.pipeline.lookup(key, pkt.len() as u32, now, None);
+            let len = pkt.len() as u32;
+            let res = if bridge.fail_open() {
+                xlate::fail_open_result(key)
+            } else {
+                view.pipeline.lookup(key, len, now, None)
+            };
             let (dec, effect) = {
                 let mut macs = bridge.macs();
-                xlate::translate(&view, in_port, key, res, &mut macs, now, Mode::Learn)
+                let inp = InPort::from(in_port);
+                xlate::translate(&view, inp, key, res, &mut macs, now, len, Mode::Learn)
             };
             if effect.changed {
                 bridge.bump_epoch();
             }
-            // The pipeline already counted this packet against its rules.
-            self.tx.execute(&dec, pkt, counters);
+            // The pipeline already counted this packet against its rules; groups are counted
+            // by whoever executes the decision.
+            for r in &dec.extra {
+                r.hit(u64::from(len), now);
+            }
+            self.tx.execute(&bridge, &dec, pkt, counters, now);
             emc.insert(*key, hash, epoch, Arc::new(dec));
         }
         run.flush(now);
@@ -197,6 +229,37 @@ impl Worker {
     /// Transmit every pending output batch.
     pub fn flush(&mut self) {
         self.tx.flush();
+    }
+
+    /// Execute packets injected by the control plane (PACKET_OUT); PMD 0 only. Returns how
+    /// many were handled.
+    pub fn run_injected(&mut self) -> usize {
+        let mut done = 0;
+        for i in 0..self.injects.len() {
+            let bidx = self.injects[i].0;
+            while let Ok(inj) = self.injects[i].1.try_recv() {
+                let bridge = self.bridges[bidx].clone();
+                let now = cycles::monotonic_ns();
+                match self.tx.pool.alloc_from(&inj.data) {
+                    Some(pkt) => {
+                        for r in &inj.decision.extra {
+                            r.hit(inj.data.len() as u64, now);
+                        }
+                        let counters = PortCounters::default();
+                        self.tx.execute(&bridge, &inj.decision, pkt, &counters, now);
+                    }
+                    None => self.tx.stats.drops.add(DropReason::NoBuffer, 1),
+                }
+                if let Some(d) = inj.done {
+                    let _ = d.try_send(());
+                }
+                done += 1;
+            }
+        }
+        if done > 0 {
+            self.tx.flush();
+        }
+        done
     }
 
     /// Drop any queued output and release frames (on stop).
@@ -215,22 +278,41 @@ impl Tx {
         self.pool.free(pkt);
     }
 
-    fn execute(&mut self, dec: &Decision, pkt: Packet, counters: &PortCounters) {
-        let last_out = dec
-            .actions
-            .iter()
-            .rposition(|a| matches!(a, DpAction::Output(_)));
-        let Some(last_out) = last_out else {
+    fn execute(
+        &mut self,
+        bridge: &Bridge,
+        dec: &Decision,
+        pkt: Packet,
+        counters: &PortCounters,
+        now: u64,
+    ) {
+        if !dec.outputs() {
             self.drop_pkt(pkt, dec.drop.unwrap_or(DropReason::RuleDrop), counters);
             return;
-        };
-        let mut pkt = pkt;
-        for (i, a) in dec.actions[..=last_out].iter().enumerate() {
+        }
+        if let Some(left) = self.run_actions(bridge, &dec.actions, pkt, counters, now) {
+            // Every output was a copy (or a meter/edit failure already took the packet).
+            self.pool.free(left);
+        }
+    }
+
+    /// Run `actions` on `pkt`; returns the packet when no action consumed it.
+    fn run_actions(
+        &mut self,
+        bridge: &Bridge,
+        actions: &[DpAction],
+        mut pkt: Packet,
+        counters: &PortCounters,
+        now: u64,
+    ) -> Option<Packet> {
+        // The last action that needs the packet gets the packet itself; earlier ones get copies.
+        let last_use = actions.iter().rposition(DpAction::uses_packet)?;
+        for (i, a) in actions[..=last_use].iter().enumerate() {
             let ok = match a {
                 DpAction::Output(g) => {
-                    if i == last_out {
+                    if i == last_use {
                         self.enqueue(*g, pkt);
-                        return;
+                        return None;
                     }
                     match self.pool.clone_packet(&pkt) {
                         Some(c) => self.enqueue(*g, c),
@@ -241,6 +323,29 @@ impl Tx {
                     }
                     true
                 }
+                DpAction::Clone(sub) => {
+                    match self.pool.clone_packet(&pkt) {
+                        Some(c) => {
+                            if let Some(left) = self.run_actions(bridge, sub, c, counters, now) {
+                                self.pool.free(left);
+                            }
+                        }
+                        None => self.stats.drops.add(DropReason::NoBuffer, 1),
+                    }
+                    true
+                }
+                DpAction::Controller(c) => {
+                    self.to_controller(bridge, c, &pkt);
+                    true
+                }
+                DpAction::Meter(m) => match m.0.apply(pkt.len() as u32, now) {
+                    Verdict::Pass => true,
+                    Verdict::Drop => {
+                        self.drop_pkt(pkt, DropReason::Meter, counters);
+                        return None;
+                    }
+                    Verdict::Remark(levels) => meter::remark(&mut pkt, levels),
+                },
                 DpAction::PushVlan { tpid, tci } => edit::push_vlan(&mut pkt, *tpid, *tci),
                 DpAction::PopVlan => edit::pop_vlan(&mut pkt),
                 DpAction::SetField(f, v) => edit::set_field(&mut pkt, *f, *v),
@@ -248,8 +353,32 @@ impl Tx {
             };
             if !ok {
                 self.drop_pkt(pkt, DropReason::EditFailed, counters);
-                return;
+                return None;
             }
+        }
+        Some(pkt)
+    }
+
+    /// Offer a copy of `pkt` to the bridge's controllers.
+    fn to_controller(&mut self, bridge: &Bridge, c: &ControllerOut, pkt: &Packet) {
+        let data = pkt.data();
+        let keep = if c.max_len == NO_BUFFER_LEN {
+            data.len()
+        } else {
+            data.len().min(usize::from(c.max_len))
+        };
+        let msg = PacketInMsg {
+            in_port: c.in_port,
+            reason: c.reason,
+            table: c.table,
+            cookie: c.cookie,
+            metadata: c.metadata,
+            total_len: data.len(),
+            max_len: c.max_len,
+            data: data[..keep].to_vec(),
+        };
+        if !bridge.packet_in.push(msg) {
+            self.stats.drops.add(DropReason::Controller, 1);
         }
     }
 

@@ -126,6 +126,7 @@ impl Switch {
                     gidx,
                     vlan: pc.vlan.clone(),
                     port: port.clone(),
+                    config: 0,
                 });
                 ports.push(port);
                 port_cfg.push(pc.clone());
@@ -323,6 +324,7 @@ fn housekeep(hubs: &[Arc<Hub>]) {
         for p in &b.view().ports {
             p.port.refresh_stats();
         }
+        hub.check_links();
     }
 }
 

@@ -1,26 +1,109 @@
 //! Translation: from the OpenFlow pipeline's result to datapath actions.
 //!
-//! The pipeline says what OpenFlow would do ("output:NORMAL", "set_field", "flood"); the datapath
-//! needs concrete steps: which switch-wide port indexes, which tag edits before each output. This
-//! module resolves NORMAL (MAC learning per VLAN, honouring port VLAN modes), FLOOD and reserved
-//! ports, and produces a [`Decision`] that the exact-match cache stores. A decision depends only on
-//! the flow key, the bridge snapshot and the MAC table, which is exactly what the cache epoch
-//! tracks, so replaying it for every packet of the flow is correct.
+//! The pipeline says what OpenFlow would do ("output:NORMAL", "set_field", "flood", "group:1",
+//! "meter:2"); the datapath needs concrete steps: which switch-wide port indexes, which tag edits
+//! before each output, which meter to police with, which group buckets to run on copies of the
+//! packet. This module resolves NORMAL (MAC learning per VLAN, honouring port VLAN modes), FLOOD,
+//! reserved ports, groups (bucket choice and liveness), meters and CONTROLLER, and produces a
+//! [`Decision`] that the exact-match cache stores. A decision depends only on the flow key, the
+//! bridge snapshot (ports and their config bits, tables, groups, meters) and the MAC table, which
+//! is exactly what the cache epoch tracks, so replaying it for every packet of the flow is correct.
+//! Port liveness, which fast-failover groups read, is part of that too: the housekeeping thread
+//! bumps the epoch when a link changes.
 //!
 //! Learning happens here, on the slow path; cache hits refresh the learned source entry through
 //! `Decision::learned`.
 
-use crate::bridge::{BridgePort, BridgeView};
+use crate::bridge::{BridgePort, BridgeView, OFPPC_NO_PACKET_IN};
+use crate::config::VlanMode;
 use crate::drops::DropReason;
+use crate::meter::Meter;
 use crate::vlan;
 use flowtable::action::{
     Action, OFPP_ALL, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL,
+    OFPP_TABLE,
 };
 use flowtable::key::{FlowKey, VLAN_PCP_MASK, VLAN_PRESENT, VLAN_VID_MASK};
 use flowtable::mactable::{Learn, MacEntry, MacTable};
-use flowtable::pipeline::{PipelineResult, RuleStats};
+use flowtable::pipeline::{Origin, PipelineResult, RuleStats};
 use flowtable::Field;
 use std::sync::Arc;
+
+/// Group chains deeper than this are cut (a group whose bucket names a group...).
+const MAX_GROUP_DEPTH: u8 = 8;
+
+/// OFPR_NO_MATCH: a table-miss entry sent the packet.
+pub const OFPR_NO_MATCH: u8 = 0;
+/// OFPR_ACTION: an output-to-controller action sent the packet.
+pub const OFPR_ACTION: u8 = 1;
+
+/// A meter as a datapath action refers to it (compared by identity).
+#[derive(Clone, Debug)]
+pub struct MeterRef(pub Arc<Meter>);
+
+impl PartialEq for MeterRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for MeterRef {}
+
+/// Where a packet sent to the controllers came from (the PACKET_IN header fields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerOut {
+    /// OFPR_NO_MATCH or OFPR_ACTION.
+    pub reason: u8,
+    /// Table of the rule.
+    pub table: u8,
+    /// Cookie of the rule.
+    pub cookie: u64,
+    /// Bytes to send (OFPCML_NO_BUFFER = all).
+    pub max_len: u16,
+    /// Ingress OpenFlow port.
+    pub in_port: u32,
+    /// Pipeline metadata at that point.
+    pub metadata: u64,
+}
+
+/// The ingress port of a translation: a bridge member, or the controller (PACKET_OUT with
+/// `in_port=CONTROLLER`).
+#[derive(Clone, Copy, Debug)]
+pub struct InPort<'a> {
+    /// OpenFlow port number.
+    pub ofport: u32,
+    /// Switch-wide index; `None` for the controller.
+    pub gidx: Option<usize>,
+    /// VLAN mode (none for the controller).
+    pub vlan: &'a VlanMode,
+    /// OpenFlow config bits.
+    pub config: u32,
+}
+
+static NO_VLAN: VlanMode = VlanMode::None;
+
+impl InPort<'static> {
+    /// The controller as an ingress port.
+    pub fn controller() -> InPort<'static> {
+        InPort {
+            ofport: OFPP_CONTROLLER,
+            gidx: None,
+            vlan: &NO_VLAN,
+            config: 0,
+        }
+    }
+}
+
+impl<'a> From<&'a BridgePort> for InPort<'a> {
+    fn from(p: &'a BridgePort) -> InPort<'a> {
+        InPort {
+            ofport: p.ofport,
+            gidx: Some(p.gidx),
+            vlan: &p.vlan,
+            config: p.config,
+        }
+    }
+}
 
 /// A datapath action, applied to the packet in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +123,24 @@ pub enum DpAction {
     SetField(Field, u128),
     /// Decrement the IP TTL / hop limit; drop at zero.
     DecTtl,
+    /// Police with a meter: the packet may be dropped or its DSCP remarked.
+    Meter(MeterRef),
+    /// Send a copy (as it is at this point) to the controllers.
+    Controller(ControllerOut),
+    /// Run the nested actions on a copy of the packet (a group bucket): edits made inside do not
+    /// leak into the actions that follow.
+    Clone(Vec<DpAction>),
+}
+
+impl DpAction {
+    /// True when the action needs the packet after it (an output of some kind).
+    #[inline]
+    pub fn uses_packet(&self) -> bool {
+        matches!(
+            self,
+            DpAction::Output(_) | DpAction::Controller(_) | DpAction::Clone(_)
+        )
+    }
 }
 
 /// What to do with every packet of one flow.
@@ -51,6 +152,9 @@ pub struct Decision {
     pub drop: Option<DropReason>,
     /// Rules whose counters every packet of this flow bumps.
     pub rules: Vec<Arc<RuleStats>>,
+    /// Group and bucket counters every packet of this flow bumps (the pipeline lookup counts
+    /// `rules` itself on the slow path; these are counted by whoever executes the decision).
+    pub extra: Vec<Arc<RuleStats>>,
     /// Learned source entry to refresh on every packet.
     pub learned: Option<Arc<MacEntry>>,
 }
@@ -64,11 +168,9 @@ impl Decision {
         }
     }
 
-    /// True when some output happens.
+    /// True when some output happens (to a port, to the controller, or inside a bucket).
     pub fn outputs(&self) -> bool {
-        self.actions
-            .iter()
-            .any(|a| matches!(a, DpAction::Output(_)))
+        self.actions.iter().any(DpAction::uses_packet)
     }
 }
 
@@ -90,10 +192,13 @@ pub enum Mode {
 
 struct Ctx<'a> {
     view: &'a BridgeView,
-    in_port: &'a BridgePort,
+    in_port: InPort<'a>,
     macs: &'a mut MacTable,
     now_ns: u64,
+    pkt_len: u32,
     mode: Mode,
+    /// Nesting of output:TABLE (PACKET_OUT) and of groups.
+    depth: u8,
     /// Current outer tag (TCI with VLAN_PRESENT), tracking edits made so far.
     tci: u16,
     /// Priority of the frame as received (re-used whenever a tag is pushed back).
@@ -105,14 +210,16 @@ struct Ctx<'a> {
     last_drop: Option<DropReason>,
 }
 
-/// Translate a pipeline result for a packet that entered on `in_port`.
+/// Translate a pipeline result for a packet of `pkt_len` bytes that entered on `in_port`.
+#[allow(clippy::too_many_arguments)]
 pub fn translate(
     view: &BridgeView,
-    in_port: &BridgePort,
+    in_port: InPort<'_>,
     key: &FlowKey,
     res: PipelineResult,
     macs: &mut MacTable,
     now_ns: u64,
+    pkt_len: u32,
     mode: Mode,
 ) -> (Decision, LearnEffect) {
     let mut cx = Ctx {
@@ -120,51 +227,77 @@ pub fn translate(
         in_port,
         macs,
         now_ns,
+        pkt_len,
         mode,
+        depth: 0,
         tci: key.vlan_tci,
         pcp_bits: key.vlan_tci & VLAN_PCP_MASK,
         stopped: false,
-        out: Decision {
-            rules: res.rules,
-            ..Decision::default()
-        },
+        out: Decision::default(),
         effect: LearnEffect::default(),
         last_drop: None,
     };
-    // A table miss still executes apply-actions gathered before it (OpenFlow 1.3, as OVS).
-    let empty_reason = if res.miss_drop.is_some() {
-        DropReason::TableMiss
-    } else {
-        DropReason::RuleDrop
-    };
-    if res.actions.is_empty() {
-        cx.out.drop = Some(empty_reason);
-        return (cx.out, cx.effect);
-    }
-    cx.last_drop = res.miss_drop.map(|_| DropReason::TableMiss);
     let mut working = *key;
-    for a in &res.actions {
-        cx.action(a, &mut working);
-        if cx.out.drop == Some(DropReason::MacLimit) {
-            cx.out.actions.clear();
-            return (cx.out, cx.effect);
-        }
-        if cx.stopped {
-            // TTL expired: what was output before the dec_ttl stands, nothing after it runs.
-            break;
-        }
-    }
-    if !cx.out.outputs() {
+    cx.run(res, &mut working);
+    if cx.out.drop == Some(DropReason::MacLimit) {
+        cx.out.actions.clear();
+    } else if !cx.out.outputs() {
         cx.out.actions.clear();
         cx.out.drop = Some(cx.last_drop.unwrap_or(DropReason::RuleDrop));
     }
     (cx.out, cx.effect)
 }
 
+/// A pipeline result for a bridge in fail-open mode: NORMAL, as if the tables held only the
+/// default flow.
+pub fn fail_open_result(key: &FlowKey) -> PipelineResult {
+    PipelineResult {
+        actions: vec![Action::normal()],
+        origins: vec![Origin::default()],
+        final_key: *key,
+        ..PipelineResult::default()
+    }
+}
+
 impl Ctx<'_> {
-    fn action(&mut self, a: &Action, key: &mut FlowKey) {
+    /// Execute one pipeline result's actions (with its meters in place) on the working key.
+    fn run(&mut self, res: PipelineResult, key: &mut FlowKey) {
+        self.out.rules.extend(res.rules);
+        // A table miss still executes apply-actions gathered before it (OpenFlow 1.3, as OVS).
+        if res.miss_drop.is_some() {
+            self.last_drop = Some(DropReason::TableMiss);
+        }
+        let mut meters = res.meters.iter().peekable();
+        for (i, a) in res.actions.iter().enumerate() {
+            while let Some(&(_, id)) = meters.next_if(|(pos, _)| *pos <= i) {
+                self.meter(id);
+            }
+            if self.stopped {
+                // TTL expired or a meter vanished: what was output before stands, nothing
+                // after runs.
+                return;
+            }
+            let origin = res.origins.get(i).copied().unwrap_or_default();
+            self.action(a, key, origin);
+            if self.out.drop == Some(DropReason::MacLimit) || self.stopped {
+                return;
+            }
+        }
+    }
+
+    fn meter(&mut self, id: u32) {
+        match self.view.meters.get(id) {
+            Some(m) => self.out.actions.push(DpAction::Meter(MeterRef(m.clone()))),
+            None => {
+                self.last_drop = Some(DropReason::UnknownMeter);
+                self.stopped = true;
+            }
+        }
+    }
+
+    fn action(&mut self, a: &Action, key: &mut FlowKey, origin: Origin) {
         match a {
-            Action::Output { port, .. } => self.output(*port, key),
+            Action::Output { port, max_len } => self.output(*port, *max_len, key, origin),
             Action::PushVlan(tpid) => {
                 // OpenFlow 1.3: the new tag copies VID/PCP from an existing tag, else zero.
                 let tci = self.tci & (VLAN_PCP_MASK | VLAN_VID_MASK);
@@ -206,17 +339,81 @@ impl Ctx<'_> {
                     self.out.actions.push(DpAction::DecTtl);
                 }
             }
-            Action::Group(_) | Action::SetQueue(_) => {
-                self.last_drop = Some(DropReason::Unsupported);
+            Action::Group(g) => self.group(*g, key, origin),
+            Action::SetQueue(_) => {
+                // One queue per port: accepted and ignored, as on a port without QoS queues.
             }
         }
     }
 
-    fn output(&mut self, port: u32, key: &FlowKey) {
+    /// Run a group: each chosen bucket's actions are translated on a copy of the state and, when
+    /// they edit the packet, wrapped in a `Clone` so the edits stay inside the bucket.
+    fn group(&mut self, id: u32, key: &FlowKey, origin: Origin) {
+        let Some(g) = self.view.groups.get(id).cloned() else {
+            self.last_drop = Some(DropReason::UnknownGroup);
+            return;
+        };
+        if self.depth >= MAX_GROUP_DEPTH {
+            self.last_drop = Some(DropReason::UnknownGroup);
+            return;
+        }
+        let mut chosen = Vec::new();
+        g.choose(self.view, key, &mut chosen);
+        if chosen.is_empty() {
+            self.last_drop = Some(DropReason::GroupNoBucket);
+            return;
+        }
+        self.out.extra.push(g.stats.clone());
+        for b in chosen {
+            let Some(bucket) = g.buckets.get(b) else {
+                continue;
+            };
+            self.out.extra.push(bucket.stats.clone());
+            let (tci, pcp_bits, stopped) = (self.tci, self.pcp_bits, self.stopped);
+            let outer = std::mem::take(&mut self.out.actions);
+            let mut k = *key;
+            self.depth += 1;
+            for a in &bucket.actions {
+                self.action(a, &mut k, origin);
+                if self.stopped || self.out.drop == Some(DropReason::MacLimit) {
+                    break;
+                }
+            }
+            self.depth -= 1;
+            let sub = std::mem::replace(&mut self.out.actions, outer);
+            (self.tci, self.pcp_bits, self.stopped) = (tci, pcp_bits, stopped);
+            if !sub.iter().any(DpAction::uses_packet) {
+                continue;
+            }
+            if sub.iter().all(DpAction::uses_packet) {
+                // Nothing in the bucket edits the packet: no copy needed.
+                self.out.actions.extend(sub);
+            } else {
+                self.out.actions.push(DpAction::Clone(sub));
+            }
+        }
+    }
+
+    /// The member `ofport` if it may transmit (else records why not).
+    fn forwarding_port(&mut self, ofport: u32) -> Option<usize> {
+        match self.view.port(ofport) {
+            Some(bp) if bp.forwards() => Some(bp.gidx),
+            Some(_) => {
+                self.last_drop = Some(DropReason::PortNoFwd);
+                None
+            }
+            None => {
+                self.last_drop = Some(DropReason::BadOutputPort);
+                None
+            }
+        }
+    }
+
+    fn output(&mut self, port: u32, max_len: u16, key: &FlowKey, origin: Origin) {
         match port {
             OFPP_NORMAL => self.normal(key),
             OFPP_FLOOD => {
-                let vlan = match vlan::admit(&self.in_port.vlan, tag_of(self.tci)) {
+                let vlan = match vlan::admit(self.in_port.vlan, tag_of(self.tci)) {
                     Ok(v) => v,
                     Err(r) => {
                         self.last_drop = Some(r);
@@ -227,34 +424,78 @@ impl Ctx<'_> {
             }
             OFPP_ALL => {
                 for p in &self.view.ports {
-                    if p.ofport != self.in_port.ofport {
+                    if p.ofport != self.in_port.ofport && p.forwards() {
                         self.out.actions.push(DpAction::Output(p.gidx));
                     }
                 }
             }
-            OFPP_IN_PORT => self.out.actions.push(DpAction::Output(self.in_port.gidx)),
-            OFPP_CONTROLLER => self.last_drop = Some(DropReason::Controller),
+            OFPP_IN_PORT => match self.in_port.gidx {
+                Some(_) => {
+                    if let Some(g) = self.forwarding_port(self.in_port.ofport) {
+                        self.out.actions.push(DpAction::Output(g));
+                    }
+                }
+                None => self.last_drop = Some(DropReason::BadOutputPort),
+            },
+            OFPP_CONTROLLER => {
+                if self.in_port.config & OFPPC_NO_PACKET_IN != 0 {
+                    self.last_drop = Some(DropReason::NoPacketIn);
+                    return;
+                }
+                let reason = if origin.table_miss {
+                    OFPR_NO_MATCH
+                } else {
+                    OFPR_ACTION
+                };
+                self.out.actions.push(DpAction::Controller(ControllerOut {
+                    reason,
+                    table: origin.table,
+                    cookie: origin.cookie,
+                    max_len,
+                    in_port: self.in_port.ofport,
+                    metadata: key.metadata,
+                }));
+            }
+            OFPP_TABLE => {
+                // Only a PACKET_OUT submits to the tables (flow validation refuses TABLE in
+                // rules), and only once.
+                if self.depth > 0 {
+                    self.last_drop = Some(DropReason::BadOutputPort);
+                    return;
+                }
+                let res = self
+                    .view
+                    .pipeline
+                    .lookup(key, self.pkt_len, self.now_ns, None);
+                let mut k = *key;
+                self.depth += 1;
+                self.run(res, &mut k);
+                self.depth -= 1;
+            }
             OFPP_LOCAL => self.last_drop = Some(DropReason::BadOutputPort),
             p if p == self.in_port.ofport => {
                 // OpenFlow: output to the ingress port needs IN_PORT explicitly.
                 self.last_drop = Some(DropReason::NormalSamePort);
             }
-            p => match self.view.port(p) {
-                Some(bp) => self.out.actions.push(DpAction::Output(bp.gidx)),
-                None => self.last_drop = Some(DropReason::BadOutputPort),
-            },
+            p => {
+                if let Some(g) = self.forwarding_port(p) {
+                    self.out.actions.push(DpAction::Output(g));
+                }
+            }
         }
     }
 
     fn normal(&mut self, key: &FlowKey) {
-        let vlan = match vlan::admit(&self.in_port.vlan, tag_of(self.tci)) {
+        let vlan = match vlan::admit(self.in_port.vlan, tag_of(self.tci)) {
             Ok(v) => v,
             Err(r) => {
                 self.last_drop = Some(r);
                 return;
             }
         };
-        if self.mode == Mode::Learn && !is_multicast(&key.eth_src) {
+        // The controller is not a place a MAC address lives.
+        let learn = self.mode == Mode::Learn && self.in_port.gidx.is_some();
+        if learn && !is_multicast(&key.eth_src) {
             let gen = self.macs.generation();
             match self
                 .macs
@@ -280,6 +521,10 @@ impl Ctx<'_> {
                     return;
                 }
                 if let Some(bp) = self.view.port(ofport) {
+                    if !bp.forwards() {
+                        self.last_drop = Some(DropReason::PortNoFwd);
+                        return;
+                    }
                     if let Some(tag) = vlan::egress(&bp.vlan, vlan) {
                         let gidx = bp.gidx;
                         self.emit_tagged(&[(tag, gidx)]);
@@ -296,7 +541,7 @@ impl Ctx<'_> {
             .view
             .ports
             .iter()
-            .filter(|p| p.ofport != self.in_port.ofport)
+            .filter(|p| p.ofport != self.in_port.ofport && p.forwards())
             .filter_map(|p| vlan::egress(&p.vlan, vlan).map(|t| (t, p.gidx)))
             .collect();
         if outs.is_empty() {

@@ -11,13 +11,13 @@
 //! ERROR carrying the request's xid; the connection stays up, as controllers probe features this
 //! way.
 
-use super::hub::{ConnShared, Hub};
-use super::{flows, stats, Sock};
+use super::hub::{ConnShared, Hub, OFPPR_MODIFY};
+use super::{flows, groups, meters, packet_io, stats, Sock};
 use crate::cycles::monotonic_ns;
 use crate::flowmod;
 use openflow::error::{
-    BadRequestCode, ErrorCode, GroupModFailedCode, HelloFailedCode, MeterModFailedCode,
-    PortModFailedCode, TableFeaturesFailedCode, TableModFailedCode,
+    BadRequestCode, ErrorCode, HelloFailedCode, PortModFailedCode, TableFeaturesFailedCode,
+    TableModFailedCode,
 };
 use openflow::flow_mod::OFPTT_ALL;
 use openflow::header::HEADER_LEN;
@@ -25,10 +25,10 @@ use openflow::multipart::{
     MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody, MAX_REPLY_BODY,
     OFPMPF_REPLY_MORE,
 };
-use openflow::port::OFPPC_PORT_DOWN;
+use openflow::port::{OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN};
 use openflow::{
-    decode, frame_len, ErrorMsg, FlowMod, GroupModCommand, Header, Hello, Message, MeterModCommand,
-    PortMod, SwitchConfig, OFP_NO_BUFFER,
+    decode, frame_len, ErrorMsg, FlowMod, Header, Hello, Message, PortMod, SwitchConfig,
+    OFP_NO_BUFFER,
 };
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -181,25 +181,23 @@ impl Conn<'_> {
             }
             M::GroupMod(g) => {
                 if !self.slave_refused(xid, raw)? {
-                    let code = match g.command {
-                        GroupModCommand::Add => GroupModFailedCode::OutOfGroups,
-                        _ => GroupModFailedCode::UnknownGroup,
-                    };
-                    self.error(xid, ErrorCode::GroupModFailed(code), raw)?;
+                    if let Err(code) = groups::group_mod(self.hub, &g) {
+                        self.error(xid, code, raw)?;
+                    }
                 }
             }
             M::MeterMod(m) => {
                 if !self.slave_refused(xid, raw)? {
-                    let code = match m.command {
-                        MeterModCommand::Add => MeterModFailedCode::OutOfMeters,
-                        _ => MeterModFailedCode::UnknownMeter,
-                    };
-                    self.error(xid, ErrorCode::MeterModFailed(code), raw)?;
+                    if let Err(code) = meters::meter_mod(self.hub, &m) {
+                        self.error(xid, code, raw)?;
+                    }
                 }
             }
-            M::PacketOut(_) => {
+            M::PacketOut(po) => {
                 if !self.slave_refused(xid, raw)? {
-                    self.error(xid, bad_type, raw)?;
+                    if let Err(code) = packet_io::packet_out(self.hub, &po) {
+                        self.error(xid, code, raw)?;
+                    }
                 }
             }
             M::MultipartRequest(req) => self.multipart(xid, req, raw)?,
@@ -256,10 +254,19 @@ impl Conn<'_> {
                 raw,
             ),
             Some(_) => {
-                // Only PORT_DOWN is kept (and reported in port descriptions); NO_RECV, NO_FWD
-                // and NO_PACKET_IN are accepted and ignored, as is `advertise`.
-                self.hub
-                    .set_port_config(pm.port_no, pm.config, pm.mask & OFPPC_PORT_DOWN);
+                // PORT_DOWN, NO_RECV, NO_FWD and NO_PACKET_IN are enforced by the datapath
+                // (the publish invalidates every cached decision); `advertise` means nothing
+                // for a software port and is ignored.
+                let mask =
+                    pm.mask & (OFPPC_PORT_DOWN | OFPPC_NO_RECV | OFPPC_NO_FWD | OFPPC_NO_PACKET_IN);
+                let changed = self
+                    .hub
+                    .bridge
+                    .set_port_config(pm.port_no, pm.config, mask)
+                    .is_some_and(|(old, new)| old != new);
+                if changed {
+                    self.hub.port_status(OFPPR_MODIFY, pm.port_no);
+                }
                 Ok(())
             }
         }
@@ -270,7 +277,6 @@ impl Conn<'_> {
         use MultipartRequestBody as B;
         let now = monotonic_ns();
         let refuse = |code| self.error(xid, code, raw);
-        let bad_mp = ErrorCode::BadRequest(BadRequestCode::BadMultipart);
         let body = match req.body {
             B::Desc => R::Desc(stats::desc(self.hub)),
             B::Flow(f) => match flows::flow_stats(&self.hub.bridge.view().pipeline, &f, now) {
@@ -296,12 +302,30 @@ impl Conn<'_> {
                     TableFeaturesFailedCode::Eperm,
                 ))
             }
-            B::Group(_)
-            | B::GroupDesc
-            | B::GroupFeatures
-            | B::Meter(_)
-            | B::MeterConfig(_)
-            | B::MeterFeatures => return refuse(bad_mp),
+            B::Group(id) => match groups::group_stats(self.hub, id) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
+            B::GroupDesc => match groups::group_desc(self.hub) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
+            B::GroupFeatures => match groups::group_features(self.hub) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
+            B::Meter(id) => match meters::meter_stats(self.hub, id) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
+            B::MeterConfig(id) => match meters::meter_config(self.hub, id) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
+            B::MeterFeatures => match meters::meter_features(self.hub) {
+                Ok(b) => b,
+                Err(code) => return refuse(code),
+            },
             B::Experimenter { .. } => {
                 return refuse(ErrorCode::BadRequest(BadRequestCode::BadExperimenter))
             }

@@ -86,6 +86,7 @@ pub(super) fn error_code(e: &FlowModError) -> ErrorCode {
             MatchError::BadValue(_) => BadMatchCode::BadValue,
         }),
         FlowModError::UnknownGroup(_) => ErrorCode::BadAction(BadActionCode::BadOutGroup),
+        FlowModError::TableOutput => ErrorCode::BadAction(BadActionCode::BadOutPort),
         FlowModError::UnknownMeter(_) => {
             ErrorCode::MeterModFailed(MeterModFailedCode::UnknownMeter)
         }
@@ -231,7 +232,7 @@ mod tests {
         let req = to_request(&add(matches.clone(), 0)).unwrap();
         let mut p = Pipeline::default();
         let mut out = crate::flowmod::Applied::default();
-        crate::flowmod::apply(&mut p, &req, 0, &mut out).unwrap();
+        crate::flowmod::apply(&mut p, &crate::flowmod::NoReferences, &req, 0, &mut out).unwrap();
         let all = FlowStatsRequest {
             table_id: OFPTT_ALL,
             out_port: OFPP_ANY,

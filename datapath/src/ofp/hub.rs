@@ -12,7 +12,7 @@ use crate::bridge::Bridge;
 use crate::cycles::monotonic_ns;
 use flowtable::pipeline::{FlowEntry, RemovedReason, OFPFF_SEND_FLOW_REM};
 use openflow::error::{ErrorCode, RoleRequestFailedCode};
-use openflow::{encode, AsyncConfig, ControllerRole, Message, Role};
+use openflow::{encode, AsyncConfig, ControllerRole, Message, PortStatus, Role};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,8 +71,11 @@ pub struct Hub {
     conns: Mutex<(bool, Vec<Arc<ConnShared>>)>,
     next_id: AtomicU64,
     generation: Mutex<Option<u64>>,
-    port_config: Mutex<HashMap<u32, u32>>,
+    links: Mutex<HashMap<u32, bool>>,
 }
+
+/// PORT_STATUS reason: a port's state or config changed.
+pub const OFPPR_MODIFY: u8 = 2;
 
 impl Hub {
     /// The OpenFlow state for `bridge`, with no connections.
@@ -83,7 +86,7 @@ impl Hub {
             conns: Mutex::new((false, Vec::new())),
             next_id: AtomicU64::new(1),
             generation: Mutex::new(None),
-            port_config: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
         }
     }
 
@@ -197,15 +200,49 @@ impl Hub {
         })
     }
 
-    /// The OFPPC_* bits set on `ofport` with PORT_MOD.
-    pub fn port_config(&self, ofport: u32) -> u32 {
-        lock(&self.port_config).get(&ofport).copied().unwrap_or(0)
+    /// Send PORT_STATUS (`reason`: OFPPR_ADD, DELETE or MODIFY) for the member `ofport`, as it
+    /// is now, to every connection whose asynchronous configuration enables the reason.
+    pub fn port_status(&self, reason: u8, ofport: u32) {
+        let Some(desc) = self.bridge.view().port(ofport).map(super::stats::port_of) else {
+            return;
+        };
+        let mut out = Vec::new();
+        encode(
+            0,
+            &Message::PortStatus(PortStatus { reason, desc }),
+            &mut out,
+        );
+        let conns: Vec<Arc<ConnShared>> = lock(&self.conns).1.clone();
+        for c in conns {
+            let slave = usize::from(c.is_slave());
+            let mask = lock(&c.async_cfg).port_status_mask[slave];
+            if mask & (1 << reason) != 0 && c.send_raw(&out).is_err() {
+                lock(&c.writer).shutdown();
+            }
+        }
     }
 
-    /// Replace the `mask` bits of `ofport`'s config with those of `config`.
-    pub(super) fn set_port_config(&self, ofport: u32, config: u32, mask: u32) {
-        let mut m = lock(&self.port_config);
-        let cur = m.entry(ofport).or_insert(0);
-        *cur = (*cur & !mask) | (config & mask);
+    /// Look for link changes since the last call: each one invalidates the bridge's caches
+    /// (fast-failover groups read liveness) and is reported with PORT_STATUS.
+    pub fn check_links(&self) {
+        let view = self.bridge.view();
+        let changed: Vec<u32> = {
+            let mut links = lock(&self.links);
+            view.ports
+                .iter()
+                .filter_map(|p| {
+                    let up = p.port.link_up();
+                    let prev = links.insert(p.ofport, up);
+                    (prev.is_some_and(|was| was != up)).then_some(p.ofport)
+                })
+                .collect()
+        };
+        if changed.is_empty() {
+            return;
+        }
+        self.bridge.bump_epoch();
+        for ofport in changed {
+            self.port_status(OFPPR_MODIFY, ofport);
+        }
     }
 }

@@ -16,7 +16,10 @@
 
 mod conn;
 mod flows;
+mod groups;
 mod hub;
+mod meters;
+mod packet_io;
 mod stats;
 
 pub use hub::Hub;

@@ -8,7 +8,7 @@
 //! same name always shows the same address, which is what tools that key on it need.
 
 use super::hub::Hub;
-use crate::bridge::BridgeView;
+use crate::bridge::{BridgePort, BridgeView, OFPPC_PORT_DOWN};
 use openflow::control::{OFPC_FLOW_STATS, OFPC_GROUP_STATS, OFPC_PORT_STATS, OFPC_TABLE_STATS};
 use openflow::multipart::flow::TableStats;
 use openflow::multipart::stats::{Desc, PortStats};
@@ -105,30 +105,34 @@ pub fn port_mac(name: &str) -> [u8; 6] {
     [(b[2] & 0xfc) | 0x02, b[3], b[4], b[5], b[6], b[7]]
 }
 
-/// OFPMP_PORT_DESC.
-pub(super) fn port_desc(hub: &Hub) -> Vec<Port> {
-    hub.bridge
-        .view()
-        .ports
-        .iter()
-        .map(|p| Port {
-            port_no: p.ofport,
-            hw_addr: port_mac(&p.name),
-            name: p.name.clone(),
-            config: hub.port_config(p.ofport),
-            state: if p.port.link_up() {
+/// The OpenFlow description of one member port.
+pub(super) fn port_of(p: &BridgePort) -> Port {
+    Port {
+        port_no: p.ofport,
+        hw_addr: port_mac(&p.name),
+        name: p.name.clone(),
+        config: p.config,
+        state: if p.port.link_up() {
+            if p.config & OFPPC_PORT_DOWN == 0 {
                 OFPPS_LIVE
             } else {
-                OFPPS_LINK_DOWN
-            },
-            curr: OFPPF_10GB_FD | OFPPF_COPPER,
-            advertised: 0,
-            supported: 0,
-            peer: 0,
-            curr_speed: SPEED_KBPS,
-            max_speed: SPEED_KBPS,
-        })
-        .collect()
+                0
+            }
+        } else {
+            OFPPS_LINK_DOWN
+        },
+        curr: OFPPF_10GB_FD | OFPPF_COPPER,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: SPEED_KBPS,
+        max_speed: SPEED_KBPS,
+    }
+}
+
+/// OFPMP_PORT_DESC.
+pub(super) fn port_desc(hub: &Hub) -> Vec<Port> {
+    hub.bridge.view().ports.iter().map(port_of).collect()
 }
 
 /// OFPMP_TABLE_FEATURES (read-only): every table.

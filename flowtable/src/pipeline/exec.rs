@@ -27,13 +27,29 @@ pub struct PipelineResult {
     pub actions: Vec<Action>,
     /// Counters of every matched rule, so a cache hit can bump them later.
     pub rules: Vec<Arc<RuleStats>>,
-    /// Meters named by meter instructions, in order.
-    pub meters: Vec<u32>,
+    /// Meters named by meter instructions, in order, each with the number of `actions` gathered
+    /// before it (a meter runs before the apply-actions of its own rule).
+    pub meters: Vec<(usize, u32)>,
+    /// For each entry of `actions`, the rule it came from (PACKET_IN needs the table, cookie and
+    /// whether it was a table-miss entry).
+    pub origins: Vec<Origin>,
     /// `Some(table)` when the walk ended in a table miss (the packet is dropped after any
     /// apply-actions already in `actions`).
     pub miss_drop: Option<u8>,
     /// The key after every action of the walk (apply-actions and the action set).
     pub final_key: FlowKey,
+}
+
+/// The rule an action came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Table of the rule.
+    pub table: u8,
+    /// Its cookie.
+    pub cookie: u64,
+    /// The rule is a table-miss entry (priority 0, matches everything): a packet it sends to the
+    /// controller is reported with reason "no match".
+    pub table_miss: bool,
 }
 
 /// Apply an action's header rewrite to a key (outputs, groups and queues do not change it).
@@ -67,11 +83,11 @@ fn same_set_field(f: Field, g: Field) -> bool {
     f == g || a == b
 }
 
-/// Merge `a` into an action set.
-fn write_action(set: &mut Vec<Action>, a: &Action) {
-    match set.iter_mut().find(|s| same_kind(s, a)) {
-        Some(slot) => *slot = a.clone(),
-        None => set.push(a.clone()),
+/// Merge `a` (with the rule it came from) into an action set.
+fn write_action(set: &mut Vec<(Action, Origin)>, (a, origin): (&Action, Origin)) {
+    match set.iter_mut().find(|s| same_kind(&s.0, a)) {
+        Some(slot) => *slot = (a.clone(), origin),
+        None => set.push((a.clone(), origin)),
     }
 }
 
@@ -91,7 +107,7 @@ impl Pipeline {
         };
         // A trace describes a hypothetical packet: it must not move any counter.
         let counting = trace.is_none();
-        let mut set: Vec<Action> = Vec::new();
+        let mut set: Vec<(Action, Origin)> = Vec::new();
         let mut table = 0u8;
         loop {
             let t = usize::from(table);
@@ -122,18 +138,24 @@ impl Pipeline {
             }
             res.rules.push(Arc::clone(&e.stats));
             let ins = &e.instructions;
+            let origin = Origin {
+                table,
+                cookie: e.cookie,
+                table_miss: e.priority == 0 && e.m.fields().is_empty(),
+            };
             if let Some(m) = ins.meter {
-                res.meters.push(m);
+                res.meters.push((res.actions.len(), m));
             }
             for a in &ins.apply {
                 apply_to_key(&mut res.final_key, a);
                 res.actions.push(a.clone());
+                res.origins.push(origin);
             }
             if ins.clear {
                 set.clear();
             }
             for a in &ins.write {
-                write_action(&mut set, a);
+                write_action(&mut set, (a, origin));
             }
             if let Some((v, m)) = ins.write_metadata {
                 let k = &mut res.final_key;
@@ -145,14 +167,15 @@ impl Pipeline {
             }
         }
         // The action set executes in its canonical order; a group supersedes an output.
-        set.sort_by_key(Action::set_order);
-        let has_group = set.iter().any(|a| matches!(a, Action::Group(_)));
-        for a in set {
+        set.sort_by_key(|(a, _)| a.set_order());
+        let has_group = set.iter().any(|(a, _)| matches!(a, Action::Group(_)));
+        for (a, origin) in set {
             if has_group && matches!(a, Action::Output { .. }) {
                 continue;
             }
             apply_to_key(&mut res.final_key, &a);
             res.actions.push(a);
+            res.origins.push(origin);
         }
         res
     }

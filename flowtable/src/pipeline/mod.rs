@@ -18,7 +18,7 @@ mod exec;
 #[cfg(test)]
 mod tests;
 
-pub use exec::{apply_to_key, PipelineResult};
+pub use exec::{apply_to_key, Origin, PipelineResult};
 
 use crate::action::{Action, Instructions};
 use crate::classifier::{Classifier, RuleId};
@@ -221,6 +221,11 @@ impl FlowEntry {
     pub fn outputs_to(&self, port: u32) -> bool {
         self.all_actions()
             .any(|a| matches!(a, Action::Output { port: p, .. } if *p == port))
+    }
+
+    /// True when the rule's meter instruction names `meter`.
+    pub fn uses_meter(&self, meter: u32) -> bool {
+        self.instructions.meter == Some(meter)
     }
 
     /// True when the rule has a group action (apply or write) for `group`.
@@ -514,6 +519,37 @@ impl Pipeline {
             table.index.remove(&key);
             if let Some(e) = table.cls.remove(id) {
                 out.push(e);
+            }
+        }
+        if !out.is_empty() {
+            self.generation += 1;
+        }
+        out
+    }
+
+    /// Remove every rule for which `pred` holds (a group or meter that rules depended on was
+    /// deleted) and return them.
+    pub fn delete_where(&mut self, pred: impl Fn(&FlowEntry) -> bool) -> Vec<Arc<FlowEntry>> {
+        let mut out = Vec::new();
+        for table in &mut self.tables {
+            let dead: Vec<(RuleId, RuleKey)> = table
+                .cls
+                .iter()
+                .filter(|(_, _, _, _, e)| pred(e))
+                .map(|(id, v, m, priority, _)| {
+                    let key = RuleKey {
+                        value: *v,
+                        mask: *m,
+                        priority,
+                    };
+                    (id, key)
+                })
+                .collect();
+            for (id, key) in dead {
+                table.index.remove(&key);
+                if let Some(e) = table.cls.remove(id) {
+                    out.push(e);
+                }
             }
         }
         if !out.is_empty() {

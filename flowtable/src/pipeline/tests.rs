@@ -176,7 +176,7 @@ fn write_actions_clear_actions_and_metadata() {
             Action::output(2)
         ]
     );
-    assert_eq!(r.meters, vec![7]);
+    assert_eq!(r.meters, vec![(0, 7)]);
     assert_eq!(r.final_key.metadata, 0xab);
     assert_eq!(r.final_key.ip_ttl, 63);
     assert_eq!(r.final_key.regs[0], 1);
