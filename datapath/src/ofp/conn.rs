@@ -11,7 +11,7 @@
 //! ERROR carrying the request's xid; the connection stays up, as controllers probe features this
 //! way.
 
-use super::hub::{ConnShared, Hub, OFPPR_MODIFY};
+use super::hub::{ConnShared, Hub, DEFAULT_MISS_SEND_LEN, OFPPR_MODIFY};
 use super::{flows, groups, meters, packet_io, stats, Sock};
 use crate::cycles::monotonic_ns;
 use crate::flowmod;
@@ -32,9 +32,6 @@ use openflow::{
 };
 use std::io::{self, Read};
 use std::sync::Arc;
-
-/// Bytes of a packet sent to the controller on a table miss, until SET_CONFIG says otherwise.
-const DEFAULT_MISS_SEND_LEN: u16 = 128;
 
 /// Whether to keep reading after a message.
 #[derive(PartialEq, Eq)]
@@ -138,7 +135,12 @@ impl Conn<'_> {
             M::EchoReply(_) | M::Error(_) => {}
             M::FeaturesRequest => self.reply(xid, M::FeaturesReply(stats::features(self.hub)))?,
             M::GetConfigRequest => self.reply(xid, M::GetConfigReply(self.config))?,
-            M::SetConfig(c) => self.config = c,
+            M::SetConfig(c) => {
+                self.config = c;
+                self.shared
+                    .miss_send_len
+                    .store(c.miss_send_len, std::sync::atomic::Ordering::Relaxed);
+            }
             M::BarrierRequest => self.reply(xid, M::BarrierReply)?,
             M::RoleRequest(r) => match self.hub.request_role(self.shared, r) {
                 Ok(role) => self.reply(xid, M::RoleReply(role))?,

@@ -15,7 +15,7 @@ use openflow::error::{ErrorCode, RoleRequestFailedCode};
 use openflow::{encode, AsyncConfig, ControllerRole, Message, PortStatus, Role};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -33,6 +33,9 @@ pub(super) fn default_async() -> AsyncConfig {
     }
 }
 
+/// Bytes of a packet sent to the controller on a table miss, until SET_CONFIG says otherwise.
+pub(super) const DEFAULT_MISS_SEND_LEN: u16 = 128;
+
 /// One connection as other threads see it.
 pub(super) struct ConnShared {
     id: u64,
@@ -41,6 +44,8 @@ pub(super) struct ConnShared {
     pub(super) role: Mutex<ControllerRole>,
     /// SET_ASYNC configuration.
     pub(super) async_cfg: Mutex<AsyncConfig>,
+    /// SET_CONFIG's miss_send_len (bytes of a table-miss packet-in; 0xffff = whole packet).
+    pub(super) miss_send_len: AtomicU16,
 }
 
 impl ConnShared {
@@ -107,9 +112,15 @@ impl Hub {
             writer: Mutex::new(writer),
             role: Mutex::new(ControllerRole::Equal),
             async_cfg: Mutex::new(default_async()),
+            miss_send_len: AtomicU16::new(DEFAULT_MISS_SEND_LEN),
         });
         c.1.push(conn.clone());
         Some(conn)
+    }
+
+    /// The open connections (for asynchronous messages).
+    pub(super) fn conns(&self) -> Vec<Arc<ConnShared>> {
+        lock(&self.conns).1.clone()
     }
 
     /// Forget a connection.

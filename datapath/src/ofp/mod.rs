@@ -185,6 +185,9 @@ impl OfpServer {
             let l = UnixListener::bind(&path).map_err(bind_err)?;
             server.sockets.push(path.clone());
             server.spawn_accept(Listener::Unix(l), hub.clone())?;
+            let pin = packet_io::spawn_packet_in(hub.clone(), server.stop.clone())
+                .map_err(OfpError::Thread)?;
+            server.accept_threads.push(pin);
             for target in &b.ofp_listen {
                 let OfpListen::Ptcp(addr) = target;
                 let l = TcpListener::bind(addr).map_err(|source| OfpError::Bind {
