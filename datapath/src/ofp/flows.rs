@@ -120,6 +120,7 @@ pub(super) fn flow_removed(e: &FlowEntry, why: RemovedReason, now_ns: u64) -> Fl
             RemovedReason::IdleTimeout => removed_reason::IDLE_TIMEOUT,
             RemovedReason::HardTimeout => removed_reason::HARD_TIMEOUT,
             RemovedReason::Delete => removed_reason::DELETE,
+            RemovedReason::GroupDelete => removed_reason::GROUP_DELETE,
         },
         table_id: e.table,
         duration_sec,

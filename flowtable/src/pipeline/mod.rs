@@ -84,8 +84,10 @@ pub enum RemovedReason {
     IdleTimeout,
     /// Installed `hard_timeout` seconds ago.
     HardTimeout,
-    /// Deleted by a flow-mod.
+    /// Deleted by a flow-mod (or with a meter: OpenFlow 1.3 has no reason of its own for that).
     Delete,
+    /// Deleted with the group it forwards to.
+    GroupDelete,
 }
 
 /// A rule's counters, shared (`Arc`) between pipeline snapshots and the datapath's caches.
