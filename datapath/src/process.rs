@@ -251,6 +251,8 @@ impl Worker {
                     None => self.tx.stats.drops.add(DropReason::NoBuffer, 1),
                 }
                 if let Some(d) = inj.done {
+                    // The sender's BARRIER waits on this: the packet must be on the wire first.
+                    self.tx.flush();
                     let _ = d.try_send(());
                 }
                 done += 1;
@@ -335,7 +337,7 @@ impl Tx {
                     true
                 }
                 DpAction::Controller(c) => {
-                    self.to_controller(bridge, c, &pkt);
+                    self.send_to_controller(bridge, c, &pkt);
                     true
                 }
                 DpAction::Meter(m) => match m.0.apply(pkt.len() as u32, now) {
@@ -360,7 +362,7 @@ impl Tx {
     }
 
     /// Offer a copy of `pkt` to the bridge's controllers.
-    fn to_controller(&mut self, bridge: &Bridge, c: &ControllerOut, pkt: &Packet) {
+    fn send_to_controller(&mut self, bridge: &Bridge, c: &ControllerOut, pkt: &Packet) {
         let data = pkt.data();
         let keep = if c.max_len == NO_BUFFER_LEN {
             data.len()

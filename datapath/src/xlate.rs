@@ -262,6 +262,9 @@ pub fn fail_open_result(key: &FlowKey) -> PipelineResult {
 impl Ctx<'_> {
     /// Execute one pipeline result's actions (with its meters in place) on the working key.
     fn run(&mut self, res: PipelineResult, key: &mut FlowKey) {
+        // Write-metadata instructions change the pipeline's key, not the packet's: carry the
+        // final value so PACKET_IN reports what the controller's flows wrote.
+        key.metadata = res.final_key.metadata;
         self.out.rules.extend(res.rules);
         // A table miss still executes apply-actions gathered before it (OpenFlow 1.3, as OVS).
         if res.miss_drop.is_some() {
