@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
       pkg-config libclang-dev clang libdpdk-dev dpdk dpdk-dev libxdp-dev libbpf-dev jq
-      openvswitch-common openvswitch-switch-dpdk)
+      openvswitch-common openvswitch-switch-dpdk python3 python3-pip)
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
   for p in "${PKGS[@]}"; do
@@ -28,6 +28,22 @@ if [[ $(id -u) -eq 0 ]]; then
   echo "setup: hugepages: $(grep HugePages_Total /proc/meminfo)"
 else
   echo "setup: not root: skipping packages (${PKGS[*]}) and hugepages"
+fi
+
+# os-ken (an OpenFlow controller framework, from PyPI) for tests/tests/controller.rs. Optional:
+# that test skips, saying why, when os-ken cannot be imported, so a failed install only warns.
+if ! command -v python3 >/dev/null; then
+  echo "setup: WARNING: python3 not found: os-ken not installed (the os-ken controller test will skip)" >&2
+elif python3 -c 'import os_ken.base.app_manager' >/dev/null 2>&1; then
+  echo "setup: os-ken already installed"
+elif PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check os-ken \
+  || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+       --break-system-packages os-ken; then
+  # The second form is for a distribution python that refuses pip (PEP 668, Debian 12).
+  echo "setup: installed os-ken"
+else
+  echo "setup: WARNING: 'python3 -m pip install os-ken' failed (is python3-pip installed?);" \
+       "the os-ken controller test will skip" >&2
 fi
 
 cargo build --workspace --all-targets

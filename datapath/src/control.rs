@@ -77,8 +77,13 @@ impl Control {
                     "entries": macs.len(), "moves": macs.moves(), "flaps_held": macs.flaps(),
                 });
                 drop(macs);
+                let hub = &self.sw.ofp[b.index];
+                let mut openflow = serde_json::to_value(hub.fail_status()).unwrap_or(Value::Null);
+                if let Value::Object(o) = &mut openflow {
+                    o.insert("packet_io".into(), json!(hub.packet_io.snapshot()));
+                }
                 json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id),
-                       "mac_table": mac_table, "ports": ports})
+                       "mac_table": mac_table, "openflow": openflow, "ports": ports})
             })
             .collect();
         let pmds: Vec<Value> = pmds_json(&self.sw);

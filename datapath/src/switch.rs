@@ -7,7 +7,9 @@
 //! by stopping PMDs.
 
 use crate::bridge::{Bridge, BridgePort};
-use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode};
+use crate::config::{
+    Backend, ConfigError, FailMode, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode,
+};
 use crate::cycles::monotonic_ns;
 use crate::flowmod::{self, Command, FlowModRequest};
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
@@ -95,7 +97,9 @@ pub struct Switch {
     housekeeper: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The flow every new bridge starts with, as in OVS: behave like a learning switch.
+/// The flow every new bridge starts with, as in OVS: behave like a learning switch. Bridges in
+/// fail mode `secure` start without it (as OVS does), so they forward nothing until flows are
+/// installed (by the config, a controller or a tool).
 pub const DEFAULT_FLOW: &str = "table=0,priority=0,actions=NORMAL";
 
 impl Switch {
@@ -137,14 +141,18 @@ impl Switch {
         let mut bridges = Vec::new();
         for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
             let resolve = |name: &str| list.iter().find(|p| p.name == name).map(|p| p.ofport);
-            // The default flow first, then the static flows, as one all-or-nothing batch
-            // through the same path as FLOW_MOD and `dvsctl switch add-flow`.
+            // The default flow first (not in secure mode), then the static flows, as one
+            // all-or-nothing batch through the same path as FLOW_MOD and `dvsctl switch
+            // add-flow`.
             let mut reqs = Vec::with_capacity(b.flows.len() + 1);
             let mut sources = Vec::with_capacity(b.flows.len() + 1);
-            let default = parse_flow(DEFAULT_FLOW, &resolve)
-                .map_err(|e| ConfigError::at(b.location.clone(), format!("default flow: {e}")))?;
-            reqs.push(FlowModRequest::from_text(Command::Add, default));
-            sources.push(None);
+            if b.fail_mode == FailMode::Standalone {
+                let default = parse_flow(DEFAULT_FLOW, &resolve).map_err(|e| {
+                    ConfigError::at(b.location.clone(), format!("default flow: {e}"))
+                })?;
+                reqs.push(FlowModRequest::from_text(Command::Add, default));
+                sources.push(None);
+            }
             for fl in &b.flows {
                 let fm = parse_flow(&fl.text, &resolve)
                     .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
@@ -180,7 +188,14 @@ impl Switch {
         }
         let ofp_hubs: Vec<Arc<Hub>> = bridges
             .iter()
-            .map(|b| Arc::new(Hub::new(b.clone())))
+            .zip(&config.bridges)
+            .map(|(b, c)| {
+                Arc::new(Hub::with_controllers(
+                    b.clone(),
+                    c.controllers.clone(),
+                    c.fail_mode,
+                ))
+            })
             .collect();
         let n_pmds = config.switch.pmd_cores.len().max(1);
         let mut pools = Vec::new();

@@ -128,6 +128,9 @@ fn show(v: &Value) -> Result<String, FormatError> {
                 num(m, "flaps_held")
             );
         }
+        if let Some(of) = b.get("openflow") {
+            openflow_lines(&mut o, of);
+        }
         for p in b
             .get("ports")
             .and_then(Value::as_array)
@@ -361,6 +364,56 @@ fn trace(v: &Value) -> Result<String, FormatError> {
     Ok(o)
 }
 
+/// The fail mode, each controller's connection and the packet-in/out counters of one bridge.
+fn openflow_lines(o: &mut String, of: &Value) {
+    let fail_open = of.get("fail_open").and_then(Value::as_bool) == Some(true);
+    let _ = writeln!(
+        o,
+        "        fail_mode: {}{}",
+        text(of, "fail_mode"),
+        if fail_open {
+            " (failed open: NORMAL)"
+        } else {
+            ""
+        }
+    );
+    for c in of
+        .get("controllers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut line = format!(
+            "        Controller \"{}\": {} for {}s",
+            text(c, "target"),
+            text(c, "state"),
+            num(c, "state_secs")
+        );
+        if c.get("admitted").and_then(Value::as_bool) == Some(true) {
+            line.push_str(", admitted");
+        }
+        if let Some(role) = c.get("role").and_then(Value::as_str) {
+            let _ = write!(line, ", role {role}");
+        }
+        let _ = write!(line, ", {} connections", num(c, "connections"));
+        if let Some(e) = c.get("last_error").and_then(Value::as_str) {
+            let _ = write!(line, ", last error: {e}");
+        }
+        let _ = writeln!(o, "{line}");
+    }
+    if let Some(p) = of.get("packet_io") {
+        let _ = writeln!(
+            o,
+            "        packet_in: {} sent, {} undelivered, {} send errors; packet_out: {} sent, {} refused",
+            num(p, "packet_in_sent"),
+            num(p, "packet_in_undelivered"),
+            num(p, "packet_in_send_errors"),
+            num(p, "packet_out_sent"),
+            num(p, "packet_out_refused")
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,5 +607,38 @@ pmd thread 1 core 1:
             ),
             "{\n  \"a\": 1\n}\n"
         );
+    }
+
+    #[test]
+    fn show_openflow_status() {
+        let of = json!({
+            "fail_mode": "secure", "fail_open": false,
+            "controllers": [
+                {"target": "tcp:127.0.0.1:6653", "state": "connected", "admitted": true,
+                 "role": "master", "state_secs": 12, "connections": 2, "last_error": null},
+                {"target": "tcp:[::1]:6653", "state": "backoff", "admitted": false,
+                 "role": null, "state_secs": 3, "connections": 0,
+                 "last_error": "Connection refused"}
+            ],
+            "packet_io": {"packet_in_sent": 5, "packet_in_undelivered": 1,
+                          "packet_in_send_errors": 0, "packet_out_sent": 7,
+                          "packet_out_refused": 2}
+        });
+        let mut o = String::new();
+        openflow_lines(&mut o, &of);
+        assert_eq!(
+            o,
+            "        fail_mode: secure
+        Controller \"tcp:127.0.0.1:6653\": connected for 12s, admitted, role master, 2 connections
+        Controller \"tcp:[::1]:6653\": backoff for 3s, 0 connections, last error: Connection refused
+        packet_in: 5 sent, 1 undelivered, 0 send errors; packet_out: 7 sent, 2 refused
+"
+        );
+        let mut o = String::new();
+        openflow_lines(
+            &mut o,
+            &json!({"fail_mode": "standalone", "fail_open": true}),
+        );
+        assert_eq!(o, "        fail_mode: standalone (failed open: NORMAL)\n");
     }
 }

@@ -7,8 +7,9 @@
 
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
 use super::{
-    parse_listen, BridgeConfig, ConfigError, FlowLine, Location, PortConfig, PortKind,
-    SwitchConfig, SwitchSection, VlanMode, VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
+    parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
+    Location, OfpController, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode, VlanSet,
+    VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -401,6 +402,12 @@ fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConf
             let field = format!("{prefix}.ofp_listen[{j}]");
             ofp_listen.push(parse_listen(t.get_ref()).map_err(|e| src.err(t.span(), &field, e))?);
         }
+        let controllers = build_controllers(src, b, &prefix)?;
+        let fail_mode = match &b.fail_mode {
+            None => FailMode::default(),
+            Some(m) => parse_fail_mode(m.get_ref())
+                .map_err(|e| src.err(m.span(), &format!("{prefix}.fail_mode"), e))?,
+        };
         let ports = build_ports(src, b, i, &mut seen)?;
         out.push(BridgeConfig {
             name,
@@ -409,9 +416,33 @@ fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConf
             mac_limit,
             flows,
             ofp_listen,
+            controllers,
+            fail_mode,
             ports,
             location: src.loc(span, &prefix),
         });
+    }
+    Ok(out)
+}
+
+/// `controllers`: each a `tcp:` target, none listed twice.
+fn build_controllers(
+    src: &Src,
+    b: &RawBridge,
+    prefix: &str,
+) -> Result<Vec<OfpController>, ConfigError> {
+    let mut out: Vec<OfpController> = Vec::new();
+    for (j, t) in b.controllers.iter().enumerate() {
+        let field = format!("{prefix}.controllers[{j}]");
+        let c = parse_controller(t.get_ref().trim()).map_err(|e| src.err(t.span(), &field, e))?;
+        if let Some(first) = out.iter().position(|o| *o == c) {
+            return Err(src.err(
+                t.span(),
+                &field,
+                format!("controller {c} is already listed as {prefix}.controllers[{first}]"),
+            ));
+        }
+        out.push(c);
     }
     Ok(out)
 }

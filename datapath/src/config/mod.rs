@@ -19,6 +19,10 @@
 //!   config works the same from any working directory.
 //! - Bridges without `datapath_id` and ports without `ofport` get the lowest numbers (from 1) not
 //!   taken explicitly, in file order.
+//! - `controllers` (active `tcp:` OpenFlow connections) and `fail_mode` follow OVS: the default
+//!   mode is standalone, and a secure bridge starts without the default NORMAL flow. A secure
+//!   bridge without controllers is allowed (its flows come from the config, ovs-ofctl or an
+//!   agent); the same target listed twice is an error.
 
 mod backend;
 mod build;
@@ -29,7 +33,10 @@ mod tests;
 mod vlanset;
 
 pub use backend::{Backend, VhostRole, XdpMode};
-pub use ofp::{parse_listen, OfpListen};
+pub use ofp::{
+    parse_controller, parse_fail_mode, parse_listen, FailMode, OfpController, OfpListen,
+    DEFAULT_CONTROLLER_PORT,
+};
 pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
 
 use serde::Serialize;
@@ -165,6 +172,10 @@ pub struct BridgeConfig {
     pub flows: Vec<FlowLine>,
     /// Extra OpenFlow listeners (`ofp_listen`), besides `<rundir>/<bridge>.mgmt`.
     pub ofp_listen: Vec<OfpListen>,
+    /// Controllers the switch connects to (`controllers`), in file order.
+    pub controllers: Vec<OfpController>,
+    /// What the bridge does while no controller is connected (`fail_mode`).
+    pub fail_mode: FailMode,
     /// Ports in file order.
     pub ports: Vec<PortConfig>,
     /// The `[[bridge]]` header.

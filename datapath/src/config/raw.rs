@@ -50,6 +50,9 @@ pub(super) struct RawBridge {
     #[serde(default)]
     pub ofp_listen: Vec<Spanned<String>>,
     #[serde(default)]
+    pub controllers: Vec<Spanned<String>>,
+    pub fail_mode: Option<Spanned<String>>,
+    #[serde(default)]
     pub port: Vec<Spanned<RawPort>>,
 }
 

@@ -659,3 +659,58 @@ fn backend_keys_belong_to_their_kind() {
     let e = err(&format!("{base}kind = \"afxdp\"\nxdp_mode = \"fast\"\n"));
     assert!(e.contains("xdp_mode: unknown xdp_mode \"fast\""), "{e}");
 }
+
+#[test]
+fn controllers_and_fail_mode() {
+    let c = ok("[[bridge]]\nname = \"a\"\n");
+    assert!(c.bridges[0].controllers.is_empty());
+    assert_eq!(c.bridges[0].fail_mode, FailMode::Standalone);
+
+    let c = ok(
+        "[[bridge]]\nname = \"a\"\ncontrollers = [\"tcp:127.0.0.1:6633\", \
+                \"tcp:[::1]\"]\nfail_mode = \"secure\"\n",
+    );
+    let b = &c.bridges[0];
+    assert_eq!(
+        b.controllers,
+        vec![
+            OfpController::Tcp("127.0.0.1:6633".parse().unwrap()),
+            OfpController::Tcp(format!("[::1]:{DEFAULT_CONTROLLER_PORT}").parse().unwrap()),
+        ]
+    );
+    assert_eq!(b.fail_mode, FailMode::Secure);
+    // Serialized in the config spelling (what `dvsctl switch config` would show).
+    let v = serde_json::to_value(b).unwrap();
+    assert_eq!(v["controllers"][1], "tcp:[::1]:6653");
+    assert_eq!(v["fail_mode"], "secure");
+
+    // A bad target names the file, its line and the element.
+    let e = err(
+        "[[bridge]]\nname = \"a\"\ncontrollers = [\n  \"tcp:127.0.0.1:6653\",\n  \
+                 \"tcp:controller.example:6653\",\n]\n",
+    );
+    assert!(
+        e.starts_with("switch.toml:5: bridge[0].controllers[1]: bad address"),
+        "{e}"
+    );
+    let e = err("[[bridge]]\nname = \"a\"\ncontrollers = [\"ptcp:6653\"]\n");
+    assert!(
+        e.starts_with("switch.toml:3: bridge[0].controllers[0]: unsupported controller target"),
+        "{e}"
+    );
+    let e = err("[[bridge]]\nname = \"a\"\ncontrollers = [\"tcp:1.2.3.4:99999\"]\n");
+    assert!(e.contains("controllers[0]: bad port"), "{e}");
+    let e =
+        err("[[bridge]]\nname = \"a\"\ncontrollers = [\"tcp:1.2.3.4\", \"tcp:1.2.3.4:6653\"]\n");
+    assert!(
+        e.contains("bridge[0].controllers[1]: controller tcp:1.2.3.4:6653 is already listed"),
+        "{e}"
+    );
+    let e = err("[[bridge]]\nname = \"a\"\n\nfail_mode = \"open\"\n");
+    assert!(
+        e.starts_with("switch.toml:4: bridge[0].fail_mode: unknown fail_mode \"open\""),
+        "{e}"
+    );
+    let e = err("[[bridge]]\nname = \"a\"\ncontrollers = \"tcp:1.2.3.4\"\n");
+    assert!(e.contains("switch.toml:3: bridge[0].controllers"), "{e}");
+}

@@ -7,9 +7,17 @@
 //! loses the framing: that one is answered with BAD_LEN and the connection is closed. A peer
 //! whose HELLO shares no version with us gets HELLO_FAILED/INCOMPATIBLE and is disconnected.
 //!
-//! Requests the switch does not implement yet (groups, meters, PACKET_OUT) are refused with an
-//! ERROR carrying the request's xid; the connection stays up, as controllers probe features this
-//! way.
+//! Requests the switch does not implement (bundles, async config, experimenter messages) are
+//! refused with an ERROR carrying the request's xid; the connection stays up, as controllers
+//! probe features this way.
+//!
+//! The same loop serves accepted connections (management socket, `ptcp:`) and the ones the switch
+//! opens to its configured controllers ([`Origin`]). Only the latter are probed: after
+//! `probe` without receiving anything the switch sends an ECHO_REQUEST, and if another `probe`
+//! passes in silence the connection is dropped (and `active` reconnects). Accepted connections
+//! are not probed: short-lived tools like `ovs-ofctl` must never see an unexpected message, and a
+//! dead tool connection costs only a thread. A controller connection also reports to the hub
+//! when it is admitted (its first message beyond HELLO/ECHO/ERROR), which drives the fail mode.
 
 use super::hub::{ConnShared, Hub, DEFAULT_MISS_SEND_LEN, OFPPR_MODIFY};
 use super::{flows, groups, meters, packet_io, stats, Sock};
@@ -32,6 +40,20 @@ use openflow::{
 };
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Transaction id of the switch's inactivity probes.
+const PROBE_XID: u32 = 0x6476_7370;
+
+/// Who opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// Accepted on the management socket or a `ptcp:` listener.
+    Passive,
+    /// Opened by the switch to configured controller number `index`; probed after `probe`
+    /// of silence.
+    Controller { index: usize, probe: Duration },
+}
 
 /// Whether to keep reading after a message.
 #[derive(PartialEq, Eq)]
@@ -44,16 +66,21 @@ struct Conn<'a> {
     hub: &'a Hub,
     shared: &'a ConnShared,
     config: SwitchConfig,
+    origin: Origin,
+    /// The peer has sent a message beyond the handshake.
+    admitted: bool,
 }
 
-/// Serve one accepted connection until the peer closes it or the switch shuts down.
-pub(super) fn serve(hub: Arc<Hub>, sock: Sock) {
-    let Ok(writer) = sock.try_clone() else {
-        return;
-    };
+/// Serve one connection until the peer closes it, it fails (the error is returned: a failed
+/// write, an unanswered probe) or the switch shuts down.
+pub(super) fn serve(hub: Arc<Hub>, sock: Sock, origin: Origin) -> io::Result<()> {
+    let writer = sock.try_clone()?;
     let Some(shared) = hub.register(writer) else {
-        return;
+        return Ok(());
     };
+    if let Origin::Controller { index, .. } = origin {
+        hub.controller_connected(index, &shared);
+    }
     let mut c = Conn {
         hub: &hub,
         shared: &shared,
@@ -61,16 +88,30 @@ pub(super) fn serve(hub: Arc<Hub>, sock: Sock) {
             flags: 0,
             miss_send_len: DEFAULT_MISS_SEND_LEN,
         },
+        origin,
+        admitted: false,
     };
-    let _ = c.run(sock);
+    let result = c.run(sock);
     hub.unregister(&shared);
+    if let Origin::Controller { index, .. } = origin {
+        let why = result.as_ref().err().map(|e| e.to_string());
+        hub.controller_disconnected(index, why);
+    }
+    result
 }
 
 impl Conn<'_> {
     fn run(&mut self, mut sock: Sock) -> io::Result<()> {
+        let probe = match self.origin {
+            Origin::Passive => None,
+            Origin::Controller { probe, .. } => Some(probe),
+        };
+        sock.set_read_timeout(probe)?;
         self.shared.send(0, &Message::Hello(Hello::ours()))?;
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
         let mut chunk = vec![0u8; 1 << 16];
+        // An ECHO_REQUEST probe is outstanding (nothing received since it was sent).
+        let mut probing = false;
         loop {
             while let Some(n) = frame_len(&buf) {
                 let lost = Header::peek(&buf).is_none_or(|h| usize::from(h.length) < HEADER_LEN);
@@ -81,11 +122,51 @@ impl Conn<'_> {
                     return Ok(());
                 }
             }
-            let got = sock.read(&mut chunk)?;
-            if got == 0 {
-                return Ok(());
+            match sock.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(got) => {
+                    probing = false;
+                    buf.extend_from_slice(&chunk[..got]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if probe.is_some()
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    let idle = probe.unwrap_or_default().as_secs_f64();
+                    if probing {
+                        sock.shutdown();
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no reply to an echo request for {idle:.1} s"),
+                        ));
+                    }
+                    self.shared
+                        .send(PROBE_XID, &Message::EchoRequest(Vec::new()))?;
+                    probing = true;
+                }
+                Err(e) => return Err(e),
             }
-            buf.extend_from_slice(&chunk[..got]);
+        }
+    }
+
+    /// Note the peer's first message beyond the handshake (a controller is admitted then).
+    fn admit(&mut self, msg: &Message) {
+        use Message as M;
+        if self.admitted
+            || matches!(
+                msg,
+                M::Hello(_) | M::EchoRequest(_) | M::EchoReply(_) | M::Error(_)
+            )
+        {
+            return;
+        }
+        self.admitted = true;
+        if let Origin::Controller { index, .. } = self.origin {
+            self.hub.controller_admitted(index);
         }
     }
 
@@ -119,6 +200,7 @@ impl Conn<'_> {
 
     fn dispatch(&mut self, h: Header, msg: Message, raw: &[u8]) -> io::Result<Next> {
         use Message as M;
+        self.admit(&msg);
         let xid = h.xid;
         let bad_type = ErrorCode::BadRequest(BadRequestCode::BadType);
         match msg {

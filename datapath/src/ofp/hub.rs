@@ -1,22 +1,41 @@
 //! Per-bridge OpenFlow state shared by every connection: the connection list (for asynchronous
-//! messages such as FLOW_REMOVED), controller roles with the master election generation id, and
-//! the port config bits set through PORT_MOD.
+//! messages such as FLOW_REMOVED), controller roles with the master election generation id, the
+//! port config bits set through PORT_MOD, and the configured controllers with the fail-mode
+//! state machine.
 //!
 //! Each connection's write half sits behind its own mutex, so a FLOW_REMOVED produced by the
 //! housekeeping thread or by a delete on another connection interleaves with replies at message
 //! boundaries only. Writes have a timeout: a controller that stops reading loses its connection
 //! instead of stalling flow expiry.
+//!
+//! **Fail mode.** Only connections the switch opened to its configured `controllers` count (the
+//! management socket and `ptcp:` listeners serve tools and agents, which are not controllers),
+//! and a controller counts as connected once it is *admitted*: it has sent something beyond the
+//! handshake (HELLO, ECHO, ERROR), normally its FEATURES_REQUEST. That is OVS's rule too, and it
+//! keeps a port that accepts TCP but never manages the switch (a dead controller process behind a
+//! live proxy) from taking a standalone bridge out of fail-open. The machine, per bridge:
+//! - `standalone` with controllers: when no controller has been admitted for the grace period
+//!   (counted from the OpenFlow start, or from the moment the last admitted controller
+//!   disconnected), the bridge enters fail-open ([`Bridge::set_fail_open`]: NORMAL for every
+//!   packet, tables bypassed). The first admission leaves it at once. The clock is advanced by
+//!   [`Hub::fail_tick`], which `OfpServer` calls every 100 ms.
+//! - `secure`: never fails open; whatever flows exist stay in charge.
+//! - no controllers configured: never fails open, whatever the mode.
 
+use super::packet_io::PacketIoStats;
 use super::Sock;
 use crate::bridge::Bridge;
+use crate::config::{FailMode, OfpController};
 use crate::cycles::monotonic_ns;
 use flowtable::pipeline::{FlowEntry, RemovedReason, OFPFF_SEND_FLOW_REM};
 use openflow::error::{ErrorCode, RoleRequestFailedCode};
 use openflow::{encode, AsyncConfig, ControllerRole, Message, PortStatus, Role};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -61,6 +80,12 @@ impl ConnShared {
         lock(&self.writer).write_all(bytes)
     }
 
+    /// Shut the stream down both ways: the connection's own thread sees it on its next read
+    /// and ends (used after a failed asynchronous write left the stream mid-message).
+    pub(super) fn shutdown(&self) {
+        lock(&self.writer).shutdown();
+    }
+
     /// True when the connection is a slave (refuses modifications).
     pub(super) fn is_slave(&self) -> bool {
         *lock(&self.role) == ControllerRole::Slave
@@ -77,14 +102,112 @@ pub struct Hub {
     next_id: AtomicU64,
     generation: Mutex<Option<u64>>,
     links: Mutex<HashMap<u32, bool>>,
+    fail_mode: FailMode,
+    controllers: Mutex<Controllers>,
+    /// PACKET_IN and PACKET_OUT counters.
+    pub packet_io: PacketIoStats,
+}
+
+/// Where the connection to one configured controller is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerState {
+    /// A TCP connect is in progress.
+    Connecting,
+    /// The TCP connection is up (see [`ControllerStatus::admitted`] for whether it manages the
+    /// switch yet).
+    Connected,
+    /// Waiting before the next attempt (after a failure or a disconnect).
+    Backoff,
+}
+
+/// One configured controller as `dvsctl switch show` can print it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ControllerStatus {
+    /// The target, in config syntax (`tcp:127.0.0.1:6653`).
+    pub target: String,
+    /// Connection state.
+    pub state: ControllerState,
+    /// True once the controller sent a request beyond the handshake on this connection: it
+    /// counts as connected for the fail mode.
+    pub admitted: bool,
+    /// The connection's role (`equal`, `master`, `slave`) while connected.
+    pub role: Option<&'static str>,
+    /// Whole seconds in the current state.
+    pub state_secs: u64,
+    /// TCP connections established so far.
+    pub connections: u64,
+    /// Why the last attempt failed or the last connection ended, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A bridge's fail mode, whether it is failing open now, and its controllers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailStatus {
+    /// Configured fail mode.
+    pub fail_mode: FailMode,
+    /// True while the bridge bypasses its tables with NORMAL (standalone, no controller).
+    pub fail_open: bool,
+    /// The configured controllers, in config order.
+    pub controllers: Vec<ControllerStatus>,
+}
+
+/// Per-controller bookkeeping behind [`ControllerStatus`].
+struct Slot {
+    target: OfpController,
+    state: ControllerState,
+    since: Instant,
+    conn: Option<Arc<ConnShared>>,
+    admitted: bool,
+    connections: u64,
+    last_error: Option<String>,
+}
+
+/// The configured controllers and the fail-mode clock.
+struct Controllers {
+    slots: Vec<Slot>,
+    /// Since when no controller has been admitted (`None` while one is).
+    alone_since: Option<Instant>,
+}
+
+fn role_name(r: ControllerRole) -> &'static str {
+    match r {
+        ControllerRole::NoChange | ControllerRole::Equal => "equal",
+        ControllerRole::Master => "master",
+        ControllerRole::Slave => "slave",
+    }
 }
 
 /// PORT_STATUS reason: a port's state or config changed.
 pub const OFPPR_MODIFY: u8 = 2;
 
 impl Hub {
-    /// The OpenFlow state for `bridge`, with no connections.
+    /// The OpenFlow state for `bridge`, with no connections and no controllers (it never
+    /// fails open).
     pub fn new(bridge: Arc<Bridge>) -> Hub {
+        Hub::with_controllers(bridge, Vec::new(), FailMode::Standalone)
+    }
+
+    /// The OpenFlow state for `bridge`, which connects to `controllers` (started by
+    /// `OfpServer::start`) and behaves as `fail_mode` says while none is connected.
+    pub fn with_controllers(
+        bridge: Arc<Bridge>,
+        controllers: Vec<OfpController>,
+        fail_mode: FailMode,
+    ) -> Hub {
+        let now = Instant::now();
+        let slots = controllers
+            .into_iter()
+            .map(|target| Slot {
+                target,
+                state: ControllerState::Backoff,
+                since: now,
+                conn: None,
+                admitted: false,
+                connections: 0,
+                last_error: None,
+            })
+            .collect();
         Hub {
             bridge,
             started_ns: monotonic_ns(),
@@ -92,7 +215,153 @@ impl Hub {
             next_id: AtomicU64::new(1),
             generation: Mutex::new(None),
             links: Mutex::new(HashMap::new()),
+            fail_mode,
+            controllers: Mutex::new(Controllers {
+                slots,
+                alone_since: Some(now),
+            }),
+            packet_io: PacketIoStats::default(),
         }
+    }
+
+    /// The configured fail mode.
+    pub fn fail_mode(&self) -> FailMode {
+        self.fail_mode
+    }
+
+    /// The configured controller targets, in config order.
+    pub fn controller_targets(&self) -> Vec<OfpController> {
+        lock(&self.controllers)
+            .slots
+            .iter()
+            .map(|s| s.target.clone())
+            .collect()
+    }
+
+    /// Fail mode, fail-open state and every controller's connection status (for
+    /// `dvsctl switch show`).
+    pub fn fail_status(&self) -> FailStatus {
+        let now = Instant::now();
+        let controllers = lock(&self.controllers)
+            .slots
+            .iter()
+            .map(|s| ControllerStatus {
+                target: s.target.to_string(),
+                state: s.state,
+                admitted: s.admitted,
+                role: s.conn.as_ref().map(|c| role_name(*lock(&c.role))),
+                state_secs: now.saturating_duration_since(s.since).as_secs(),
+                connections: s.connections,
+                last_error: s.last_error.clone(),
+            })
+            .collect();
+        FailStatus {
+            fail_mode: self.fail_mode,
+            fail_open: self.bridge.fail_open(),
+            controllers,
+        }
+    }
+
+    /// Restart the grace period (the OpenFlow side starts now).
+    pub(super) fn arm_fail_clock(&self, now: Instant) {
+        let mut c = lock(&self.controllers);
+        if c.slots.iter().all(|s| !s.admitted) {
+            c.alone_since = Some(now);
+        }
+    }
+
+    fn set_slot(&self, index: usize, f: impl FnOnce(&mut Slot)) {
+        if let Some(s) = lock(&self.controllers).slots.get_mut(index) {
+            f(s);
+        }
+    }
+
+    /// Controller `index`: a connect attempt starts.
+    pub(super) fn controller_connecting(&self, index: usize) {
+        self.set_slot(index, |s| {
+            s.state = ControllerState::Connecting;
+            s.since = Instant::now();
+        });
+    }
+
+    /// Controller `index`: waiting before the next attempt, after `error` (if one).
+    pub(super) fn controller_backoff(&self, index: usize, error: Option<String>) {
+        self.set_slot(index, |s| {
+            s.state = ControllerState::Backoff;
+            s.since = Instant::now();
+            if error.is_some() {
+                s.last_error = error;
+            }
+        });
+    }
+
+    /// Controller `index` is connected on `conn` (not admitted yet).
+    pub(super) fn controller_connected(&self, index: usize, conn: &Arc<ConnShared>) {
+        self.set_slot(index, |s| {
+            s.state = ControllerState::Connected;
+            s.since = Instant::now();
+            s.conn = Some(conn.clone());
+            s.admitted = false;
+            s.connections += 1;
+        });
+    }
+
+    /// Controller `index` sent its first real request: it manages the switch now, so a
+    /// fail-open bridge goes back to its flow tables.
+    pub(super) fn controller_admitted(&self, index: usize) {
+        let mut c = lock(&self.controllers);
+        let Some(s) = c.slots.get_mut(index) else {
+            return;
+        };
+        s.admitted = true;
+        let target = s.target.to_string();
+        c.alone_since = None;
+        if self.bridge.fail_open() {
+            self.bridge.set_fail_open(false);
+            eprintln!(
+                "dvs-switchd: {}: controller {target} connected: leaving fail-open mode",
+                self.bridge.name
+            );
+        }
+    }
+
+    /// Controller `index`'s connection ended (`why`, if it failed).
+    pub(super) fn controller_disconnected(&self, index: usize, why: Option<String>) {
+        let now = Instant::now();
+        let mut c = lock(&self.controllers);
+        let Some(s) = c.slots.get_mut(index) else {
+            return;
+        };
+        s.state = ControllerState::Backoff;
+        s.since = now;
+        s.conn = None;
+        s.admitted = false;
+        s.last_error = why.or_else(|| Some("connection closed by the controller".into()));
+        if c.alone_since.is_none() && c.slots.iter().all(|s| !s.admitted) {
+            c.alone_since = Some(now);
+        }
+    }
+
+    /// Advance the fail-mode clock: a standalone bridge with controllers, none of them
+    /// admitted for `grace`, enters fail-open. Returns whether the bridge is failing open.
+    pub fn fail_tick(&self, now: Instant, grace: Duration) -> bool {
+        let c = lock(&self.controllers);
+        if self.fail_mode != FailMode::Standalone || c.slots.is_empty() {
+            return false;
+        }
+        let due = c
+            .alone_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= grace);
+        if due && !self.bridge.fail_open() {
+            self.bridge.set_fail_open(true);
+            eprintln!(
+                "dvs-switchd: {}: no controller connected for {} ms: entering fail-open mode \
+                 (standalone: forwarding with NORMAL)",
+                self.bridge.name,
+                grace.as_millis()
+            );
+        }
+        self.bridge.fail_open()
     }
 
     /// Number of open OpenFlow connections.
@@ -161,7 +430,7 @@ impl Hub {
             let mask = lock(&c.async_cfg).flow_removed_mask[slave];
             for (reason, bytes) in &msgs {
                 if mask & (1 << reason) != 0 && c.send_raw(bytes).is_err() {
-                    lock(&c.writer).shutdown();
+                    c.shutdown();
                     break;
                 }
             }
@@ -170,10 +439,13 @@ impl Hub {
 
     /// Rules deleted by a flow mod (reason delete), for [`Hub::flows_removed`].
     pub fn flows_deleted(&self, removed: Vec<Arc<FlowEntry>>) {
-        let with_reason: Vec<(Arc<FlowEntry>, RemovedReason)> = removed
-            .into_iter()
-            .map(|e| (e, RemovedReason::Delete))
-            .collect();
+        self.flows_deleted_because(removed, RemovedReason::Delete);
+    }
+
+    /// Rules deleted for `why` (a flow mod, a group or meter deletion).
+    pub fn flows_deleted_because(&self, removed: Vec<Arc<FlowEntry>>, why: RemovedReason) {
+        let with_reason: Vec<(Arc<FlowEntry>, RemovedReason)> =
+            removed.into_iter().map(|e| (e, why)).collect();
         self.flows_removed(&with_reason);
     }
 

@@ -1,6 +1,8 @@
 //! OpenFlow 1.3 management for dvs-switchd: per bridge, a unix socket at
 //! `<rundir>/<bridge>.mgmt` (the OVS convention, so `ovs-ofctl -O OpenFlow13 dump-flows
-//! unix:<rundir>/br0.mgmt` works) and any `ptcp:` listeners from the configuration.
+//! unix:<rundir>/br0.mgmt` works), any `ptcp:` listeners from the configuration, and active
+//! connections to the configured `controllers` (kept up by `active`, with the fail mode kept by
+//! the [`Hub`]).
 //!
 //! This is control plane, so the design favours obviousness over throughput: one accept thread
 //! per listener and one thread per connection, each reading whole messages with blocking I/O and
@@ -13,7 +15,14 @@
 //! [`Hub`], which the switch also holds so that flow expiry and control-socket deletes can send
 //! FLOW_REMOVED. The message handling itself is split into `conn` (framing, handshake, dispatch),
 //! `flows` (FLOW_MOD and the flow statistics) and `stats` (the other replies).
+//!
+//! Accepted and switch-initiated connections run the same handler; the switch sends HELLO first
+//! on both. Every thread started here (accept loops, packet-in delivery, controller connectors,
+//! the fail-mode clock) looks at the shared stop flag at least every 100 ms, so
+//! [`OfpServer::shutdown`] joins them all promptly, even during a controller's connect attempt
+//! (connection threads end when the hub closes their sockets).
 
+mod active;
 mod conn;
 mod flows;
 mod groups;
@@ -22,7 +31,9 @@ mod meters;
 mod packet_io;
 mod stats;
 
-pub use hub::Hub;
+pub use active::ControllerTiming;
+pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub};
+pub use packet_io::{PacketIoCounts, PacketIoStats};
 
 use crate::config::OfpListen;
 use crate::switch::Switch;
@@ -87,6 +98,14 @@ impl Sock {
         };
     }
 
+    /// Read timeout (`None` blocks forever).
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Sock::Unix(s) => s.set_read_timeout(t),
+            Sock::Tcp(s) => s.set_read_timeout(t),
+        }
+    }
+
     fn prepare(&self) -> io::Result<()> {
         match self {
             Sock::Unix(s) => {
@@ -141,6 +160,8 @@ impl Listener {
 pub struct OfpServer {
     stop: Arc<AtomicBool>,
     accept_threads: Vec<JoinHandle<()>>,
+    /// Controller connectors: joined after the hubs closed their connections.
+    active_threads: Vec<JoinHandle<()>>,
     conn_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     hubs: Arc<Vec<Arc<Hub>>>,
     sockets: Vec<PathBuf>,
@@ -163,11 +184,18 @@ fn clear_stale(path: &Path) -> Result<(), OfpError> {
 
 impl OfpServer {
     /// Bind every bridge's management socket (in the switch's run directory) and configured
-    /// `ptcp:` listeners, and start accepting.
+    /// `ptcp:` listeners, start accepting, and start connecting to the configured controllers
+    /// (with the default [`ControllerTiming`]).
     pub fn start(sw: &Arc<Switch>) -> Result<OfpServer, OfpError> {
+        Self::start_with(sw, ControllerTiming::default())
+    }
+
+    /// [`OfpServer::start`] with other controller timings (tests use short ones).
+    pub fn start_with(sw: &Arc<Switch>, timing: ControllerTiming) -> Result<OfpServer, OfpError> {
         let mut server = OfpServer {
             stop: Arc::new(AtomicBool::new(false)),
             accept_threads: Vec::new(),
+            active_threads: Vec::new(),
             conn_threads: Arc::new(Mutex::new(Vec::new())),
             hubs: sw.ofp.clone(),
             sockets: Vec::new(),
@@ -198,6 +226,26 @@ impl OfpServer {
                 server.tcp.push((b.name.clone(), local));
                 server.spawn_accept(Listener::Tcp(l), hub.clone())?;
             }
+        }
+        let now = std::time::Instant::now();
+        for hub in sw.ofp.iter() {
+            hub.arm_fail_clock(now);
+            for (index, target) in hub.controller_targets().into_iter().enumerate() {
+                let h = active::spawn_controller(
+                    hub.clone(),
+                    index,
+                    target,
+                    server.stop.clone(),
+                    timing,
+                )
+                .map_err(OfpError::Thread)?;
+                server.active_threads.push(h);
+            }
+        }
+        if let Some(h) = active::spawn_fail_clock(&sw.ofp, server.stop.clone(), timing)
+            .map_err(OfpError::Thread)?
+        {
+            server.accept_threads.push(h);
         }
         Ok(server)
     }
@@ -234,6 +282,9 @@ impl OfpServer {
         }
         for hub in self.hubs.iter() {
             hub.close_all();
+        }
+        for h in self.active_threads.drain(..) {
+            let _ = h.join();
         }
         let conns: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.conn_threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -277,7 +328,9 @@ fn accept_loop(
         let hub = hub.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("ofp-conn-{}", hub.bridge.name))
-            .spawn(move || conn::serve(hub, sock));
+            .spawn(move || {
+                let _ = conn::serve(hub, sock, conn::Origin::Passive);
+            });
         let mut list = conns.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|h| !h.is_finished());
         match spawned {
