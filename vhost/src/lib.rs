@@ -38,6 +38,7 @@
 
 mod conn;
 mod device;
+mod hostmem;
 pub mod memory;
 pub mod net;
 mod protocol;

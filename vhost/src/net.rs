@@ -2,7 +2,8 @@
 //! caller's buffers ([`NetQueue::dequeue`]) and frames delivered into the
 //! guest's RX queue ([`NetQueue::enqueue`]), both one burst at a time.
 //!
-//! Both directions copy. Dequeue strips the virtio-net header, completes a
+//! Both directions copy, through host pointers translated once per buffer
+//! ([`crate::hostmem`]). Dequeue strips the virtio-net header, completes a
 //! `VIRTIO_NET_HDR_F_NEEDS_CSUM` checksum in software (the switch forwards to
 //! ports without offloads) and drops — returning the chain with length 0 —
 //! anything the caller's buffer cannot hold, including GSO super-frames (we
@@ -21,8 +22,9 @@
 //! `MRG_RXBUF`, 10 for a legacy guest. Little-endian throughout (legacy
 //! guests on x86 are little-endian too).
 
-use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, VolatileMemory};
+use vm_memory::GuestMemoryMmap;
 
+use crate::hostmem::{prefetch_for_write, HostMap};
 use crate::vring::{ChainError, SplitRing, VringAddrs, VringError, VRING_DESC_F_WRITE};
 
 /// `VIRTIO_NET_F_MRG_RXBUF`.
@@ -89,10 +91,21 @@ pub struct Burst {
     pub notify: bool,
 }
 
+/// One buffer of a chain: its checked host address (kept as an integer so
+/// the queue stays `Send`; it is only dereferenced within the burst that
+/// translated it).
 #[derive(Debug, Clone, Copy)]
 struct Seg {
-    addr: u64,
+    host: usize,
     len: u32,
+}
+
+/// A frame of the burst whose chains were collected: `chains[..chain_end]`
+/// up to the previous frame's end are its own.
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    frame: usize,
+    chain_end: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +129,7 @@ pub struct NetQueue {
     mrg: bool,
     segs: Vec<Seg>,
     chains: Vec<Chain>,
+    plan: Vec<Planned>,
     /// Counters of this ring's lifetime.
     pub counters: QueueCounters,
 }
@@ -139,6 +153,7 @@ impl NetQueue {
             mrg: false,
             segs: Vec::with_capacity(n),
             chains: Vec::with_capacity(n),
+            plan: Vec::with_capacity(n),
             counters: QueueCounters::default(),
         };
         q.set_features(features);
@@ -177,6 +192,7 @@ impl NetQueue {
         let Ok(view) = self.ring.view(mem) else {
             return Burst::default();
         };
+        let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
         let want = bufs.len().min(lens.len());
         let (mut consumed, mut used, mut out) = (0u16, 0u16, 0usize);
@@ -192,7 +208,7 @@ impl NetQueue {
             match read_chain(
                 &self.ring,
                 &view,
-                mem,
+                &host,
                 head,
                 self.hdr_len,
                 &mut hdr,
@@ -225,22 +241,34 @@ impl NetQueue {
 
     /// Deliver `frames` into the guest's receive buffers (virtio-net header
     /// prepended). Returns how many were delivered.
+    ///
+    /// Two passes over the burst: the first collects (and checks, and
+    /// translates) the chains of every frame and prefetches the buffers for
+    /// writing, the second copies and fills the used entries. The guest's
+    /// core usually owns those buffer lines, so issuing all the transfers
+    /// before the first copy overlaps them instead of paying them one by one.
     pub fn enqueue(&mut self, mem: &GuestMemoryMmap, frames: &[&[u8]]) -> Burst {
         let Ok(view) = self.ring.view(mem) else {
             return Burst::default();
         };
+        let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
         let cap_segs = usize::from(self.ring.size());
-        let (mut consumed, mut used, mut delivered) = (0u16, 0u16, 0usize);
+        let (mut consumed, mut used) = (0u16, 0u16);
+        self.segs.clear();
+        self.chains.clear();
+        self.plan.clear();
         'frames: for (fi, frame) in frames.iter().enumerate() {
             let need = self.hdr_len + frame.len();
             let mut frame_start = consumed;
-            self.segs.clear();
-            self.chains.clear();
+            let mut chains_start = self.chains.len();
+            let mut segs_start = self.segs.len();
             let mut cap = 0usize;
             while cap < need {
                 if consumed == pending {
                     consumed = frame_start;
+                    self.chains.truncate(chains_start);
+                    self.segs.truncate(segs_start);
                     self.counters.tx_no_buffers += (frames.len() - fi) as u64;
                     break 'frames;
                 }
@@ -261,11 +289,14 @@ impl NetQueue {
                     }
                     // The whole buffer the guest claims must be guest memory,
                     // not just the part this frame will fill.
-                    if mem.get_slice(GuestAddress(d.addr), d.len as usize).is_err() {
-                        return Err(ChainError::OutsideMemory);
+                    let p = host
+                        .get(d.addr, d.len as usize)
+                        .ok_or(ChainError::OutsideMemory)?;
+                    if chain_cap + cap < need {
+                        prefetch_for_write(p, need - cap - chain_cap);
                     }
                     segs.push(Seg {
-                        addr: d.addr,
+                        host: p as usize,
                         len: d.len,
                     });
                     chain_cap += d.len as usize;
@@ -292,8 +323,10 @@ impl NetQueue {
                         cap += chain_cap;
                     }
                     Err(_) => {
+                        // Hand back this frame's chains and the bad one,
+                        // empty, and start the frame over on the next chains.
                         self.counters.bad_descriptors += 1;
-                        for c in &self.chains {
+                        for c in &self.chains[chains_start..] {
                             self.ring.put_used(&view, used, c.head, 0);
                             used += 1;
                         }
@@ -301,16 +334,28 @@ impl NetQueue {
                             self.ring.put_used(&view, used, head, 0);
                             used += 1;
                         }
-                        self.chains.clear();
-                        self.segs.clear();
+                        self.chains.truncate(chains_start);
+                        self.segs.truncate(segs_start);
                         cap = 0;
                         frame_start = consumed;
+                        chains_start = self.chains.len();
+                        segs_start = self.segs.len();
                     }
                 }
             }
+            self.plan.push(Planned {
+                frame: fi,
+                chain_end: self.chains.len(),
+            });
+        }
+
+        let mut chain_i = 0usize;
+        let mut seg_i = 0usize;
+        for p in &self.plan {
+            let frame = frames[p.frame];
             let mut hdr = [0u8; MAX_HDR_LEN];
             let nbufs = if self.mrg {
-                self.chains.len() as u16
+                (p.chain_end - chain_i) as u16
             } else {
                 1
             };
@@ -318,38 +363,29 @@ impl NetQueue {
             let hdr = &hdr[..self.hdr_len];
             let total = hdr.len() + frame.len();
             let mut src = 0usize;
-            let mut seg_i = 0usize;
-            let mut ok = true;
-            let first_used = used;
-            for c in &self.chains {
+            for c in &self.chains[chain_i..p.chain_end] {
                 let mut written = 0usize;
-                while seg_i < c.seg_end && src < total {
-                    let s = self.segs[seg_i];
-                    let n = (s.len as usize).min(total - src);
-                    if write_seg(mem, s.addr, n, hdr, frame, src).is_err() {
-                        ok = false;
+                for s in &self.segs[seg_i..c.seg_end] {
+                    if src == total {
+                        break;
                     }
+                    let n = (s.len as usize).min(total - src);
+                    // SAFETY: `s.host` was translated by `host` for `s.len`
+                    // bytes of a region `mem` keeps mapped (writable, shared
+                    // with the guest) for this whole call, and `n <= s.len`.
+                    unsafe { write_stream(s.host as *mut u8, hdr, frame, src, n) };
                     src += n;
                     written += n;
-                    seg_i += 1;
                 }
                 seg_i = c.seg_end;
                 self.ring.put_used(&view, used, c.head, written as u32);
                 used += 1;
             }
-            if ok {
-                delivered += 1;
-                self.counters.packets += 1;
-                self.counters.bytes += frame.len() as u64;
-            } else {
-                // Cannot happen (buffers were checked while collecting);
-                // kept as a guard: hand the chains back empty, drop the frame.
-                self.counters.bad_descriptors += 1;
-                for (k, c) in self.chains.iter().enumerate() {
-                    self.ring.put_used(&view, first_used + k as u16, c.head, 0);
-                }
-            }
+            chain_i = p.chain_end;
+            self.counters.packets += 1;
+            self.counters.bytes += frame.len() as u64;
         }
+        let delivered = self.plan.len();
         let notify = self.ring.finish(&view, consumed, used);
         Burst {
             packets: delivered,
@@ -363,7 +399,7 @@ impl NetQueue {
 fn read_chain(
     ring: &SplitRing,
     view: &crate::vring::RingView<'_>,
-    mem: &GuestMemoryMmap,
+    host: &HostMap<'_>,
     head: u16,
     hdr_len: usize,
     hdr: &mut [u8; MAX_HDR_LEN],
@@ -380,16 +416,14 @@ fn read_chain(
         if len == 0 {
             return Ok(());
         }
-        let s = mem
-            .get_slice(GuestAddress(d.addr), len)
-            .map_err(|_| ChainError::OutsideMemory)?;
+        let s = host.get(d.addr, len).ok_or(ChainError::OutsideMemory)?;
         let mut pos = 0;
         if got < hdr_len {
             let take = (hdr_len - got).min(len);
-            let part = s
-                .get_slice(0, take)
-                .map_err(|_| ChainError::OutsideMemory)?;
-            part.copy_to(&mut hdr[got..got + take]);
+            // SAFETY: `s` is readable for `len >= take` bytes (translated by
+            // `host`, mapped while `mem` lives); the destination is our own
+            // array, which guest memory never overlaps.
+            unsafe { std::ptr::copy_nonoverlapping(s, hdr[got..got + take].as_mut_ptr(), take) };
             got += take;
             pos = take;
         }
@@ -397,10 +431,10 @@ fn read_chain(
         if rest > 0 {
             let end = frame_len.saturating_add(rest);
             if !oversize && end <= buf.len() {
-                let part = s
-                    .get_slice(pos, rest)
-                    .map_err(|_| ChainError::OutsideMemory)?;
-                part.copy_to(&mut buf[frame_len..end]);
+                let dst = &mut buf[frame_len..end];
+                // SAFETY: `s + pos` is readable for `rest` bytes (as above);
+                // `dst` is exactly `rest` bytes of our own buffer.
+                unsafe { std::ptr::copy_nonoverlapping(s.add(pos), dst.as_mut_ptr(), rest) };
             } else {
                 oversize = true;
             }
@@ -463,32 +497,26 @@ pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> Resul
     Ok(())
 }
 
-/// Write bytes `[src, src + n)` of the stream `hdr ++ frame` at guest `addr`.
-fn write_seg(
-    mem: &GuestMemoryMmap,
-    addr: u64,
-    n: usize,
-    hdr: &[u8],
-    frame: &[u8],
-    src: usize,
-) -> Result<(), ()> {
-    let vs = mem.get_slice(GuestAddress(addr), n).map_err(|_| ())?;
+/// Write bytes `[src, src + n)` of the stream `hdr ++ frame` at `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of `n` bytes, and `src + n` at most
+/// `hdr.len() + frame.len()`.
+unsafe fn write_stream(dst: *mut u8, hdr: &[u8], frame: &[u8], src: usize, n: usize) {
     let mut done = 0usize;
     if src < hdr.len() {
         let h = (hdr.len() - src).min(n);
-        vs.get_slice(0, h)
-            .map_err(|_| ())?
-            .copy_from(&hdr[src..src + h]);
+        // SAFETY: `h <= n` bytes at `dst` are writable (caller); the source
+        // is inside `hdr`; guest memory never overlaps our own buffers.
+        unsafe { std::ptr::copy_nonoverlapping(hdr.as_ptr().add(src), dst, h) };
         done = h;
     }
     if done < n {
         let f0 = src + done - hdr.len();
-        let f1 = f0 + (n - done);
-        vs.get_slice(done, n - done)
-            .map_err(|_| ())?
-            .copy_from(frame.get(f0..f1).ok_or(())?);
+        let rest = &frame[f0..f0 + (n - done)];
+        // SAFETY: as above, for the remaining `n - done` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(rest.as_ptr(), dst.add(done), rest.len()) };
     }
-    Ok(())
 }
 
 #[cfg(test)]
