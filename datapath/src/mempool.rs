@@ -231,14 +231,20 @@ pub struct PacketPool {
 unsafe impl Send for PacketPool {}
 
 impl PacketPool {
-    /// Map `n_frames` frames of `frame_size` bytes (rounded up to 64), hugepages first.
+    /// Map `n_frames` frames of at least `frame_size` bytes, hugepages first.
+    ///
+    /// The frame size is rounded up to an *odd* number of 64-byte lines. With a power-of-two
+    /// stride (2048) every packet would start at the same offset modulo 4 KiB and all packet
+    /// headers of a burst would compete for two sets of the L1 cache; an odd stride walks them
+    /// through every set (DPDK pads its mbufs for the same reason).
     pub fn new(n_frames: u32, frame_size: usize) -> Result<PacketPool, PoolError> {
         if n_frames == 0 || frame_size < HEADROOM + 64 {
             return Err(PoolError::Geometry(
                 "need at least one frame of HEADROOM + 64 bytes",
             ));
         }
-        let frame_size = frame_size.div_ceil(64) * 64;
+        let lines = frame_size.div_ceil(64) | 1;
+        let frame_size = lines * 64;
         let bytes = frame_size
             .checked_mul(n_frames as usize)
             .ok_or(PoolError::Geometry("pool size overflows"))?;
@@ -394,6 +400,13 @@ fn log_fallback(len: usize, e: &std::io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_an_odd_number_of_lines() {
+        assert_eq!(PacketPool::new(2, STD_FRAME).unwrap().frame_size(), 2048 + 64);
+        assert_eq!(PacketPool::new(2, 1000).unwrap().frame_size(), 1088);
+        assert_eq!(PacketPool::new(2, 1088).unwrap().frame_size(), 1088);
+    }
 
     #[test]
     fn alloc_free_round_trip() {
