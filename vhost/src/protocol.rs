@@ -24,13 +24,13 @@ use rvhost::vhost_user::{
 };
 use rvhost::VhostUserMemoryRegionBase;
 
+use crate::net::F_CSUM;
 use crate::device::Shared;
 use crate::memory::GuestMem;
 use crate::queue::VaAddrs;
 
 /// `VHOST_USER_F_PROTOCOL_FEATURES`.
 pub const F_PROTOCOL_FEATURES: u64 = 1 << 30;
-const F_CSUM: u64 = 1 << 0;
 const F_GUEST_CSUM: u64 = 1 << 1;
 const F_MTU: u64 = 1 << 3;
 const F_MAC: u64 = 1 << 5;

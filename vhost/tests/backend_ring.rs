@@ -17,6 +17,7 @@ use vm_memory::{
 const F_MRG: u64 = 1 << 15;
 const F_EVENT_IDX: u64 = 1 << 29;
 const F_V1: u64 = 1 << 32;
+const F_CSUM: u64 = 1;
 const NEXT: u16 = 1;
 const WRITE: u16 = 2;
 const INDIRECT: u16 = 4;
@@ -388,7 +389,7 @@ fn udp_frame(payload: &[u8], seed: u16) -> Vec<u8> {
 #[test]
 fn needs_csum_is_completed_before_handoff() {
     let mut d = Driver::new(256);
-    let mut q = d.queue(F_V1);
+    let mut q = d.queue(F_V1 | F_CSUM);
     let payload = b"checksum me, please";
     let len = (8 + payload.len()) as u16;
     let seed = packet::checksum::pseudo_header_v4(
@@ -425,6 +426,24 @@ fn needs_csum_is_completed_before_handoff() {
     assert_eq!(got, vec![frame(64, 1)]);
     assert_eq!(q.counters.bad_headers, 1);
     assert_eq!(d.used_idx(), 3);
+}
+
+/// Without VIRTIO_NET_F_CSUM the TX header is not read at all (the guest may
+/// not ask for checksums, and the line it sits in is the guest core's): a
+/// header asking for one, or with undefined flags, changes nothing.
+#[test]
+fn tx_header_is_ignored_without_csum() {
+    let mut d = Driver::new(256);
+    let mut q = d.queue(F_V1);
+    let f = frame(80, 7);
+    let mut hdr = [0u8; 12];
+    hdr[0] = 0xff;
+    hdr[6..8].copy_from_slice(&34u16.to_le_bytes());
+    hdr[8..10].copy_from_slice(&6u16.to_le_bytes());
+    d.send(hdr, &f);
+    let (got, _) = drain(&mut q, &d);
+    assert_eq!(got, vec![f]);
+    assert_eq!((q.counters.csum_completed, q.counters.bad_headers), (0, 0));
 }
 
 /// Post `bad` (a closure posting one malformed chain), then a good packet;
