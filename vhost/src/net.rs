@@ -359,27 +359,43 @@ impl NetQueue {
         let mut seg_i = 0usize;
         for p in &self.plan {
             let frame = frames[p.frame];
-            let mut hdr = [0u8; MAX_HDR_LEN];
             let nbufs = if self.mrg {
                 (p.chain_end - chain_i) as u16
             } else {
                 1
             };
+            let mut hdr = [0u8; MAX_HDR_LEN];
             hdr[10..12].copy_from_slice(&nbufs.to_le_bytes());
             let hdr = &hdr[..self.hdr_len];
             let total = hdr.len() + frame.len();
-            let mut src = 0usize;
+            // The header goes out as two register stores when the first
+            // buffer holds it (always, with real drivers). Copied from the
+            // array above instead, its load would wait for the array's own
+            // stores to leave the store buffer, behind every guest-memory
+            // store of the previous frames: one cross-core transfer at a time.
+            let direct = self.segs[seg_i].len as usize >= self.hdr_len;
+            if direct {
+                // SAFETY: the first buffer was translated for `len >=
+                // hdr_len` bytes (see `write_stream`'s call below).
+                unsafe { write_header(self.segs[seg_i].host as *mut u8, self.hdr_len, nbufs) };
+            }
+            let mut src = if direct { self.hdr_len } else { 0 };
+            // Bytes of the first buffer already written (the header).
+            let mut skip_first = src;
             for c in &self.chains[chain_i..p.chain_end] {
                 let mut written = 0usize;
                 for s in &self.segs[seg_i..c.seg_end] {
+                    let skip = std::mem::take(&mut skip_first);
+                    written += skip;
                     if src == total {
                         break;
                     }
-                    let n = (s.len as usize).min(total - src);
+                    let n = (s.len as usize - skip).min(total - src);
                     // SAFETY: `s.host` was translated by `host` for `s.len`
                     // bytes of a region `mem` keeps mapped (writable, shared
-                    // with the guest) for this whole call, and `n <= s.len`.
-                    unsafe { write_stream(s.host as *mut u8, hdr, frame, src, n) };
+                    // with the guest) for this whole call, and
+                    // `skip + n <= s.len`.
+                    unsafe { write_stream((s.host as *mut u8).add(skip), hdr, frame, src, n) };
                     src += n;
                     written += n;
                 }
@@ -505,6 +521,25 @@ pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> Resul
     }
     frame[field..field + 2].copy_from_slice(&c.to_be_bytes());
     Ok(())
+}
+
+/// Write a receive virtio-net header (no flags, no GSO, `num_buffers` =
+/// `nbufs` when the 12-byte layout is in use) at `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of `hdr_len` (10 or 12) bytes.
+#[inline]
+unsafe fn write_header(dst: *mut u8, hdr_len: usize, nbufs: u16) {
+    // SAFETY: the caller guarantees `hdr_len` writable bytes; unaligned
+    // stores of plain integers.
+    unsafe {
+        std::ptr::write_unaligned(dst.cast::<u64>(), 0);
+        if hdr_len == 12 {
+            std::ptr::write_unaligned(dst.add(8).cast::<u32>(), (u32::from(nbufs) << 16).to_le());
+        } else {
+            std::ptr::write_unaligned(dst.add(8).cast::<u16>(), 0);
+        }
+    }
 }
 
 /// Write bytes `[src, src + n)` of the stream `hdr ++ frame` at `dst`.

@@ -287,6 +287,35 @@ fn mrg_rxbuf_spans_several_buffers() {
     assert_eq!(u16::from_le_bytes([hdr2[10], hdr2[11]]), 1);
 }
 
+/// Headers in odd places: split over two descriptors (written byte by byte),
+/// or alone in a first chain of exactly `hdr_len` bytes with the frame in the
+/// next chain (MRG_RXBUF).
+#[test]
+fn header_split_over_descriptors_or_alone_in_a_chain() {
+    let mut d = Driver::new(256);
+    let mut q = d.queue(F_V1 | F_MRG);
+    let (a, b) = (d.alloc_buf(5), d.alloc_buf(2048));
+    let split = d.post_chain(&[(a, 5, WRITE), (b, 2048, WRITE)]);
+    let f = frame(200, 4);
+    assert_eq!(q.enqueue(&d.mem, &[&f]).packets, 1);
+    assert_eq!(d.pop_used(), Some((u32::from(split), 212)));
+    let mut got = d.read(a, 5);
+    got.extend(d.read(b, 207));
+    assert_eq!(u16::from_le_bytes([got[10], got[11]]), 1);
+    assert_eq!(&got[12..], &f[..]);
+
+    let (h, rest) = (d.alloc_buf(12), d.alloc_buf(2048));
+    let first = d.post_chain(&[(h, 12, WRITE)]);
+    let second = d.post_chain(&[(rest, 2048, WRITE)]);
+    assert_eq!(q.enqueue(&d.mem, &[&f]).packets, 1);
+    assert_eq!(d.pop_used(), Some((u32::from(first), 12)));
+    assert_eq!(d.pop_used(), Some((u32::from(second), 200)));
+    let hdr = d.read(h, 12);
+    assert_eq!(&hdr[..10], &[0u8; 10]);
+    assert_eq!(u16::from_le_bytes([hdr[10], hdr[11]]), 2);
+    assert_eq!(d.read(rest, 200), f);
+}
+
 #[test]
 fn out_of_buffers_counts_and_keeps_chains() {
     let mut d = Driver::new(256);
