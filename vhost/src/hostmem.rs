@@ -96,14 +96,20 @@ impl<'m> HostMap<'m> {
 pub(crate) fn prefetch_for_write(p: *mut u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
         const LINE: usize = 64;
         let end = (p as usize).saturating_add(len.min(2 * LINE));
         let mut a = p as usize & !(LINE - 1);
         while a < end {
-            // SAFETY: a prefetch is a hint: it never faults and has no
-            // architectural effect, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(a as *const i8) };
+            // PREFETCHW itself, not `_mm_prefetch::<_MM_HINT_ET0>`: without
+            // the `prfchw` target feature that compiles to PREFETCHT0, which
+            // fetches the line shared and makes the store pay a second
+            // transfer to upgrade it. CPUs without PREFETCHW execute it as a
+            // NOP (the 0F 0D opcode space).
+            // SAFETY: a prefetch is a hint: it never faults, whatever the
+            // address, and touches no register, flag or stack.
+            unsafe {
+                std::arch::asm!("prefetchw [{0}]", in(reg) a, options(nostack, preserves_flags, readonly))
+            };
             a += LINE;
         }
     }
