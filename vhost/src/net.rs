@@ -3,14 +3,16 @@
 //! guest's RX queue ([`NetQueue::enqueue`]), both one burst at a time.
 //!
 //! Both directions copy, through host pointers translated once per buffer
-//! ([`crate::hostmem`]). Dequeue strips the virtio-net header, completes a
+//! ([`crate::hostmem`]). Dequeue strips the virtio-net header (reading it only
+//! when `VIRTIO_NET_F_CSUM` was negotiated), completes a
 //! `VIRTIO_NET_HDR_F_NEEDS_CSUM` checksum in software (the switch forwards to
 //! ports without offloads) and drops — returning the chain with length 0 —
 //! anything the caller's buffer cannot hold, including GSO super-frames (we
 //! do not offer the TSO features, so only a misbehaving guest sends them).
-//! Enqueue first *collects* enough chains for a frame (one chain, or several
-//! with `MRG_RXBUF`), recording segments in scratch vectors sized once to the
-//! queue size, then writes header and data and one used entry per chain. A
+//! Enqueue first *collects* the chains of the whole burst (one chain per
+//! frame, or several with `MRG_RXBUF`), recording segments in scratch
+//! vectors sized once to the queue size and prefetching the buffers for
+//! writing, then writes header and data and one used entry per chain. A
 //! malformed chain met while collecting (bad flags, loop, a buffer not
 //! entirely inside guest memory) is returned with length 0 together
 //! with the chains already gathered for that frame (so a merged group is
@@ -448,7 +450,9 @@ fn read_chain(
                 // SAFETY: `s` is readable for `len >= take` bytes (translated
                 // by `host`, mapped while `mem` lives); the destination is
                 // our own array, which guest memory never overlaps.
-                unsafe { std::ptr::copy_nonoverlapping(s, hdr[got..got + take].as_mut_ptr(), take) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(s, hdr[got..got + take].as_mut_ptr(), take)
+                };
             }
             got += take;
             pos = take;

@@ -24,9 +24,9 @@ use rvhost::vhost_user::{
 };
 use rvhost::VhostUserMemoryRegionBase;
 
-use crate::net::F_CSUM;
 use crate::device::Shared;
 use crate::memory::GuestMem;
+use crate::net::F_CSUM;
 use crate::queue::VaAddrs;
 
 /// `VHOST_USER_F_PROTOCOL_FEATURES`.
