@@ -403,7 +403,10 @@ mod tests {
 
     #[test]
     fn frames_are_an_odd_number_of_lines() {
-        assert_eq!(PacketPool::new(2, STD_FRAME).unwrap().frame_size(), 2048 + 64);
+        assert_eq!(
+            PacketPool::new(2, STD_FRAME).unwrap().frame_size(),
+            2048 + 64
+        );
         assert_eq!(PacketPool::new(2, 1000).unwrap().frame_size(), 1088);
         assert_eq!(PacketPool::new(2, 1088).unwrap().frame_size(), 1088);
     }
