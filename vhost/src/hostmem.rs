@@ -89,6 +89,18 @@ impl<'m> HostMap<'m> {
     }
 }
 
+/// Ask for the line holding `p` in shared state (a hint; never faults).
+#[inline]
+pub(crate) fn prefetch_for_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Ask for the first lines of `[p, p + len)` in exclusive state ahead of a
 /// copy into it: the guest's core usually holds them, and the transfers of a
 /// whole burst then overlap instead of stalling the copy one line at a time.
@@ -97,6 +109,9 @@ pub(crate) fn prefetch_for_write(p: *mut u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         const LINE: usize = 64;
+        if len == 0 {
+            return;
+        }
         let end = (p as usize).saturating_add(len.min(2 * LINE));
         let mut a = p as usize & !(LINE - 1);
         while a < end {

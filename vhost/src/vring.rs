@@ -130,21 +130,65 @@ impl RingView<'_> {
     }
 
     fn desc(&self, i: u16) -> Desc {
-        let mut raw = [0u8; DESC_SIZE];
-        if let Ok(s) = self.desc.get_slice(usize::from(i) * DESC_SIZE, DESC_SIZE) {
-            s.copy_to(&mut raw[..]);
+        let off = usize::from(i) * DESC_SIZE;
+        if off + DESC_SIZE > self.desc.len() {
+            // Cannot happen: callers check `i < size` and the table holds
+            // `size` entries. An all-zero descriptor is refused downstream.
+            return Desc {
+                addr: 0,
+                len: 0,
+                flags: 0,
+                next: 0,
+            };
         }
-        let w = |a: usize, b: usize| {
-            raw[a..b]
-                .iter()
-                .rev()
-                .fold(0u64, |acc, &x| acc << 8 | u64::from(x))
+        let q = self.desc.ptr_guard().as_ptr().wrapping_add(off);
+        let (a, b) = if q as usize % 8 == 0 {
+            // SAFETY: `off + 16 <= len` of a slice of mapped guest memory and
+            // `q` is 8-aligned, so both reads are in bounds and aligned.
+            // Volatile: the guest may be writing the table concurrently.
+            unsafe {
+                (
+                    std::ptr::read_volatile(q.cast::<u64>()),
+                    std::ptr::read_volatile(q.add(8).cast::<u64>()),
+                )
+            }
+        } else {
+            // A region starting at an odd guest address misaligns the host
+            // view of an aligned table: copy bytewise instead.
+            let mut raw = [0u8; DESC_SIZE];
+            if let Ok(s) = self.desc.get_slice(off, DESC_SIZE) {
+                s.copy_to(&mut raw[..]);
+            }
+            let w = |k: usize| u64::from_ne_bytes(raw[k..k + 8].try_into().unwrap_or_default());
+            (w(0), w(8))
         };
+        let b = u64::from_le(b);
         Desc {
-            addr: w(0, 8),
-            len: w(8, 12) as u32,
-            flags: w(12, 14) as u16,
-            next: w(14, 16) as u16,
+            addr: u64::from_le(a),
+            len: b as u32,
+            flags: (b >> 32) as u16,
+            next: (b >> 48) as u16,
+        }
+    }
+
+    /// Write used element `slot` (`id`, `len`).
+    fn put_used(&self, slot: u16, id: u16, len: u32) {
+        let off = 4 + 8 * usize::from(slot);
+        if off + 8 > self.used.len() {
+            return; // Cannot happen: `slot < size` and the ring holds `size` entries.
+        }
+        let q = self.used.ptr_guard_mut().as_ptr().wrapping_add(off);
+        if q as usize % 4 == 0 {
+            // SAFETY: `off + 8 <= len` of a slice of mapped guest memory and
+            // `q` is 4-aligned, so both writes are in bounds and aligned.
+            unsafe {
+                std::ptr::write_volatile(q.cast::<u32>(), u32::from(id).to_le());
+                std::ptr::write_volatile(q.add(4).cast::<u32>(), len.to_le());
+            }
+        } else if let Ok(s) = self.used.get_slice(off, 8) {
+            // Misaligned host view (see `desc`).
+            let e = (u64::from(id) | u64::from(len) << 32).to_le_bytes();
+            s.copy_from(&e[..]);
         }
     }
 }
@@ -321,12 +365,7 @@ impl SplitRing {
     /// Write used element `k` of this burst (not yet visible to the guest).
     pub(crate) fn put_used(&self, view: &RingView<'_>, k: u16, id: u16, len: u32) {
         let slot = self.next_used.wrapping_add(k) & (self.size - 1);
-        let mut e = [0u8; 8];
-        e[..4].copy_from_slice(&u32::from(id).to_le_bytes());
-        e[4..].copy_from_slice(&len.to_le_bytes());
-        if let Ok(s) = view.used.get_slice(4 + 8 * usize::from(slot), 8) {
-            s.copy_from(&e[..]);
-        }
+        view.put_used(slot, id, len);
     }
 
     /// End a burst: retire `consumed` avail entries, publish `used` used
