@@ -142,7 +142,7 @@ impl RingView<'_> {
             };
         }
         let q = self.desc.ptr_guard().as_ptr().wrapping_add(off);
-        let (a, b) = if q as usize % 8 == 0 {
+        let (a, b) = if (q as usize).is_multiple_of(8) {
             // SAFETY: `off + 16 <= len` of a slice of mapped guest memory and
             // `q` is 8-aligned, so both reads are in bounds and aligned.
             // Volatile: the guest may be writing the table concurrently.
@@ -178,7 +178,7 @@ impl RingView<'_> {
             return; // Cannot happen: `slot < size` and the ring holds `size` entries.
         }
         let q = self.used.ptr_guard_mut().as_ptr().wrapping_add(off);
-        if q as usize % 4 == 0 {
+        if (q as usize).is_multiple_of(4) {
             // SAFETY: `off + 8 <= len` of a slice of mapped guest memory and
             // `q` is 4-aligned, so both writes are in bounds and aligned.
             unsafe {
