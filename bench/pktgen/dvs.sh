@@ -10,11 +10,14 @@
 # busy_cycles over the delta of its packets between dvs_cycles_mark and dvs_cycles (dvs has no
 # stats-clear), falling back to the cumulative `cycles_per_packet` if busy_cycles is missing.
 
-DVS_SWITCHD=${CARGO_TARGET_DIR:-$REPO/target}/release/dvs-switchd
+# DVS_BIN=/path/to/dvs-switchd runs that binary instead of building this tree's (for A/B runs of
+# two builds; the control protocol must match this tree's dvsctl).
+DVS_SWITCHD=${DVS_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/dvs-switchd}
 DVSCTL=${CARGO_TARGET_DIR:-$REPO/target}/release/dvsctl
 DVS_PID=""; DVS_DIR=""; DVS_SOCK=""; DVS_MARK=""
 
 dvs_build() {
+  [ -n "${DVS_BIN:-}" ] && [ -x "$DVSCTL" ] && { log "using dvs-switchd $DVS_BIN"; return 0; }
   log "building dvs (cargo build --release -p datapath --bins)"
   (cd "$REPO" && cargo build --release -p datapath --bins -q) || die "cargo build failed"
 }

@@ -214,3 +214,21 @@ busy_threads() {
   done
   echo
 }
+
+# ------------------------------------------------------------------ core-to-core probe
+
+C2C_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/c2c
+
+c2c_build() {
+  (cd "$REPO" && cargo build --release -p bench --bin c2c -q) || { log "warning: c2c probe did not build"; C2C_BIN=""; }
+}
+
+c2c_sample() { # median core-to-core round trip (cycles) between cores 0 and 1, or "-"
+  local v
+  [ -n "$C2C_BIN" ] && [ -x "$C2C_BIN" ] && v=$("$C2C_BIN" 0 1 300 2>/dev/null) && [ -n "$v" ] && { echo "$v"; return; }
+  echo -
+}
+
+c2c_worst() { # the larger of two samples, "-" if either is missing
+  case "$1$2" in *-*) echo - ;; *) echo $(( $1 > $2 ? $1 : $2 )) ;; esac
+}

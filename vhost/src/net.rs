@@ -203,6 +203,8 @@ impl NetQueue {
         let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
         let want = bufs.len().min(lens.len());
+        self.ring
+            .prefetch_heads(&view, pending.min(u16::try_from(want).unwrap_or(u16::MAX)));
         let (mut consumed, mut used, mut out) = (0u16, 0u16, 0usize);
         while out < want && consumed < pending {
             let head = self.ring.avail_head(&view, consumed);
@@ -261,6 +263,10 @@ impl NetQueue {
         };
         let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
+        self.ring.prefetch_heads(
+            &view,
+            pending.min(u16::try_from(frames.len()).unwrap_or(u16::MAX)),
+        );
         let cap_segs = usize::from(self.ring.size());
         let (mut consumed, mut used) = (0u16, 0u16);
         self.segs.clear();

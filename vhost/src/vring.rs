@@ -330,6 +330,25 @@ impl SplitRing {
         RingView::load16(&view.avail, 4 + 2 * usize::from(slot), Ordering::Relaxed)
     }
 
+    /// Prefetch the head descriptors of the next `n` pending chains. The
+    /// guest's core wrote them, so each line is a cross-core transfer; asked
+    /// for all at once they overlap instead of stalling one walk after the
+    /// other.
+    pub(crate) fn prefetch_heads(&self, view: &RingView<'_>, n: u16) {
+        let base = view.desc.ptr_guard().as_ptr();
+        let mut last_line = usize::MAX;
+        for k in 0..n.min(self.size) {
+            let head = self.avail_head(view, k);
+            if head < self.size {
+                let p = base.wrapping_add(usize::from(head) * DESC_SIZE);
+                if p as usize / 64 != last_line {
+                    last_line = p as usize / 64;
+                    crate::hostmem::prefetch_for_read(p);
+                }
+            }
+        }
+    }
+
     /// Walk the chain starting at `head`, calling `f` on each descriptor.
     /// Checks head/next ranges, chain length and indirect descriptors; the
     /// callback checks direction and memory.
