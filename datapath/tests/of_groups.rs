@@ -15,7 +15,6 @@ mod rig;
 
 use client::{barrier_header, flow_mod, Client};
 use datapath::ofp::mgmt_path;
-use datapath::rpc::RpcHandler;
 use openflow::error::ErrorType;
 use openflow::flow_mod::{removed_reason, OFPFF_SEND_FLOW_REM, OFPG_ALL};
 use openflow::{
@@ -23,7 +22,6 @@ use openflow::{
 };
 use packet::build;
 use rig::*;
-use serde_json::json;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -116,13 +114,6 @@ fn desc(r: &Rig) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect()
-}
-
-fn drops(r: &Rig, reason: &str) -> u64 {
-    let v = r.ctl.call("drop/stats", json!({})).expect("drop/stats");
-    v[reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{reason} in {v}"))
 }
 
 #[test]

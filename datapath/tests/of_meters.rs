@@ -14,7 +14,6 @@ mod rig;
 
 use client::{flow_mod, Client};
 use datapath::ofp::mgmt_path;
-use datapath::rpc::RpcHandler;
 use openflow::error::ErrorType;
 use openflow::flow_mod::OFPFF_SEND_FLOW_REM;
 use openflow::instruction::Instruction;
@@ -24,30 +23,8 @@ use openflow::{
     Action, ControllerRole, FlowModCommand, Message, MeterBand, MeterMod, MeterModCommand, Role,
 };
 use rig::*;
-use serde_json::json;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-
-/// The value after `name:` in an ovs-ofctl meter line (`packet_in_count:300`).
-fn colon_field(line: &str, name: &str) -> u64 {
-    let at = line
-        .find(&format!("{name}:"))
-        .unwrap_or_else(|| panic!("{name} in {line}"));
-    line[at + name.len() + 1..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .unwrap_or_else(|_| panic!("{name} in {line}"))
-}
-
-/// A drop counter of the switch (`drop/stats`, summed over PMDs).
-fn drops(r: &Rig, reason: &str) -> u64 {
-    let v = r.ctl.call("drop/stats", json!({})).expect("drop/stats");
-    v[reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{reason} in {v}"))
-}
 
 /// Inject `n` copies of `frame` into port a at once; return every frame port b sent, the frame
 /// counts of a and c, and how long the PMD took to take all of them off port a's queue.
@@ -149,9 +126,9 @@ fn ofctl_add_dump_stats_features_modify_delete() {
     let stats = r.ofctl("meter-stats", &[]);
     let m1 = lines_with(&stats, "meter:1 ");
     assert_eq!(m1.len(), 1, "{stats}");
-    assert_eq!(colon_field(m1[0], "flow_count"), 2, "{stats}");
+    assert_eq!(field_sep(m1[0], "flow_count", ':'), 2, "{stats}");
     let m2 = lines_with(&stats, "meter:2 ");
-    assert_eq!(colon_field(m2[0], "flow_count"), 0, "{stats}");
+    assert_eq!(field_sep(m2[0], "flow_count", ':'), 0, "{stats}");
     assert_eq!(
         lines_with(&stats, "packet_count:").len(),
         3,
@@ -193,7 +170,7 @@ fn ofctl_add_dump_stats_features_modify_delete() {
     assert!(st.contains("meter:1 flow_count:2 "), "{st}");
     let head = lines_with(&st, "meter:1 ");
     assert!(
-        colon_field(head[0], "duration") >= 1,
+        field_sep(head[0], "duration", ':') >= 1,
         "the meter's age is kept across modify: {st}"
     );
 
@@ -246,13 +223,13 @@ fn drop_band_polices_real_traffic_and_refills() {
     let st = r.ofctl("meter-stats", &["meter=1"]);
     let head = lines_with(&st, "meter:1 ");
     assert_eq!(head.len(), 1, "{st}");
-    assert_eq!(colon_field(head[0], "flow_count"), 1, "{st}");
-    assert_eq!(colon_field(head[0], "packet_in_count"), 300, "{st}");
-    assert_eq!(colon_field(head[0], "byte_in_count"), 300 * len, "{st}");
+    assert_eq!(field_sep(head[0], "flow_count", ':'), 1, "{st}");
+    assert_eq!(field_sep(head[0], "packet_in_count", ':'), 300, "{st}");
+    assert_eq!(field_sep(head[0], "byte_in_count", ':'), 300 * len, "{st}");
     let band = lines_with(&st, "0: packet_count:");
     assert_eq!(band.len(), 1, "{st}");
-    assert_eq!(colon_field(band[0], "packet_count"), dropped, "{st}");
-    assert_eq!(colon_field(band[0], "byte_count"), dropped * len, "{st}");
+    assert_eq!(field_sep(band[0], "packet_count", ':'), dropped, "{st}");
+    assert_eq!(field_sep(band[0], "byte_count", ':'), dropped * len, "{st}");
     let flows = r.ofctl("dump-flows", &[]);
     let ours = lines_with(&flows, "meter:1");
     assert_eq!(
@@ -319,7 +296,7 @@ fn dscp_remark_band_raises_af_drop_precedence() {
     let st = r.ofctl("meter-stats", &["meter=2"]);
     let band = lines_with(&st, "0: packet_count:");
     let remarked = out.iter().filter(|f| f[15] >> 2 == 12).count() as u64;
-    assert_eq!(colon_field(band[0], "packet_count"), remarked, "{st}");
+    assert_eq!(field_sep(band[0], "packet_count", ':'), remarked, "{st}");
 
     // Two levels: AF11 -> AF13 (and modify starts with a full bucket).
     r.ofctl(

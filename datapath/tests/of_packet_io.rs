@@ -18,7 +18,6 @@ mod rig;
 
 use client::{barrier_header, flow_mod, Client};
 use datapath::ofp::mgmt_path;
-use datapath::rpc::RpcHandler;
 use flowtable::field::ETH_TYPE_IPV4;
 use flowtable::Field;
 use openflow::control::SwitchConfig;
@@ -26,12 +25,11 @@ use openflow::error::ErrorType;
 use openflow::instruction::Instruction;
 use openflow::oxm::OxmField;
 use openflow::{
-    Action, AsyncConfig, ControllerRole, FlowModCommand, Message, PacketIn, PacketOut, Role,
-    OFP_NO_BUFFER,
+    Action, AsyncConfig, ControllerRole, FlowMod, FlowModCommand, Message, PacketIn, PacketOut,
+    Role, OFP_NO_BUFFER,
 };
 use packet::build;
 use rig::*;
-use serde_json::json;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -94,12 +92,6 @@ fn collect(r: &Rig, expect: usize) -> Vec<(String, Vec<u8>)> {
 
 fn names(out: &[(String, Vec<u8>)]) -> Vec<&str> {
     out.iter().map(|(n, _)| n.as_str()).collect()
-}
-
-fn drops(r: &Rig, reason: &str) -> u64 {
-    r.ctl.call("drop/stats", json!({})).expect("drop/stats")[reason]
-        .as_u64()
-        .unwrap_or(0)
 }
 
 /// `ovs-ofctl packet-out` with the packet-out syntax of ovs-ofctl 2.8 and later.
@@ -563,24 +555,8 @@ fn action_packet_in_max_len_and_metadata() {
     // tp_dst=99: write metadata and go to table 1, whose rule sends the whole frame.
     let mut m99 = udp_match;
     m99.push(OxmField::exact(Field::UdpDst, 99));
-    let mut fm = flow_mod(FlowModCommand::Add, m99, vec![]);
-    fm.priority = 200;
-    fm.instructions = vec![
-        Instruction::WriteMetadata {
-            metadata: 0x5a5a,
-            mask: u64::MAX,
-        },
-        Instruction::GotoTable(1),
-    ];
-    send_sync(&mut c, 3, &Message::FlowMod(fm));
-    let mut fm = flow_mod(
-        FlowModCommand::Add,
-        vec![],
-        vec![to_controller(NO_BUFFER_LEN)],
-    );
-    fm.table_id = 1;
-    fm.cookie = 0x1234;
-    send_sync(&mut c, 5, &Message::FlowMod(fm));
+    send_sync(&mut c, 3, &Message::FlowMod(metadata_then_table1(m99, 200)));
+    send_sync(&mut c, 5, &Message::FlowMod(table1_to_controller(0x1234)));
     let g = udp(2, 99, 300);
     r.sw.mock("c").expect("c").inject(g.clone());
     let p = next_packet_in(&mut c);
@@ -589,13 +565,10 @@ fn action_packet_in_max_len_and_metadata() {
     assert_eq!(p.data, g);
 }
 
-/// Goto table 1 with metadata written on the way: the PACKET_IN's match carries it.
-#[test]
-fn packet_in_carries_the_pipeline_metadata() {
-    let r = Rig::new(false);
-    let mut c = connect(&r);
-    let mut fm = flow_mod(FlowModCommand::Add, vec![], vec![]);
-    fm.priority = 0;
+/// A table-0 flow on `m` that writes metadata 0x5a5a and goes to table 1.
+fn metadata_then_table1(m: Vec<OxmField>, priority: u16) -> FlowMod {
+    let mut fm = flow_mod(FlowModCommand::Add, m, vec![]);
+    fm.priority = priority;
     fm.instructions = vec![
         Instruction::WriteMetadata {
             metadata: 0x5a5a,
@@ -603,14 +576,32 @@ fn packet_in_carries_the_pipeline_metadata() {
         },
         Instruction::GotoTable(1),
     ];
-    send_sync(&mut c, 1, &Message::FlowMod(fm));
+    fm
+}
+
+/// A table-1 catch-all sending whole frames to the controller.
+fn table1_to_controller(cookie: u64) -> FlowMod {
     let mut fm = flow_mod(
         FlowModCommand::Add,
         vec![],
         vec![to_controller(NO_BUFFER_LEN)],
     );
     fm.table_id = 1;
-    send_sync(&mut c, 3, &Message::FlowMod(fm));
+    fm.cookie = cookie;
+    fm
+}
+
+/// Goto table 1 with metadata written on the way: the PACKET_IN's match carries it.
+#[test]
+fn packet_in_carries_the_pipeline_metadata() {
+    let r = Rig::new(false);
+    let mut c = connect(&r);
+    send_sync(
+        &mut c,
+        1,
+        &Message::FlowMod(metadata_then_table1(vec![], 0)),
+    );
+    send_sync(&mut c, 3, &Message::FlowMod(table1_to_controller(0)));
     r.sw.mock("b").expect("b").inject(udp(2, 80, 100));
     let p = next_packet_in(&mut c);
     assert_eq!(p.table_id, 1);

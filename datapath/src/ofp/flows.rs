@@ -25,8 +25,6 @@ use openflow::oxm::{decode_match, encode_match, OxmField};
 use openflow::{DecodeError, FlowMod, FlowModCommand, FlowRemoved};
 use std::sync::Arc;
 
-const NS_PER_SEC: u64 = 1_000_000_000;
-
 /// The shared-path request for a decoded FLOW_MOD.
 pub(super) fn to_request(fm: &FlowMod) -> Result<FlowModRequest, ErrorCode> {
     let (m, instructions) = flow_mod_parts(fm).map_err(|e| e.code())?;
@@ -102,11 +100,7 @@ fn wire_match(e: &FlowEntry) -> Vec<OxmField> {
 }
 
 fn duration(e: &FlowEntry, now_ns: u64) -> (u32, u32) {
-    let d = now_ns.saturating_sub(e.created_ns);
-    (
-        u32::try_from(d / NS_PER_SEC).unwrap_or(u32::MAX),
-        (d % NS_PER_SEC) as u32,
-    )
+    super::duration(e.created_ns, now_ns)
 }
 
 /// The FLOW_REMOVED for a rule that left the pipeline.

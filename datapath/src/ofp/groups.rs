@@ -68,8 +68,6 @@ const OFPGFC_CHAINING: u32 = 1 << 2;
 /// OFPGFC_CHAINING_CHECKS: chains are checked for loops, and chained deletes refused.
 const OFPGFC_CHAINING_CHECKS: u32 = 1 << 3;
 
-const NS_PER_SEC: u64 = 1_000_000_000;
-
 fn failed(code: GroupModFailedCode) -> ErrorCode {
     ErrorCode::GroupModFailed(code)
 }
@@ -308,14 +306,14 @@ pub(super) fn group_stats(hub: &Hub, group_id: u32) -> Result<MultipartReplyBody
         .iter()
         .map(|g| {
             let s = g.stats.snapshot();
-            let age = now.saturating_sub(g.created_ns);
+            let age = super::duration(g.created_ns, now);
             GroupStats {
                 group_id: g.id,
                 ref_count: refs.get(&g.id).copied().unwrap_or(0),
                 packet_count: s.packets,
                 byte_count: s.bytes,
-                duration_sec: u32::try_from(age / NS_PER_SEC).unwrap_or(u32::MAX),
-                duration_nsec: (age % NS_PER_SEC) as u32,
+                duration_sec: age.0,
+                duration_nsec: age.1,
                 bucket_stats: g
                     .buckets
                     .iter()

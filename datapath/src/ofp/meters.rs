@@ -35,8 +35,6 @@ use std::sync::Arc;
 /// Most meters a bridge may hold (advertised as `max_meter`).
 pub const MAX_METERS: usize = 65_536;
 
-const NS_PER_SEC: u64 = 1_000_000_000;
-
 fn failed(code: MeterModFailedCode) -> ErrorCode {
     ErrorCode::MeterModFailed(code)
 }
@@ -130,14 +128,14 @@ pub(super) fn meter_stats(hub: &Hub, meter_id: u32) -> Result<MultipartReplyBody
         .iter()
         .map(|m| {
             let c = m.counters();
-            let age = now.saturating_sub(m.created_ns());
+            let age = super::duration(m.created_ns(), now);
             MeterStats {
                 meter_id: m.id,
                 flow_count: flows.get(&m.id).copied().unwrap_or(0),
                 packet_in_count: c.packets_in,
                 byte_in_count: c.bytes_in,
-                duration_sec: u32::try_from(age / NS_PER_SEC).unwrap_or(u32::MAX),
-                duration_nsec: (age % NS_PER_SEC) as u32,
+                duration_sec: age.0,
+                duration_nsec: age.1,
                 band_stats: c.bands,
             }
         })

@@ -72,6 +72,17 @@ pub enum OfpError {
     Thread(io::Error),
 }
 
+/// An OpenFlow duration (seconds, nanoseconds) from `since_ns` to `now_ns` (monotonic ns), as
+/// flow, port, group and meter statistics report it.
+pub(crate) fn duration(since_ns: u64, now_ns: u64) -> (u32, u32) {
+    const NS_PER_SEC: u64 = 1_000_000_000;
+    let d = now_ns.saturating_sub(since_ns);
+    (
+        u32::try_from(d / NS_PER_SEC).unwrap_or(u32::MAX),
+        (d % NS_PER_SEC) as u32,
+    )
+}
+
 /// The management socket path of bridge `bridge` in `rundir`.
 pub fn mgmt_path(rundir: &Path, bridge: &str) -> PathBuf {
     rundir.join(format!("{bridge}.mgmt"))

@@ -20,7 +20,6 @@ use openflow::{Port, SwitchFeatures};
 const MAX_ENTRIES: u32 = 1_000_000;
 /// Advertised port speed (kb/s): a placeholder, software ports have no line rate.
 const SPEED_KBPS: u32 = 10_000_000;
-const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// The FEATURES_REPLY of a bridge.
 pub(super) fn features(hub: &Hub) -> SwitchFeatures {
@@ -68,7 +67,7 @@ pub(super) fn tables(hub: &Hub) -> Vec<TableStats> {
 /// OFPMP_PORT_STATS for `port_no` (OFPP_ANY = every port); `None` when the port does not exist.
 pub(super) fn port_stats(hub: &Hub, port_no: u32, now_ns: u64) -> Option<Vec<PortStats>> {
     let view = hub.bridge.view();
-    let age = now_ns.saturating_sub(hub.started_ns);
+    let age = super::duration(hub.started_ns, now_ns);
     let out: Vec<PortStats> = view
         .ports
         .iter()
@@ -85,8 +84,8 @@ pub(super) fn port_stats(hub: &Hub, port_no: u32, now_ns: u64) -> Option<Vec<Por
                 tx_dropped: s.tx_dropped,
                 rx_errors: s.rx_errors,
                 tx_errors: s.tx_errors,
-                duration_sec: u32::try_from(age / NS_PER_SEC).unwrap_or(u32::MAX),
-                duration_nsec: (age % NS_PER_SEC) as u32,
+                duration_sec: age.0,
+                duration_nsec: age.1,
                 ..PortStats::default()
             }
         })

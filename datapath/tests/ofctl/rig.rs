@@ -158,14 +158,28 @@ pub fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(needle)).collect()
 }
 
+/// The number after `name=` in an ovs-ofctl line (`n_packets=3`).
 pub fn field(line: &str, name: &str) -> u64 {
+    field_sep(line, name, '=')
+}
+
+/// The number after `name` and `sep` in an ovs-ofctl line (`packet_in_count:300` with `':'`).
+pub fn field_sep(line: &str, name: &str, sep: char) -> u64 {
     let at = line
-        .find(&format!("{name}="))
+        .find(&format!("{name}{sep}"))
         .unwrap_or_else(|| panic!("{name} in {line}"));
-    line[at + name.len() + 1..]
+    line[at + name.len() + sep.len_utf8()..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect::<String>()
         .parse()
         .unwrap_or_else(|_| panic!("{name} in {line}"))
+}
+
+/// A drop counter of the switch (`drop/stats`, summed over PMDs); every reason is listed.
+pub fn drops(r: &Rig, reason: &str) -> u64 {
+    let v = r.ctl.call("drop/stats", json!({})).expect("drop/stats");
+    v[reason]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{reason} in {v}"))
 }
