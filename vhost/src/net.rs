@@ -116,6 +116,8 @@ struct Planned {
 struct Chain {
     head: u16,
     seg_end: usize,
+    /// Bytes the frame puts in this chain (its used length).
+    written: u32,
 }
 
 enum TxDrop {
@@ -203,9 +205,13 @@ impl NetQueue {
         let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
         let want = bufs.len().min(lens.len());
-        self.ring
-            .prefetch_heads(&view, pending.min(u16::try_from(want).unwrap_or(u16::MAX)));
-        let (mut consumed, mut used, mut out) = (0u16, 0u16, 0usize);
+        let burst = pending.min(u16::try_from(want).unwrap_or(u16::MAX));
+        self.ring.prefetch_heads(&view, burst);
+        self.ring.prefetch_used(&view, burst);
+        let (mut consumed, mut out) = (0u16, 0usize);
+        // Heads to hand back, written to the used ring after the copies
+        // (see the store-queue note in `enqueue`).
+        self.chains.clear();
         while out < want && consumed < pending {
             let head = self.ring.avail_head(&view, consumed);
             consumed += 1;
@@ -239,7 +245,15 @@ impl NetQueue {
                 Err(TxDrop::Runt) => self.counters.rx_runts += 1,
                 Err(TxDrop::BadHeader) => self.counters.bad_headers += 1,
             }
-            self.ring.put_used(&view, used, head, 0);
+            self.chains.push(Chain {
+                head,
+                seg_end: 0,
+                written: 0,
+            });
+        }
+        let mut used = 0u16;
+        for c in &self.chains {
+            self.ring.put_used(&view, used, c.head, 0);
             used += 1;
         }
         let notify = self.ring.finish(&view, consumed, used);
@@ -263,10 +277,9 @@ impl NetQueue {
         };
         let host = HostMap::new(mem);
         let pending = self.ring.pending(&view, &mut self.counters.bad_descriptors);
-        self.ring.prefetch_heads(
-            &view,
-            pending.min(u16::try_from(frames.len()).unwrap_or(u16::MAX)),
-        );
+        let burst = pending.min(u16::try_from(frames.len()).unwrap_or(u16::MAX));
+        self.ring.prefetch_heads(&view, burst);
+        self.ring.prefetch_used(&view, burst);
         let cap_segs = usize::from(self.ring.size());
         let (mut consumed, mut used) = (0u16, 0u16);
         self.segs.clear();
@@ -342,6 +355,7 @@ impl NetQueue {
                         self.chains.push(Chain {
                             head,
                             seg_end: self.segs.len(),
+                            written: chain_cap.min(need - cap) as u32,
                         });
                         cap += chain_cap;
                     }
@@ -372,58 +386,36 @@ impl NetQueue {
             });
         }
 
+        // Pass 2: the copies and nothing else. Stores commit in order, so
+        // every other store between two frames' copies (a used entry, a
+        // counter, a spilled local) would hold a slot of the store queue
+        // behind a guest line still being fetched from the other core; kept
+        // dense, the queue holds the lines of many frames at once and their
+        // transfers overlap.
         let mut chain_i = 0usize;
         let mut seg_i = 0usize;
+        let mut bytes = 0u64;
         for p in &self.plan {
             let frame = frames[p.frame];
-            let nbufs = if self.mrg {
-                (p.chain_end - chain_i) as u16
-            } else {
-                1
-            };
-            let mut hdr = [0u8; MAX_HDR_LEN];
-            hdr[10..12].copy_from_slice(&nbufs.to_le_bytes());
-            let hdr = &hdr[..self.hdr_len];
-            let total = hdr.len() + frame.len();
-            // The header goes out as two register stores when the first
-            // buffer holds it (always, with real drivers). Copied from the
-            // array above instead, its load would wait for the array's own
-            // stores to leave the store buffer, behind every guest-memory
-            // store of the previous frames: one cross-core transfer at a time.
-            let direct = self.segs[seg_i].len as usize >= self.hdr_len;
-            if direct {
-                // SAFETY: the first buffer was translated for `len >=
-                // hdr_len` bytes (see `write_stream`'s call below).
-                unsafe { write_header(self.segs[seg_i].host as *mut u8, self.hdr_len, nbufs) };
-            }
-            let mut src = if direct { self.hdr_len } else { 0 };
-            // Bytes of the first buffer already written (the header).
-            let mut skip_first = src;
-            for c in &self.chains[chain_i..p.chain_end] {
-                let mut written = 0usize;
-                for s in &self.segs[seg_i..c.seg_end] {
-                    let skip = std::mem::take(&mut skip_first);
-                    written += skip;
-                    if src == total {
-                        break;
-                    }
-                    let n = (s.len as usize - skip).min(total - src);
-                    // SAFETY: `s.host` was translated by `host` for `s.len`
-                    // bytes of a region `mem` keeps mapped (writable, shared
-                    // with the guest) for this whole call, and
-                    // `skip + n <= s.len`.
-                    unsafe { write_stream((s.host as *mut u8).add(skip), hdr, frame, src, n) };
-                    src += n;
-                    written += n;
-                }
-                seg_i = c.seg_end;
-                self.ring.put_used(&view, used, c.head, written as u32);
-                used += 1;
-            }
+            let chains = &self.chains[chain_i..p.chain_end];
+            let seg_end = chains.last().map_or(seg_i, |c| c.seg_end);
+            let nbufs = if self.mrg { chains.len() as u16 } else { 1 };
+            // SAFETY: every segment was translated by `host` for its full
+            // length inside a region `mem` keeps mapped (writable, shared
+            // with the guest) for this whole call, and the segments of a
+            // planned frame hold at least `hdr_len + frame.len()` bytes.
+            unsafe { write_frame(&self.segs[seg_i..seg_end], self.hdr_len, nbufs, frame) };
+            seg_i = seg_end;
             chain_i = p.chain_end;
-            self.counters.packets += 1;
-            self.counters.bytes += frame.len() as u64;
+            bytes += frame.len() as u64;
         }
+        // Pass 3: the used entries, all together (see `SplitRing::prefetch_used`).
+        for c in &self.chains {
+            self.ring.put_used(&view, used, c.head, c.written);
+            used += 1;
+        }
+        self.counters.packets += self.plan.len() as u64;
+        self.counters.bytes += bytes;
         let delivered = self.plan.len();
         let notify = self.ring.finish(&view, consumed, used);
         Burst {
@@ -571,6 +563,67 @@ unsafe fn write_header(dst: *mut u8, hdr_len: usize, nbufs: u16) {
                 std::ptr::write_unaligned(hi, 0);
             }
         }
+    }
+}
+
+/// Write the virtio-net header and `frame` into the buffers `segs`, in order.
+///
+/// # Safety
+/// Every segment must be valid for writes of its `len` bytes, and together
+/// they must hold `hdr_len + frame.len()` bytes.
+#[inline]
+unsafe fn write_frame(segs: &[Seg], hdr_len: usize, nbufs: u16, frame: &[u8]) {
+    let Some(first) = segs.first() else {
+        return;
+    };
+    if (first.len as usize) < hdr_len {
+        // SAFETY: as for this function.
+        return unsafe { write_frame_split_header(segs, hdr_len, nbufs, frame) };
+    }
+    // SAFETY: the first buffer holds the header (checked above).
+    unsafe { write_header(first.host as *mut u8, hdr_len, nbufs) };
+    let mut dst = first.host + hdr_len;
+    let mut room = first.len as usize - hdr_len;
+    let mut rest = frame;
+    let mut next = segs[1..].iter();
+    loop {
+        let n = room.min(rest.len());
+        // SAFETY: `dst` is inside a segment with `room >= n` writable bytes
+        // left; guest memory never overlaps the caller's frames.
+        unsafe { std::ptr::copy_nonoverlapping(rest.as_ptr(), dst as *mut u8, n) };
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return;
+        }
+        // The caller guarantees the capacity, so this never runs dry.
+        let Some(s) = next.next() else { return };
+        dst = s.host;
+        room = s.len as usize;
+    }
+}
+
+/// [`write_frame`] for a first buffer shorter than the header (legal, and
+/// never done by real drivers): header and frame as one byte stream.
+///
+/// # Safety
+/// As for [`write_frame`].
+#[cold]
+#[inline(never)]
+unsafe fn write_frame_split_header(segs: &[Seg], hdr_len: usize, nbufs: u16, frame: &[u8]) {
+    let mut hdr = [0u8; MAX_HDR_LEN];
+    hdr[10..12].copy_from_slice(&nbufs.to_le_bytes());
+    let hdr = &hdr[..hdr_len];
+    let total = hdr_len + frame.len();
+    let mut src = 0usize;
+    for s in segs {
+        if src == total {
+            break;
+        }
+        let n = (s.len as usize).min(total - src);
+        // SAFETY: `s.host` is writable for `s.len >= n` bytes (caller), and
+        // `src + n <= total`.
+        unsafe { write_stream(s.host as *mut u8, hdr, frame, src, n) };
+        src += n;
     }
 }
 

@@ -349,6 +349,23 @@ impl SplitRing {
         }
     }
 
+    /// Prefetch, for writing, the used-ring lines the next `n` used entries
+    /// will go to. The guest reads those lines (8 entries each) to reclaim
+    /// its buffers, so each store would otherwise wait for an ownership
+    /// transfer, and every later store of the burst would queue behind it.
+    pub(crate) fn prefetch_used(&self, view: &RingView<'_>, n: u16) {
+        let base = view.used.ptr_guard().as_ptr();
+        let mut last_line = usize::MAX;
+        for k in 0..n.min(self.size) {
+            let slot = self.next_used.wrapping_add(k) & (self.size - 1);
+            let p = base.wrapping_add(4 + 8 * usize::from(slot));
+            if p as usize / 64 != last_line {
+                last_line = p as usize / 64;
+                crate::hostmem::prefetch_for_write(p.cast_mut(), 8);
+            }
+        }
+    }
+
     /// Walk the chain starting at `head`, calling `f` on each descriptor.
     /// Checks head/next ranges, chain length and indirect descriptors; the
     /// callback checks direction and memory.
