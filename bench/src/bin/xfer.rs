@@ -49,7 +49,9 @@ fn tsc() -> u64 {
 
 fn prefetchw(p: *const Line) {
     // SAFETY: a prefetch is a hint and never faults.
-    unsafe { std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly)) };
+    unsafe {
+        std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly))
+    };
 }
 
 /// The guest: on every odd flag value read each line's first word, then answer.
