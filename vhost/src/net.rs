@@ -115,6 +115,16 @@ struct GuestCopy {
     nbufs: u16,
 }
 
+/// A guest frame of the dequeue burst, checked and waiting for its copy:
+/// its data segments are `segs[seg_start..seg_end]`.
+#[derive(Debug, Clone, Copy)]
+struct TxFrame {
+    seg_start: u32,
+    seg_end: u32,
+    len: u32,
+    hdr: [u8; MAX_HDR_LEN],
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Chain {
     head: u16,
@@ -140,6 +150,7 @@ pub struct NetQueue {
     segs: Vec<Seg>,
     chains: Vec<Chain>,
     copies: Vec<GuestCopy>,
+    rx: Vec<TxFrame>,
     /// Counters of this ring's lifetime.
     pub counters: QueueCounters,
 }
@@ -165,6 +176,7 @@ impl NetQueue {
             segs: Vec::with_capacity(n),
             chains: Vec::with_capacity(n),
             copies: Vec::with_capacity(n),
+            rx: Vec::with_capacity(n),
             counters: QueueCounters::default(),
         };
         q.set_features(features);
@@ -210,11 +222,15 @@ impl NetQueue {
         let burst = pending.min(u16::try_from(want).unwrap_or(u16::MAX));
         self.ring.prefetch_heads(&view, burst);
         self.ring.prefetch_used(&view, burst);
-        let (mut consumed, mut out) = (0u16, 0usize);
-        // Heads to hand back, written to the used ring after the copies
-        // (see the store-queue note in `enqueue`).
+        // Pass 1: walk and check every chain, note its data segments and
+        // prefetch them. The frames sit in lines the guest's core touched
+        // last, so asking for all of them before the first copy overlaps
+        // the transfers instead of stalling each copy on its own.
+        let (mut consumed, mut planned) = (0u16, 0usize);
         self.chains.clear();
-        while out < want && consumed < pending {
+        self.segs.clear();
+        self.rx.clear();
+        while planned < want && consumed < pending {
             let head = self.ring.avail_head(&view, consumed);
             consumed += 1;
             if head >= self.ring.size() {
@@ -222,33 +238,68 @@ impl NetQueue {
                 self.counters.bad_descriptors += 1;
                 continue;
             }
+            self.chains.push(Chain { head, written: 0 });
+            let seg_start = self.segs.len();
             let mut hdr = [0u8; MAX_HDR_LEN];
-            match read_chain(
+            match collect_tx_chain(
                 &self.ring,
                 &view,
                 &host,
                 head,
                 (self.hdr_len, self.csum),
                 &mut hdr,
-                bufs[out],
+                bufs[planned].len(),
+                &mut self.segs,
             ) {
-                Ok(len) => match finish_rx_frame(&hdr, &mut bufs[out][..len]) {
-                    Ok(completed) => {
-                        self.counters.csum_completed += u64::from(completed);
-                        self.counters.packets += 1;
-                        self.counters.bytes += len as u64;
-                        lens[out] = len;
-                        out += 1;
-                    }
-                    Err(()) => self.counters.bad_headers += 1,
-                },
+                Ok(len) => {
+                    self.rx.push(TxFrame {
+                        seg_start: seg_start as u32,
+                        seg_end: self.segs.len() as u32,
+                        len: len as u32,
+                        hdr,
+                    });
+                    planned += 1;
+                    continue;
+                }
                 Err(TxDrop::Chain) => self.counters.bad_descriptors += 1,
                 Err(TxDrop::Oversize) => self.counters.rx_truncated += 1,
                 Err(TxDrop::Runt) => self.counters.rx_runts += 1,
                 Err(TxDrop::BadHeader) => self.counters.bad_headers += 1,
             }
-            self.chains.push(Chain { head, written: 0 });
+            self.segs.truncate(seg_start);
         }
+        // Pass 2: the copies, then the checksums the guest asked for.
+        let mut out = 0usize;
+        for f in &self.rx {
+            let len = f.len as usize;
+            let Some(buf) = bufs[out].get_mut(..len) else {
+                // A caller's buffers of different sizes: checked against
+                // another one in pass 1.
+                self.counters.rx_truncated += 1;
+                continue;
+            };
+            let mut at = 0usize;
+            for s in &self.segs[f.seg_start as usize..f.seg_end as usize] {
+                let n = s.len as usize;
+                // SAFETY: `s.host` was translated by `host` for `n` readable
+                // bytes of a region `mem` keeps mapped for this whole call;
+                // the segments of a frame add up to `len`, so the
+                // destination is `n` bytes inside `buf`, our own memory.
+                unsafe { copy_small(s.host as *const u8, buf[at..at + n].as_mut_ptr(), n) };
+                at += n;
+            }
+            match finish_rx_frame(&f.hdr, buf) {
+                Ok(completed) => {
+                    self.counters.csum_completed += u64::from(completed);
+                    self.counters.packets += 1;
+                    self.counters.bytes += len as u64;
+                    lens[out] = len;
+                    out += 1;
+                }
+                Err(()) => self.counters.bad_headers += 1,
+            }
+        }
+        // Pass 3: hand every consumed chain back.
         let mut used = 0u16;
         for c in &self.chains {
             self.ring.put_used(&view, used, c.head, 0);
@@ -409,7 +460,7 @@ impl NetQueue {
         for c in &self.copies {
             // SAFETY: planned by `plan_frame` inside translated, mapped
             // segments, from frames the caller keeps alive for this call.
-            unsafe { copy_to_guest(c.src as *const u8, c.dst as *mut u8, c.len as usize) };
+            unsafe { copy_small(c.src as *const u8, c.dst as *mut u8, c.len as usize) };
         }
         // Pass 3: headers (compared, rarely written: see `write_header`),
         // then the used entries, all together.
@@ -434,20 +485,26 @@ impl NetQueue {
     }
 }
 
-/// Copy the guest TX chain at `head` into `hdr` (first `hdr_len` bytes) and
-/// `buf` (the rest). Returns the frame length.
-fn read_chain(
+/// Walk the guest TX chain at `head`: copy its first `hdr_len` bytes into
+/// `hdr` when `read_hdr` (only `F_CSUM` gives the header any meaning), push
+/// the frame's data segments (header bytes skipped) onto `segs`, prefetching
+/// their first line, and check the frame fits `cap` bytes. Returns the frame
+/// length.
+#[allow(clippy::too_many_arguments)]
+fn collect_tx_chain(
     ring: &SplitRing,
     view: &crate::vring::RingView<'_>,
     host: &HostMap<'_>,
     head: u16,
     (hdr_len, read_hdr): (usize, bool),
     hdr: &mut [u8; MAX_HDR_LEN],
-    buf: &mut [u8],
+    cap: usize,
+    segs: &mut Vec<Seg>,
 ) -> Result<usize, TxDrop> {
     let mut got = 0usize;
     let mut frame_len = 0usize;
-    let mut oversize = false;
+    // `walk` bounds a chain to the ring size; a burst of many-buffer frames
+    // may grow `segs` past its initial capacity once.
     ring.walk(view, head, |d| {
         if d.flags & VRING_DESC_F_WRITE != 0 {
             return Err(ChainError::WrongDirection);
@@ -460,8 +517,6 @@ fn read_chain(
         let mut pos = 0;
         if got < hdr_len {
             let take = (hdr_len - got).min(len);
-            // Without F_CSUM the header carries nothing for us: not reading
-            // it saves a cache line the guest's core has just written.
             if read_hdr {
                 // SAFETY: `s` is readable for `len >= take` bytes (translated
                 // by `host`, mapped while `mem` lives); the destination is
@@ -473,18 +528,14 @@ fn read_chain(
             got += take;
             pos = take;
         }
-        let rest = len - pos;
-        if rest > 0 {
-            let end = frame_len.saturating_add(rest);
-            if !oversize && end <= buf.len() {
-                let dst = &mut buf[frame_len..end];
-                // SAFETY: `s + pos` is readable for `rest` bytes (as above);
-                // `dst` is exactly `rest` bytes of our own buffer.
-                unsafe { std::ptr::copy_nonoverlapping(s.add(pos), dst.as_mut_ptr(), rest) };
-            } else {
-                oversize = true;
-            }
-            frame_len = end;
+        if len > pos {
+            let p = s.wrapping_add(pos);
+            prefetch_for_read(p);
+            segs.push(Seg {
+                host: p as usize,
+                len: (len - pos) as u32,
+            });
+            frame_len = frame_len.saturating_add(len - pos);
         }
         Ok(())
     })
@@ -492,7 +543,7 @@ fn read_chain(
     if got < hdr_len {
         return Err(TxDrop::Chain);
     }
-    if oversize {
+    if frame_len > cap {
         return Err(TxDrop::Oversize);
     }
     if frame_len < MIN_FRAME {
@@ -622,15 +673,15 @@ unsafe fn plan_frame(
     }
 }
 
-/// Copy `n` bytes from our frame to a guest buffer. Frames of up to 64
-/// bytes (the common small packet) are moved with four 16-byte loads and
-/// stores inline, rather than a call whose return address and spilled
-/// registers would be more stores in the queue (see `enqueue`).
+/// Copy `n` bytes between a guest buffer and one of our frames. Up to 64
+/// bytes (the common small packet) move as four 16-byte loads and stores
+/// inline, rather than through a call whose return address and spilled
+/// registers are more stores in the queue (see `enqueue`).
 ///
 /// # Safety
 /// `src` readable and `dst` writable for `n` bytes, not overlapping.
 #[inline(always)]
-unsafe fn copy_to_guest(src: *const u8, dst: *mut u8, n: usize) {
+unsafe fn copy_small(src: *const u8, dst: *mut u8, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if (32..=64).contains(&n) {
         use std::arch::x86_64::{_mm_loadu_si128, _mm_storeu_si128};
