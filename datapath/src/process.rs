@@ -159,9 +159,11 @@ impl Worker {
         for (i, p) in batch.packets().iter().enumerate() {
             extract(p.data(), ofport, &mut self.keys[i]);
         }
-        // Stage 2: hash keys.
+        // Stage 2: hash keys and prefetch their cache entries.
+        let emc = &self.emcs[bidx];
         for i in 0..n {
             self.hashes[i] = emc::hash(&self.keys[i]);
+            emc.prefetch(self.hashes[i]);
         }
         // Stage 3: admit, look up, execute.
         let mut hits = 0u64;

@@ -1,14 +1,17 @@
 //! Cost of handing a burst of cache lines from one core to another, the way a vhost enqueue
 //! does: a "guest" thread reads the first word of each of 32 lines (as a driver's RX stats
 //! read a frame's destination MAC), then the "switch" thread writes all 32 lines, and we time
-//! the switch's writes up to a full fence (so the time includes committing every store).
+//! the switch's writes up to a full fence (so the time includes committing every store). The
+//! lines are the first of 1024 buffers 34 lines apart, taken 32 at a time in a shuffled order,
+//! so no hardware stream prefetcher helps (as with a driver's mbufs).
 //!
 //! Variants of the switch's writes: `plain` stores straight away; `pfw` issues PREFETCHW on
 //! all lines first; `pfw-wait` also waits 3000 cycles between the prefetches and the stores
-//! (so the prefetches have landed); `read` only loads each line (the dequeue side). Together
-//! they tell whether ownership transfers of one burst overlap on this machine, and whether
-//! PREFETCHW makes them overlap. Prints the median cycles per burst of each variant, and the
-//! core-to-core round trip measured alongside.
+//! (so the prefetches have landed); `read` only loads each line (the dequeue side);
+//! `pingpong` is the round trip of the hand-over itself. Together they tell whether the
+//! ownership transfers of one burst overlap on this machine (they do: 32 lines cost about two
+//! round trips, in both core-placement states), which is what `vhost::net`'s pass structure
+//! relies on. Prints the median cycles per burst of each variant.
 //!
 //! Usage: `xfer [CPU_GUEST CPU_SWITCH [MILLIS]]` (default 0 1 300 per variant).
 
