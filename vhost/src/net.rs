@@ -161,7 +161,7 @@ pub struct NetQueue {
     segs: Vec<Seg>,
     chains: Vec<Chain>,
     copies: Vec<GuestCopy>,
-    rx: Vec<TxFrame>,
+    tx_frames: Vec<TxFrame>,
     /// Counters of this ring's lifetime.
     pub counters: QueueCounters,
 }
@@ -187,7 +187,7 @@ impl NetQueue {
             segs: Vec::with_capacity(n),
             chains: Vec::with_capacity(n),
             copies: Vec::with_capacity(n),
-            rx: Vec::with_capacity(n),
+            tx_frames: Vec::with_capacity(n),
             counters: QueueCounters::default(),
         };
         q.set_features(features);
@@ -240,7 +240,7 @@ impl NetQueue {
         let (mut consumed, mut planned) = (0u16, 0usize);
         self.chains.clear();
         self.segs.clear();
-        self.rx.clear();
+        self.tx_frames.clear();
         while planned < want && consumed < pending {
             let head = self.ring.avail_head(&view, consumed);
             consumed += 1;
@@ -263,7 +263,7 @@ impl NetQueue {
                 &mut self.segs,
             ) {
                 Ok(len) => {
-                    self.rx.push(TxFrame {
+                    self.tx_frames.push(TxFrame {
                         seg_start: seg_start as u32,
                         seg_end: self.segs.len() as u32,
                         len: len as u32,
@@ -281,7 +281,7 @@ impl NetQueue {
         }
         // Pass 2: the copies, then the checksums the guest asked for.
         let mut out = 0usize;
-        for f in &self.rx {
+        for f in &self.tx_frames {
             let len = f.len as usize;
             let Some(buf) = bufs[out].get_mut(..len) else {
                 // A caller's buffers of different sizes: checked against
