@@ -38,6 +38,7 @@
 
 mod conn;
 mod device;
+mod guestcopy;
 mod hostmem;
 pub mod memory;
 pub mod net;

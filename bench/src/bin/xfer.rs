@@ -18,6 +18,8 @@
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bench::cpu::{pin, tsc};
+
 const LINES: usize = 32;
 /// Buffers the bursts rotate through (like a driver's mbufs), and their spacing in lines.
 const SLOTS: usize = 1024;
@@ -32,22 +34,11 @@ struct Flag(AtomicU64);
 static FLAG: Flag = Flag(AtomicU64::new(0));
 const STOP: u64 = u64::MAX;
 
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and sched_setaffinity only
-    // read and write that local set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!("xfer: cannot pin to cpu {cpu}");
-            std::process::exit(1);
-        }
+fn pin_or_exit(cpu: usize) {
+    if let Err(e) = pin(cpu) {
+        eprintln!("xfer: cannot pin to cpu {cpu}: {e}");
+        std::process::exit(1);
     }
-}
-
-fn tsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions.
-    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 fn prefetchw(p: *const Line) {
@@ -59,7 +50,7 @@ fn prefetchw(p: *const Line) {
 
 /// The guest: on every odd flag value read each line's first word, then answer.
 fn guest(cpu: usize, bursts: &'static [Vec<&'static Line>], cur: &'static AtomicU64) {
-    pin(cpu);
+    pin_or_exit(cpu);
     let mut sink = 0u64;
     loop {
         let v = FLAG.0.load(Ordering::Acquire);
@@ -156,7 +147,7 @@ fn main() {
     let bursts: &'static [Vec<&'static Line>] = Box::leak(bursts.into_boxed_slice());
     let cur = &*Box::leak(Box::new(AtomicU64::new(0)));
     let peer = std::thread::spawn(move || guest(g, bursts, cur));
-    pin(s);
+    pin_or_exit(s);
     let mut seq = 0u64;
     let variants = [
         ("pingpong", Variant::PingPong),
