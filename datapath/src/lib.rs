@@ -14,6 +14,7 @@ pub mod cycles;
 pub mod drops;
 pub mod edit;
 pub mod flowmod;
+pub mod flowstats;
 pub mod group;
 pub mod inject;
 pub mod mempool;

@@ -178,6 +178,9 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         } else {
             stats.idle_cycles.fetch_add(spent, Ordering::Relaxed);
             idle_polls = idle_polls.saturating_add(1);
+            if idle_polls == 1 {
+                w.flush_stats();
+            }
             if sh.sleep_max_us > 0 && idle_polls > 64 {
                 let us = (u64::from(idle_polls - 64)).min(sh.sleep_max_us);
                 std::thread::sleep(Duration::from_micros(us));

@@ -6,10 +6,9 @@
 //! new flow (or after an epoch change) and builds the cached [`Decision`].
 //!
 //! Cache hits borrow the decision straight out of the cache (no reference-count traffic), and the
-//! shared counters a decision touches (rule statistics, the learned MAC's timestamp) are updated
-//! once per *run* of consecutive packets with the same decision, not per packet: with two PMDs
-//! forwarding through the same rule, per-packet atomic adds on one cache line would cost more than
-//! the lookup itself.
+//! shared counters a decision touches (rule statistics, the learned MAC's timestamp) are not
+//! touched per packet: the hit is counted in the decision and charged to them in periodic batches
+//! ([`crate::flowstats`]). Per-packet atomic adds on shared lines would cost more than the lookup.
 //!
 //! Output is batched per port: executing a decision only appends the packet to the output port's
 //! transmit batch; [`Worker::flush`] sends each non-empty batch with one `tx_burst`.
@@ -19,6 +18,7 @@ use crate::config::VlanMode;
 use crate::cycles;
 use crate::drops::DropReason;
 use crate::edit;
+use crate::flowstats::Deferred;
 use crate::inject::Inject;
 use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::meter::{self, Verdict};
@@ -46,6 +46,8 @@ pub struct Worker {
     hashes: [u64; BATCH_SIZE],
     /// PACKET_OUT queues of every bridge (PMD 0 only).
     injects: Vec<(usize, Receiver<Inject>)>,
+    /// Cache hits not yet charged to their rules.
+    deferred: Deferred,
     tx: Tx,
 }
 
@@ -58,36 +60,6 @@ struct Tx {
     txq: Vec<Batch>,
     pending: Vec<usize>,
     stats: Arc<PmdStats>,
-}
-
-/// Consecutive packets that used the same cached decision, for one counter update per run.
-#[derive(Default)]
-struct Run {
-    dec: Option<Arc<Decision>>,
-    packets: u64,
-    bytes: u64,
-}
-
-impl Run {
-    /// Does this run continue with `dec`?
-    #[inline]
-    fn continues(&self, dec: &Arc<Decision>) -> bool {
-        self.dec.as_ref().is_some_and(|d| Arc::ptr_eq(d, dec))
-    }
-
-    /// Charge the run to the decision's rules and refresh its learned MAC, then reset.
-    fn flush(&mut self, now: u64) {
-        if let Some(d) = self.dec.take() {
-            for r in d.rules.iter().chain(&d.extra) {
-                r.hit_n(self.packets, self.bytes, now);
-            }
-            if let Some(l) = &d.learned {
-                l.touch(now);
-            }
-        }
-        self.packets = 0;
-        self.bytes = 0;
-    }
 }
 
 impl Worker {
@@ -110,6 +82,7 @@ impl Worker {
             } else {
                 Vec::new()
             },
+            deferred: Deferred::default(),
             tx: Tx {
                 id,
                 pool,
@@ -168,7 +141,6 @@ impl Worker {
         // Stage 3: admit, look up, execute.
         let mut hits = 0u64;
         let mut upcalls = 0u64;
-        let mut run = Run::default();
         let emc = &mut self.emcs[bidx];
         for (i, pkt) in batch.drain().enumerate() {
             if pkt.len() < 14 {
@@ -188,12 +160,7 @@ impl Worker {
             let hash = self.hashes[i];
             if let Some(dec) = emc.lookup(key, hash, epoch) {
                 hits += 1;
-                if !run.continues(dec) {
-                    run.flush(now);
-                    run.dec = Some(dec.clone());
-                }
-                run.packets += 1;
-                run.bytes += pkt.len() as u64;
+                self.deferred.count(dec, pkt.len() as u64, now);
                 self.tx.execute(&bridge, dec, pkt, counters, now);
                 continue;
             }
@@ -220,12 +187,20 @@ impl Worker {
             self.tx.execute(&bridge, &dec, pkt, counters, now);
             emc.insert(*key, hash, epoch, Arc::new(dec));
         }
-        run.flush(now);
+        self.deferred.maybe_flush(now);
         let st = &self.tx.stats;
         st.packets.fetch_add(n as u64, Ordering::Relaxed);
         st.batches.fetch_add(1, Ordering::Relaxed);
         st.emc_hits.fetch_add(hits, Ordering::Relaxed);
         st.upcalls.fetch_add(upcalls, Ordering::Relaxed);
+    }
+
+    /// Charge every cache hit counted so far to its rules (the PMD calls this when it finds no
+    /// traffic, so statistics are exact once traffic stops).
+    pub fn flush_stats(&mut self) {
+        if !self.deferred.is_empty() {
+            self.deferred.flush(cycles::monotonic_ns());
+        }
     }
 
     /// Transmit every pending output batch.
@@ -268,6 +243,7 @@ impl Worker {
 
     /// Drop any queued output and release frames (on stop).
     pub fn shutdown(&mut self) {
+        self.flush_stats();
         self.tx.flush();
         for q in &mut self.tx.txq {
             self.tx.pool.free_batch(q);

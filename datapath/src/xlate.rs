@@ -17,6 +17,7 @@
 use crate::bridge::{BridgePort, BridgeView, OFPPC_NO_PACKET_IN};
 use crate::config::VlanMode;
 use crate::drops::DropReason;
+use crate::flowstats::PendingStats;
 use crate::meter::Meter;
 use crate::vlan;
 use flowtable::action::{
@@ -157,6 +158,8 @@ pub struct Decision {
     pub extra: Vec<Arc<RuleStats>>,
     /// Learned source entry to refresh on every packet.
     pub learned: Option<Arc<MacEntry>>,
+    /// Cache hits not yet charged to `rules`, `extra` and `learned` (see [`crate::flowstats`]).
+    pub pending: PendingStats,
 }
 
 impl Decision {
