@@ -4,12 +4,17 @@
 //! handful of recently seen keys is far cheaper than any wildcard search. The cache is a fixed
 //! power-of-two array allocated once at construction; each key may live in one of two slots (ways)
 //! chosen from different bits of its hash, so two hot flows that collide on one index can still
-//! coexist. A lookup touches at most two entries and compares the stored 64-bit hash first: a
-//! mismatch, the common case for a miss, costs one load and a branch; only on a hash hit are the 19
-//! key words compared, with a branch-free xor/or reduction. Insertion overwrites the entry that
-//! already holds the key, else a free or stale way, else a victim picked by a hash bit (cheap,
-//! pseudo-random, and without recency bookkeeping on the hit path). Hit/miss counters belong to
-//! the caller (per-PMD statistics), which keeps `lookup` on `&self` and free of stores.
+//! coexist. A lookup touches at most two entries and compares their keys with a branch-free xor/or
+//! reduction. An entry is exactly two cache lines, aligned: it stores only the 14 key words a
+//! packet can set (metadata and registers are pipeline scratch, zero in every key extracted from a
+//! packet; keys where they are not zero are never cached), its generation and the value, and no
+//! hash (the key compare is cheap once the lines are in). With thousands of flows the table
+//! outgrows L1 and every probe is a miss, so the lines a probe touches are what a lookup costs:
+//! four per packet to prefetch rather than the eight of a 176-byte unaligned entry that kept the
+//! whole key and its hash. Insertion overwrites the entry that already holds the key, else a free
+//! or stale way, else a victim picked by a hash bit (cheap, pseudo-random, and without recency
+//! bookkeeping on the hit path). Hit/miss counters belong to the caller (per-PMD statistics),
+//! which keeps `lookup` on `&self` and free of stores.
 //!
 //! **Invalidation by generation.** The datapath keeps one generation number that it bumps whenever
 //! anything an EMC entry was derived from changes: a new pipeline snapshot (flows added, modified,
@@ -35,14 +40,30 @@
 
 use crate::key::{FlowKey, KEY_WORDS};
 
-/// Default number of entries (a power of two): 8192 like OVS, about 1.4 MiB with small values.
+/// Default number of entries (a power of two): 8192 like OVS, 1 MiB with pointer-sized values.
 pub const DEFAULT_ENTRIES: usize = 8192;
 
+/// Leading key words that hold pipeline scratch (metadata, reg0..reg7), zero on ingress.
+const SCRATCH_WORDS: usize = 5;
+const _: () = assert!(core::mem::offset_of!(FlowKey, in_port) == SCRATCH_WORDS * 8);
+
+/// Key words an entry stores.
+const STORED_WORDS: usize = KEY_WORDS - SCRATCH_WORDS;
+
+/// One slot: two aligned cache lines when `V` is pointer-sized.
+#[repr(C, align(64))]
 struct Entry<V> {
-    hash: u64,
+    words: [u64; STORED_WORDS],
     generation: u64,
-    key: FlowKey,
     value: Option<V>,
+}
+
+/// The stored part of `key`, or `None` when its scratch words are set (such keys are not cached).
+#[inline(always)]
+fn stored(key: &FlowKey) -> Option<&[u64; STORED_WORDS]> {
+    let (scratch, rest) = key.words().split_at(SCRATCH_WORDS);
+    let set = scratch.iter().fold(0, |a, w| a | w);
+    (set == 0).then(|| rest.try_into().expect("STORED_WORDS"))
 }
 
 /// A fixed-size, 2-way set-associative exact-match cache from [`FlowKey`] to `V`.
@@ -90,12 +111,11 @@ pub fn hash(key: &FlowKey) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Branch-free equality of two keys: xor/or over all words (vectorises; no early exit).
+/// Branch-free equality of two stored keys: xor/or over all words (vectorises; no early exit).
 #[inline(always)]
-fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
-    let (a, b) = (a.words(), b.words());
+fn same_key(a: &[u64; STORED_WORDS], b: &[u64; STORED_WORDS]) -> bool {
     let mut diff = 0u64;
-    for i in 0..KEY_WORDS {
+    for i in 0..STORED_WORDS {
         diff |= a[i] ^ b[i];
     }
     diff == 0
@@ -108,9 +128,8 @@ impl<V> Emc<V> {
         let n = entries.max(2).next_power_of_two();
         let mut v = Vec::with_capacity(n);
         v.resize_with(n, || Entry {
-            hash: 0,
+            words: [0; STORED_WORDS],
             generation: 0,
-            key: FlowKey::default(),
             value: None,
         });
         Emc {
@@ -152,13 +171,16 @@ impl<V> Emc<V> {
             let Some(e) = self.entries.get(way) else {
                 continue;
             };
+            // Entries are line-aligned, so each line is asked for exactly once.
             let start = (e as *const Entry<V>).cast::<i8>();
-            let size = std::mem::size_of::<Entry<V>>();
             let mut off = 0;
-            while off < size + 63 {
-                let p = start.wrapping_add(off.min(size - 1));
+            while off < std::mem::size_of::<Entry<V>>() {
                 // SAFETY: a prefetch is a hint: it never faults and touches no state.
-                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        start.wrapping_add(off),
+                    )
+                };
                 off += 64;
             }
         }
@@ -170,9 +192,10 @@ impl<V> Emc<V> {
     /// inserted with (any function of the key, as long as the caller is consistent).
     #[inline]
     pub fn lookup(&self, key: &FlowKey, hash: u64, generation: u64) -> Option<&V> {
+        let words = stored(key)?;
         for way in self.ways(hash) {
             let e = &self.entries[way];
-            if e.hash == hash && e.generation == generation && same_key(&e.key, key) {
+            if e.generation == generation && same_key(&e.words, words) {
                 if let Some(v) = &e.value {
                     return Some(v);
                 }
@@ -182,14 +205,18 @@ impl<V> Emc<V> {
     }
 
     /// Cache `value` for `key` under `generation`, replacing the key's previous entry if any, else
-    /// a free or stale way, else a pseudo-randomly chosen way.
+    /// a free or stale way, else a pseudo-randomly chosen way. A key whose metadata or registers
+    /// are set is not cached.
     #[inline]
     pub fn insert(&mut self, key: FlowKey, hash: u64, generation: u64, value: V) {
+        let Some(&words) = stored(&key) else {
+            return;
+        };
         let ways = self.ways(hash);
         let mut target = None;
         for way in ways {
             let e = &self.entries[way];
-            if e.value.is_some() && e.hash == hash && same_key(&e.key, &key) {
+            if e.value.is_some() && same_key(&e.words, &words) {
                 target = Some(way);
                 break;
             }
@@ -207,9 +234,8 @@ impl<V> Emc<V> {
             self.len += 1;
         }
         *e = Entry {
-            hash,
+            words,
             generation,
-            key,
             value: Some(value),
         };
     }
@@ -301,6 +327,30 @@ mod tests {
         }
         // 57 single-bit variants should land in (nearly) distinct 8192-slot indices.
         assert!(seen.len() >= 50, "{} distinct indices", seen.len());
+    }
+
+    #[test]
+    fn entries_are_two_aligned_lines() {
+        assert_eq!(std::mem::size_of::<Entry<std::sync::Arc<u64>>>(), 128);
+        let emc: Emc<std::sync::Arc<u64>> = Emc::new(4);
+        assert_eq!(emc.entries.as_ptr() as usize % 64, 0);
+    }
+
+    #[test]
+    fn keys_with_scratch_set_are_never_cached_nor_confused() {
+        let mut emc: Emc<u32> = Emc::new(16);
+        let plain = key(7);
+        let mut scratch = plain;
+        scratch.regs[3] = 9;
+        let h = hash(&plain);
+        emc.insert(scratch, h, 0, 1);
+        assert!(emc.is_empty());
+        emc.insert(plain, h, 0, 2);
+        assert_eq!(emc.lookup(&plain, h, 0), Some(&2));
+        // Same stored words and the same hash, but metadata set: not the cached flow.
+        scratch.regs[3] = 0;
+        scratch.metadata = 1;
+        assert_eq!(emc.lookup(&scratch, h, 0), None);
     }
 
     #[test]
