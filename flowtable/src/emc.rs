@@ -192,16 +192,26 @@ impl<V> Emc<V> {
     /// inserted with (any function of the key, as long as the caller is consistent).
     #[inline]
     pub fn lookup(&self, key: &FlowKey, hash: u64, generation: u64) -> Option<&V> {
+        self.find(key, hash, generation)
+            .and_then(|slot| self.value_at(slot))
+    }
+
+    /// The slot holding `key` under `generation`, for [`Emc::value_at`]. A batch can find every
+    /// key's slot first (and prefetch what the values point to) and use the slots afterwards, as
+    /// long as nothing was inserted in between: an insert may reuse any slot.
+    #[inline]
+    pub fn find(&self, key: &FlowKey, hash: u64, generation: u64) -> Option<usize> {
         let words = stored(key)?;
-        for way in self.ways(hash) {
+        self.ways(hash).into_iter().find(|&way| {
             let e = &self.entries[way];
-            if e.generation == generation && same_key(&e.words, words) {
-                if let Some(v) = &e.value {
-                    return Some(v);
-                }
-            }
-        }
-        None
+            e.generation == generation && e.value.is_some() && same_key(&e.words, words)
+        })
+    }
+
+    /// The value in `slot` (from [`Emc::find`], with no insert since).
+    #[inline]
+    pub fn value_at(&self, slot: usize) -> Option<&V> {
+        self.entries.get(slot).and_then(|e| e.value.as_ref())
     }
 
     /// Cache `value` for `key` under `generation`, replacing the key's previous entry if any, else
