@@ -345,6 +345,16 @@ impl PacketPool {
         self.free.push(p.index);
     }
 
+    /// Free the packets of `b` from index `keep` on (the frames a receive did not fill).
+    #[inline]
+    pub fn free_tail(&mut self, b: &mut Batch, keep: usize) {
+        if keep < b.len() {
+            for p in b.pkts.drain(keep..) {
+                self.free.push(p.index);
+            }
+        }
+    }
+
     /// Free every packet of a batch.
     #[inline]
     pub fn free_batch(&mut self, b: &mut Batch) {

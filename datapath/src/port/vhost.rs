@@ -8,7 +8,7 @@
 //! ring. A guest that is not connected (or rebooting) shows as link down; transmits to it are
 //! counted as `tx_dropped`.
 
-use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::mempool::{Batch, PacketPool, BATCH_SIZE};
 use crate::port::{Port, PortCounters};
 use ::vhost::{VhostConfig, VhostError, VhostNetDevice};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,38 +67,35 @@ impl Port for VhostPort {
         if rxq >= self.dev.active_queue_pairs() {
             return 0;
         }
+        // Empty frames go straight into the batch and the device copies into them in place;
+        // whatever it did not fill goes back to the pool.
+        let start = batch.len();
         let want = batch.room().min(BATCH_SIZE);
-        let mut pkts: [Option<Packet>; BATCH_SIZE] = std::array::from_fn(|_| None);
-        let mut have = 0;
-        while have < want {
-            match pool.alloc() {
-                Some(p) => {
-                    pkts[have] = Some(p);
-                    have += 1;
-                }
-                None => break,
+        for _ in 0..want {
+            let Some(p) = pool.alloc() else { break };
+            if let Err(p) = batch.push(p) {
+                pool.free(p);
+                break;
             }
         }
+        let have = batch.len() - start;
         let mut lens = [0usize; BATCH_SIZE];
         let n = {
             let mut bufs: [&mut [u8]; BATCH_SIZE] = std::array::from_fn(|_| <&mut [u8]>::default());
-            for (b, p) in bufs.iter_mut().zip(pkts.iter_mut().take(have)) {
-                if let Some(p) = p {
-                    *b = p.spare_mut();
-                }
+            for (b, p) in bufs.iter_mut().zip(&mut batch.packets_mut()[start..]) {
+                *b = p.spare_mut();
             }
             self.dev.rx_burst(rxq, &mut bufs[..have], &mut lens[..have])
         };
+        pool.free_tail(batch, start + n);
         let mut bytes = 0u64;
-        for (i, slot) in pkts.iter_mut().enumerate().take(have) {
-            let Some(mut p) = slot.take() else { continue };
-            if i < n && p.set_len(lens[i]) {
-                bytes += lens[i] as u64;
-                if let Err(p) = batch.push(p) {
-                    pool.free(p);
-                }
+        for (p, &len) in batch.packets_mut()[start..].iter_mut().zip(&lens[..n]) {
+            // The device never reports more than the buffer it was given; if it did, the frame
+            // is left empty and the pipeline drops it as a runt (counted).
+            if p.set_len(len) {
+                bytes += len as u64;
             } else {
-                pool.free(p);
+                p.set_len(0);
             }
         }
         self.counters.rx(n as u64, bytes);
