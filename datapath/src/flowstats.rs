@@ -10,9 +10,9 @@
 //! decision it just looked up (a line it has already loaded; plain loads and stores, since only
 //! the owning PMD writes it) and lists the decision the first time it becomes non-zero. The list
 //! is charged to the rules every [`FLUSH_PERIOD_NS`], when it grows past [`MAX_DIRTY`], and
-//! whenever the PMD finds no traffic, so statistics lag busy traffic by at most 100 ms and are
-//! exact as soon as traffic stops (as OVS charges its per-PMD flow statistics to OpenFlow
-//! rules from its revalidators, only more often).
+//! whenever the PMD has found no traffic for a few microseconds, so statistics lag busy traffic
+//! by at most 100 ms and are exact as soon as traffic stops (as OVS charges its per-PMD flow
+//! statistics to OpenFlow rules from its revalidators, only more often).
 
 use crate::xlate::Decision;
 use std::fmt;

@@ -112,6 +112,10 @@ impl PmdStats {
     }
 }
 
+/// Consecutive empty polls after which a PMD charges pending cache hits to the rules (a few
+/// microseconds of busy polling; naps only start after this many).
+const IDLE_FLUSH_POLLS: u32 = 64;
+
 /// What a PMD thread needs from the switch.
 pub struct PmdShared {
     /// Ports by switch-wide index.
@@ -178,11 +182,14 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         } else {
             stats.idle_cycles.fetch_add(spent, Ordering::Relaxed);
             idle_polls = idle_polls.saturating_add(1);
-            if idle_polls == 1 {
+            if idle_polls == IDLE_FLUSH_POLLS {
+                // Traffic has stopped (not just a gap between bursts): charging thousands of
+                // flows' pending hits costs hundreds of thousands of cycles, which a busy PMD
+                // cannot spend on every empty poll.
                 w.flush_stats();
             }
-            if sh.sleep_max_us > 0 && idle_polls > 64 {
-                let us = (u64::from(idle_polls - 64)).min(sh.sleep_max_us);
+            if sh.sleep_max_us > 0 && idle_polls > IDLE_FLUSH_POLLS {
+                let us = (u64::from(idle_polls - IDLE_FLUSH_POLLS)).min(sh.sleep_max_us);
                 std::thread::sleep(Duration::from_micros(us));
                 t_last = cycles::now();
             }

@@ -329,6 +329,11 @@ impl Tx {
         counters: &PortCounters,
         now: u64,
     ) {
+        // The common decision, one output and nothing else, skips the action interpreter.
+        if let [DpAction::Output(g)] = dec.actions[..] {
+            self.enqueue(g, pkt);
+            return;
+        }
         if !dec.outputs() {
             self.drop_pkt(pkt, dec.drop.unwrap_or(DropReason::RuleDrop), counters);
             return;
