@@ -5,8 +5,9 @@
 //! instruction cache, and so that each stage can prefetch what the next one reads: with thousands
 //! of flows the cache entries, the decisions and their action lists are all L1 misses, and a
 //! stage that asks for all of them at once pays those misses together instead of one by one
-//! (hash -> cache lines, find -> decision, execute -> action list a few packets ahead). Nothing here allocates per packet except the slow path, which runs once per
-//! new flow (or after an epoch change) and builds the cached [`Decision`].
+//! (hash -> cache lines, find -> decision, execute -> action list a few packets ahead). Nothing
+//! here allocates per packet except the slow path, which runs once per new flow (or after an
+//! epoch change) and builds the cached [`Decision`].
 //!
 //! Cache hits borrow the decision straight out of the cache (no reference-count traffic), and the
 //! shared counters a decision touches (rule statistics, the learned MAC's timestamp) are not
