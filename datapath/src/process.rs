@@ -170,7 +170,7 @@ impl Worker {
             let slot = emc.find(&self.keys[i], self.hashes[i], epoch);
             self.slots[i] = slot.map_or(NO_SLOT, |s| s as u32);
             if let Some(dec) = slot.and_then(|s| emc.value_at(s)) {
-                dec.prefetch(false);
+                dec.prefetch_hot();
             }
         }
         // Stage 4: admit, look up, execute. The slots found above stay valid until the first
@@ -186,7 +186,7 @@ impl Worker {
                     .get(i + ACTIONS_AHEAD)
                     .and_then(|&s| emc.value_at(s as usize))
                 {
-                    d.prefetch(true);
+                    d.prefetch_actions();
                 }
             }
             if pkt.len() < 14 {

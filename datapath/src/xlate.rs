@@ -147,7 +147,7 @@ impl DpAction {
 /// What to do with every packet of one flow.
 ///
 /// `repr(C)` with the fields a cache hit reads (`actions`, `pending`, `drop`) first, so that a
-/// hit touches the first 56 bytes only and the PMD can prefetch them (see [`Decision::prefetch`]).
+/// hit touches the first 56 bytes only and the PMD can prefetch them (see [`Decision::prefetch_hot`]).
 #[repr(C)]
 #[derive(Clone, Debug, Default)]
 pub struct Decision {
@@ -167,17 +167,19 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Ask for the lines a cache hit reads: the hot fields, or with `actions` the first line of
-    /// the action list (which needs the hot fields loaded, so it comes a few packets later).
+    /// Ask for the lines of the fields a cache hit reads.
     #[inline]
-    pub fn prefetch(&self, actions: bool) {
-        if actions {
-            prefetch_read(self.actions.as_ptr().cast());
-        } else {
-            let p = (self as *const Decision).cast::<u8>();
-            prefetch_read(p);
-            prefetch_read(p.wrapping_add(HOT_BYTES - 1));
-        }
+    pub fn prefetch_hot(&self) {
+        let p = (self as *const Decision).cast::<u8>();
+        flowtable::prefetch::read(p);
+        flowtable::prefetch::read(p.wrapping_add(HOT_BYTES - 1));
+    }
+
+    /// Ask for the first line of the action list (reads `actions`, so it belongs a few packets
+    /// after [`Decision::prefetch_hot`]).
+    #[inline]
+    pub fn prefetch_actions(&self) {
+        flowtable::prefetch::read(self.actions.as_ptr().cast());
     }
 
     /// A decision that drops for `reason`.
@@ -196,18 +198,6 @@ impl Decision {
 
 /// Bytes at the start of a [`Decision`] that a cache hit reads.
 const HOT_BYTES: usize = std::mem::offset_of!(Decision, drop) + 8;
-
-/// A read prefetch of the line holding `p` (a hint: any address is fine).
-#[inline(always)]
-fn prefetch_read(p: *const u8) {
-    // SAFETY: a prefetch never faults and changes no architectural state.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// What happened to the MAC table during a translation (so the caller can bump the epoch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -166,26 +166,16 @@ impl<V> Emc<V> {
     /// first can prefetch every probe and pay those misses together rather than one by one.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
         for way in self.ways(hash) {
             let Some(e) = self.entries.get(way) else {
                 continue;
             };
             // Entries are line-aligned, so each line is asked for exactly once.
-            let start = (e as *const Entry<V>).cast::<i8>();
-            let mut off = 0;
-            while off < std::mem::size_of::<Entry<V>>() {
-                // SAFETY: a prefetch is a hint: it never faults and touches no state.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        start.wrapping_add(off),
-                    )
-                };
-                off += 64;
+            let start = (e as *const Entry<V>).cast::<u8>();
+            for off in (0..std::mem::size_of::<Entry<V>>()).step_by(64) {
+                crate::prefetch::read(start.wrapping_add(off));
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
     }
 
     /// The value cached for `key` under `generation`. `hash` must be the hash the entry was

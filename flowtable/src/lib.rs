@@ -15,6 +15,7 @@ pub mod key;
 pub mod mactable;
 pub mod matches;
 pub mod pipeline;
+pub mod prefetch;
 pub mod text;
 pub mod trace;
 
