@@ -3,8 +3,11 @@
 //!
 //! Virtqueue `2*qp` is the guest's RX queue (our `tx_burst`), `2*qp + 1` its
 //! TX queue (our `rx_burst`). A burst takes the queue's lock with `try_lock`
-//! (never blocks), works on the ring, and writes the call eventfd at most
-//! once if the guest asked for an interrupt. Link state, active queue pairs
+//! (never blocks for long: `tx_burst` retries for a moment), works on the
+//! ring, and writes the call eventfd at most once if the guest asked for an
+//! interrupt. The fenced interrupt check of a guest RX ring may be deferred
+//! (see `vring`); `rx_burst`, which every PMD loop calls, settles it for its
+//! queue pair when the guest's TX is idle or every few polls. Link state, active queue pairs
 //! and negotiated features are published by the protocol thread in atomics
 //! so that `link_up()` and friends cost a load.
 
@@ -107,6 +110,9 @@ pub struct VhostStats {
 pub(crate) struct Shared {
     pub cfg: VhostConfig,
     pub vqs: Box<[Mutex<Vq>]>,
+    /// Per virtqueue: a guest RX ring holds entries whose interrupt decision
+    /// was deferred (set by `tx_burst`, cleared by `rx_burst`'s settle).
+    unsettled: Box<[AtomicBool]>,
     link: AtomicBool,
     active_qps: AtomicU16,
     features: AtomicU64,
@@ -118,6 +124,32 @@ pub(crate) struct Shared {
     pub protocol_errors: AtomicU64,
     tx_not_ready: AtomicU64,
     last_error: Mutex<Option<String>>,
+}
+
+/// Polls of a busy guest TX queue after which its pair's deferred guest RX
+/// interrupt decision is made anyway.
+const SETTLE_POLLS: u8 = 8;
+
+/// Spins `try_lock_briefly` makes before giving up (a few hundred
+/// nanoseconds: enough for another PMD's settle, not for a reconfiguration).
+const LOCK_SPINS: u32 = 256;
+
+/// `try_lock`, retried for a moment: a guest RX ring is locked briefly by
+/// the PMD that settles its interrupt decision (`rx_burst`), and a burst
+/// should wait that out rather than drop its frames.
+fn try_lock_briefly(m: &Mutex<Vq>) -> Option<MutexGuard<'_, Vq>> {
+    for _ in 0..LOCK_SPINS {
+        match m.try_lock() {
+            Ok(g) => return Some(g),
+            Err(TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+        }
+    }
+    None
+}
+
+fn net_unsettled(q: &Vq) -> bool {
+    q.net.as_ref().is_some_and(|n| n.unsettled())
 }
 
 /// Lock a mutex, recovering from poisoning (queue state stays consistent
@@ -174,6 +206,7 @@ impl VhostNetDevice {
         let shared = Arc::new(Shared {
             cfg,
             vqs: (0..nvq).map(|_| Mutex::new(Vq::default())).collect(),
+            unsettled: (0..nvq).map(|_| AtomicBool::new(false)).collect(),
             link: AtomicBool::new(false),
             active_qps: AtomicU16::new(0),
             features: AtomicU64::new(0),
@@ -220,17 +253,49 @@ impl VhostNetDevice {
             Err(TryLockError::WouldBlock) => return 0,
         };
         let q = &mut *g;
-        if !q.enabled {
-            return 0;
+        let mut packets = 0;
+        if let (true, Some(net), Some(mem)) = (q.enabled, q.net.as_mut(), q.mem.as_ref()) {
+            let b = net.dequeue(&mem.mem, bufs, lens);
+            if b.notify {
+                q.notify();
+            }
+            packets = b.packets;
         }
-        let (Some(net), Some(mem)) = (q.net.as_mut(), q.mem.as_ref()) else {
-            return 0;
+        self.settle_guest_rx(qp, q, packets == 0);
+        packets
+    }
+
+    /// The deferred interrupt decision of queue pair `qp`'s guest RX ring
+    /// (see `SplitRing::finish`), made here because this is the call a PMD
+    /// makes on every loop whether or not frames flow to the guest: at once
+    /// when the guest's TX is idle, else every [`SETTLE_POLLS`] polls. A
+    /// guest that just re-enabled interrupts waits at most that long for
+    /// the one that covers frames already in its ring.
+    fn settle_guest_rx(&self, qp: u16, txq: &mut Vq, idle: bool) {
+        let i = usize::from(qp) * 2;
+        let Some(flag) = self.shared.unsettled.get(i) else {
+            return;
         };
-        let b = net.dequeue(&mem.mem, bufs, lens);
-        if b.notify {
+        if !flag.load(Ordering::Relaxed) {
+            return;
+        }
+        txq.settle_polls = txq.settle_polls.saturating_add(1);
+        if !idle && txq.settle_polls < SETTLE_POLLS {
+            return;
+        }
+        let Ok(mut g) = self.shared.vqs[i].try_lock() else {
+            // Busy (reconfiguring, or another PMD's burst): next poll.
+            return;
+        };
+        txq.settle_polls = 0;
+        flag.store(false, Ordering::Relaxed);
+        let q = &mut *g;
+        let (Some(net), Some(mem)) = (q.net.as_mut(), q.mem.as_ref()) else {
+            return;
+        };
+        if net.settle(&mem.mem) {
             q.notify();
         }
-        b.packets
     }
 
     /// Enqueue `frames` into the guest's RX virtqueue of queue pair `qp`
@@ -247,10 +312,8 @@ impl VhostNetDevice {
         let Some(vq) = self.shared.vqs.get(usize::from(qp) * 2) else {
             return not_ready();
         };
-        let mut g = match vq.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return not_ready(),
+        let Some(mut g) = try_lock_briefly(vq) else {
+            return not_ready();
         };
         let q = &mut *g;
         if !q.enabled {
@@ -262,6 +325,10 @@ impl VhostNetDevice {
         let b = net.enqueue(&mem.mem, frames);
         if b.notify {
             q.notify();
+        }
+        let flag = &self.shared.unsettled[usize::from(qp) * 2];
+        if net_unsettled(q) && !flag.load(Ordering::Relaxed) {
+            flag.store(true, Ordering::Relaxed);
         }
         b.packets
     }

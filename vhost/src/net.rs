@@ -197,6 +197,20 @@ impl NetQueue {
         self.hdr_len
     }
 
+    /// Entries were published whose interrupt decision is still deferred
+    /// (see [`SplitRing::finish`]); [`Self::settle`] makes it.
+    pub fn unsettled(&self) -> bool {
+        self.ring.unsettled()
+    }
+
+    /// Make the deferred interrupt decision; `true` means interrupt the guest.
+    pub fn settle(&mut self, mem: &GuestMemoryMmap) -> bool {
+        match self.ring.view(mem) {
+            Ok(view) => self.ring.settle(&view),
+            Err(_) => false,
+        }
+    }
+
     /// Drain up to `bufs.len()` frames the guest transmitted into `bufs`
     /// (headers stripped, checksums completed), lengths into `lens`.
     pub fn dequeue(

@@ -44,6 +44,9 @@ pub(crate) struct Vq {
     /// Ring setups refused (addresses outside memory, bad size...).
     pub setup_errors: u64,
     pub last_setup_error: Option<VringError>,
+    /// On a guest TX queue: polls since its pair's guest RX ring was left
+    /// with a deferred interrupt decision (see `VhostNetDevice::rx_burst`).
+    pub settle_polls: u8,
 }
 
 impl Vq {

@@ -15,7 +15,10 @@
 //! completed chain (plain writes to slots the guest cannot look at yet), and
 //! one [`SplitRing::finish`] which publishes `used->idx` with a single
 //! release store and decides whether the guest wants an interrupt
-//! (`VRING_AVAIL_F_NO_INTERRUPT`, or `used_event` with `EVENT_IDX`). Kicks
+//! (`VRING_AVAIL_F_NO_INTERRUPT`, or `used_event` with `EVENT_IDX`); the
+//! fence that decision needs is paid at once for a guest that wants
+//! interrupts and every few bursts for a polling one, and
+//! [`SplitRing::settle`] lets the device pay it when a ring goes quiet. Kicks
 //! are suppressed for good: `VRING_USED_F_NO_NOTIFY` without `EVENT_IDX`,
 //! and with it an `avail_event` parked far ahead of anything the guest can
 //! reach, refreshed only every 8K consumed entries to keep that cache line
@@ -47,6 +50,8 @@ const VRING_AVAIL_F_NO_INTERRUPT: u16 = 1;
 const AVAIL_EVENT_PARK: u16 = 0x4000;
 /// Refresh the parked `avail_event` after this many consumed entries.
 const AVAIL_EVENT_REFRESH: u16 = 0x2000;
+/// Bursts a polling guest's "no interrupt" is trusted without a fence.
+pub(crate) const SETTLE_EVERY: u16 = 8;
 
 /// Why a ring could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -204,6 +209,11 @@ pub struct SplitRing {
     synced: bool,
     avail_event_base: Option<u16>,
     bad_avail: Option<u16>,
+    /// Used index up to which the guest's interrupt request was checked
+    /// after a full fence (the `old` of `vring_need_event`).
+    checked_used: u16,
+    /// Bursts published since that check.
+    unfenced: u16,
 }
 
 impl SplitRing {
@@ -236,6 +246,8 @@ impl SplitRing {
             synced: false,
             avail_event_base: None,
             bad_avail: None,
+            checked_used: base,
+            unfenced: 0,
         })
     }
 
@@ -304,6 +316,8 @@ impl SplitRing {
             if self.last_avail != self.next_used {
                 self.last_avail = self.next_used;
             }
+            self.checked_used = self.next_used;
+            self.unfenced = 0;
             let flags = if self.event_idx {
                 0
             } else {
@@ -406,6 +420,17 @@ impl SplitRing {
 
     /// End a burst: retire `consumed` avail entries, publish `used` used
     /// entries, keep kicks suppressed, and say whether to interrupt the guest.
+    ///
+    /// The guest's interrupt request is first read without a fence. A guest
+    /// that asks for one gets the full check (fence, then read) at once; a
+    /// polling guest's "no" is only trusted for [`SETTLE_EVERY`] bursts, or
+    /// until a burst with nothing to publish, or until [`Self::settle`].
+    /// Without the fence a store->load race with a guest that is just
+    /// re-enabling interrupts could lose a wake-up, so the check is deferred,
+    /// never skipped: everything published since the last fenced check is
+    /// covered by the next one. The fence waits for every store still queued
+    /// (a burst's copies into guest lines the other core owns), so paying it
+    /// once per burst cost a busy PMD several percent.
     pub(crate) fn finish(&mut self, view: &RingView<'_>, consumed: u16, used: u16) -> bool {
         self.last_avail = self.last_avail.wrapping_add(consumed);
         if self.event_idx {
@@ -422,20 +447,48 @@ impl SplitRing {
                 self.avail_event_base = Some(self.last_avail);
             }
         }
-        if used == 0 {
+        if used > 0 {
+            self.next_used = self.next_used.wrapping_add(used);
+            RingView::store16(&view.used, 2, self.next_used, Ordering::Release);
+            self.unfenced += 1;
+        }
+        if self.unfenced == 0 {
             return false;
         }
-        let old = self.next_used;
-        let new = old.wrapping_add(used);
-        self.next_used = new;
-        RingView::store16(&view.used, 2, new, Ordering::Release);
+        if used == 0 || self.unfenced >= SETTLE_EVERY || self.wants_interrupt(view) {
+            return self.settle(view);
+        }
+        false
+    }
+
+    /// Published entries whose interrupt decision awaits a fenced check.
+    pub(crate) fn unsettled(&self) -> bool {
+        self.unfenced != 0
+    }
+
+    /// The fenced check of everything published since the last one: make
+    /// the used index visible, then read the guest's request. Returns
+    /// whether to interrupt the guest.
+    pub(crate) fn settle(&mut self, view: &RingView<'_>) -> bool {
+        if self.unfenced == 0 {
+            return false;
+        }
         // The used-index store must be visible before we read the guest's
         // interrupt suppression state (store->load ordering).
         fence(Ordering::SeqCst);
+        self.unfenced = 0;
+        let want = self.wants_interrupt(view);
+        self.checked_used = self.next_used;
+        want
+    }
+
+    /// Whether the guest's current request covers the entries published
+    /// since the last fenced check.
+    fn wants_interrupt(&self, view: &RingView<'_>) -> bool {
         if self.event_idx {
             let off = 4 + 2 * usize::from(self.size);
             let event = RingView::load16(&view.avail, off, Ordering::Relaxed);
-            need_event(event, new, old)
+            need_event(event, self.next_used, self.checked_used)
         } else {
             RingView::load16(&view.avail, 0, Ordering::Relaxed) & VRING_AVAIL_F_NO_INTERRUPT == 0
         }

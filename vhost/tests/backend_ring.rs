@@ -362,9 +362,46 @@ fn interrupts_follow_no_interrupt_flag() {
     d.send([0; 12], &frame(64, 0));
     let (got, notify) = drain(&mut q, &d);
     assert_eq!((got.len(), notify), (1, false));
-    // Nothing used, nothing to signal.
+    assert!(
+        q.unsettled(),
+        "a polling guest's 'no' awaits a fenced check"
+    );
+    // The guest re-enables interrupts: the next burst (empty) makes the
+    // deferred check, which covers the entry published while suppressed.
     d.set_avail_flags(0);
+    assert!(drain(&mut q, &d).1);
+    assert!(!q.unsettled());
+    // Nothing new used, nothing to signal.
     assert!(!drain(&mut q, &d).1);
+}
+
+#[test]
+fn deferred_interrupt_decision_is_made_by_settle_or_within_a_few_bursts() {
+    let mut d = Driver::new(256);
+    let mut q = d.queue(F_V1);
+    d.set_avail_flags(1);
+    d.send([0; 12], &frame(64, 0));
+    assert_eq!(drain(&mut q, &d), (vec![frame(64, 0)], false));
+    assert!(q.unsettled());
+    // Still polling: settling says no interrupt and clears the debt.
+    assert!(!q.settle(&d.mem));
+    assert!(!q.unsettled());
+    // Busy bursts: the fenced check is made at least every 8 of them.
+    let mut settled_at = None;
+    for i in 1..=8 {
+        d.send([0; 12], &frame(64, 0));
+        assert_eq!(drain(&mut q, &d).0.len(), 1);
+        if !q.unsettled() {
+            settled_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(settled_at, Some(8));
+    // A guest that wants interrupts gets one with the burst, no deferral.
+    d.set_avail_flags(0);
+    d.send([0; 12], &frame(64, 0));
+    assert!(drain(&mut q, &d).1);
+    assert!(!q.unsettled());
 }
 
 #[test]

@@ -110,7 +110,7 @@ pub struct TestFrontend {
     pub rx: SplitQueue,
     pub tx: SplitQueue,
     kicks: [EventFd; 2],
-    _calls: [EventFd; 2],
+    calls: [EventFd; 2],
     /// Features the backend offered / the frontend acked.
     pub offered: u64,
     pub acked: u64,
@@ -219,7 +219,10 @@ impl TestFrontend {
             },
         );
         let kicks = [EventFd::new(0)?, EventFd::new(0)?];
-        let calls = [EventFd::new(0)?, EventFd::new(0)?];
+        let calls = [
+            EventFd::new(libc::EFD_NONBLOCK)?,
+            EventFd::new(libc::EFD_NONBLOCK)?,
+        ];
         for (q, l) in [(0usize, rx.layout), (1, tx.layout)] {
             let mut cfg = VringConfigData {
                 queue_max_size: n,
@@ -258,7 +261,7 @@ impl TestFrontend {
             rx,
             tx,
             kicks,
-            _calls: calls,
+            calls,
             offered,
             acked,
             protocol,
@@ -282,6 +285,17 @@ impl TestFrontend {
     /// slot ends exactly here, and nothing is mapped right after it.
     pub fn region_a_end(&self) -> u64 {
         self.mem.regions[0].end()
+    }
+
+    /// Sets the RX queue's avail flags (1 = `VRING_AVAIL_F_NO_INTERRUPT`,
+    /// as a polling driver does; 0 = interrupts wanted).
+    pub fn set_rx_avail_flags(&self, flags: u16) {
+        self.mem.write_u16(self.rx.layout.avail, flags);
+    }
+
+    /// Interrupts the backend sent on the RX queue since the last call.
+    pub fn take_rx_interrupts(&self) -> u64 {
+        self.calls[0].read().unwrap_or(0)
     }
 
     pub fn kick_tx(&self) {
