@@ -283,9 +283,11 @@ impl VhostNetDevice {
         if !idle && txq.settle_polls < SETTLE_POLLS {
             return;
         }
-        let Ok(mut g) = self.shared.vqs[i].try_lock() else {
+        let mut g = match self.shared.vqs[i].try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
             // Busy (reconfiguring, or another PMD's burst): next poll.
-            return;
+            Err(TryLockError::WouldBlock) => return,
         };
         txq.settle_polls = 0;
         flag.store(false, Ordering::Relaxed);
