@@ -472,7 +472,7 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
             (Arc::new(p), None)
         }
         PortKind::Vhost => {
-            let Backend::Vhost { socket, role, mac } = &pc.backend else {
+            let Backend::Vhost { socket, role, .. } = &pc.backend else {
                 return Err(err("vhost port without a socket".into()));
             };
             let cfg = VhostConfig {
@@ -482,7 +482,6 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
                     VhostRole::Client => Role::Client,
                 },
                 queue_pairs: pc.rxq,
-                mac: *mac,
                 mtu: mtu_of(frame) as u16,
             };
             let p = VhostPort::open(&pc.name, cfg).map_err(|e| err(e.to_string()))?;

@@ -33,6 +33,8 @@ pub const HTYPE_ETHERNET: u16 = 1;
 pub const OPER_REQUEST: u16 = 1;
 /// `oper` of a reply.
 pub const OPER_REPLY: u16 = 2;
+/// `oper` of a reverse (RARP) request (RFC 903).
+pub const OPER_REVERSE_REQUEST: u16 = 3;
 
 /// A view of an ARP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

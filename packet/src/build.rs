@@ -312,6 +312,23 @@ pub fn gratuitous_arp(mac: impl Into<EthernetAddress>, ip: Ipv4Addr) -> Vec<u8> 
     )
 }
 
+/// Write the broadcast RARP request ("reverse request, sender and target `mac`, no
+/// addresses") that a hypervisor sends for a VM that has just moved, so switches relearn
+/// where `mac` is. Writes `buf[..60]` (padded to the minimum frame) without allocating; returns 60.
+pub fn emit_rarp_announce(buf: &mut [u8], mac: impl Into<EthernetAddress>) -> Result<usize> {
+    let frame = buf.get_mut(..MIN_FRAME_LEN).ok_or(Error::Truncated)?;
+    frame.fill(0);
+    let mac = mac.into();
+    emit_ethernet(frame, mac, EthernetAddress::BROADCAST, ethertype::RARP)?;
+    let body = &mut frame[ethernet::HEADER_LEN..ethernet::HEADER_LEN + arp::PACKET_LEN];
+    ArpPacket::new_unchecked(body).fill(
+        arp::OPER_REVERSE_REQUEST,
+        (mac, Ipv4Addr::UNSPECIFIED),
+        (mac, Ipv4Addr::UNSPECIFIED),
+    );
+    Ok(MIN_FRAME_LEN)
+}
+
 fn icmpv4_echo(msg_type: u8, ident: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0u8; icmp::HEADER_LEN + payload.len()];
     let mut p = Icmpv4Packet::new_unchecked(&mut v[..]);

@@ -20,6 +20,8 @@ pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
     /// ARP.
     pub const ARP: u16 = 0x0806;
+    /// Reverse ARP (what a migrated VM's host announces it with).
+    pub const RARP: u16 = 0x8035;
     /// 802.1Q customer VLAN tag.
     pub const VLAN: u16 = 0x8100;
     /// IPv6.

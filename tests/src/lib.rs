@@ -7,6 +7,7 @@
 //! parallel and a crashed earlier run never collides with a new one.
 
 pub mod frames;
+pub mod guest;
 pub mod lab;
 pub mod netns;
 pub mod rawsock;

@@ -39,10 +39,30 @@ pub struct VhostConfig {
     pub role: Role,
     /// Maximum queue pairs offered (VIRTIO_NET_F_MQ).
     pub queue_pairs: u16,
-    /// MAC offered in config space (VIRTIO_NET_F_MAC) when set.
-    pub mac: Option<[u8; 6]>,
-    /// MTU offered in config space (VIRTIO_NET_F_MTU) when non-zero.
+    /// Largest payload the switch hands this guest (its MTU). Not offered in config space:
+    /// QEMU takes the guest's MTU from its own `host_mtu` property.
     pub mtu: u16,
+}
+
+/// What the frontend set up on one virtqueue, for diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VringInfo {
+    /// Virtqueue index (even: the guest's RX, odd: its TX).
+    pub index: u16,
+    /// Ring size from SET_VRING_NUM (0: not set).
+    pub size: u32,
+    /// Ring addresses were given (SET_VRING_ADDR).
+    pub addressed: bool,
+    /// Started by SET_VRING_KICK and not stopped since (GET_VRING_BASE, reset).
+    pub started: bool,
+    /// Enabled (SET_VRING_ENABLE, or implicitly without PROTOCOL_FEATURES).
+    pub enabled: bool,
+    /// A call eventfd is installed (interrupts can reach the guest).
+    pub call: bool,
+    /// The ring is mapped and the PMD moves packets on it.
+    pub live: bool,
+    /// Frames moved on this ring over the device's life.
+    pub packets: u64,
 }
 
 /// Largest `queue_pairs` accepted (vhost-user ring indexes are 8 bits).
@@ -104,6 +124,8 @@ pub struct VhostStats {
     pub tx_packets: u64,
     /// Bytes delivered to the guest.
     pub tx_bytes: u64,
+    /// RARP announcements sent for the guest (SEND_RARP).
+    pub rarps_sent: u64,
 }
 
 /// State shared by the protocol thread and the PMDs.
@@ -124,6 +146,13 @@ pub(crate) struct Shared {
     pub protocol_errors: AtomicU64,
     tx_not_ready: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Device status the frontend last set (SET_STATUS), plus one; 0 = never set on this
+    /// connection.
+    status: AtomicU16,
+    /// A MAC to announce from the guest (SEND_RARP), taken by the next `rx_burst`.
+    rarp: Mutex<Option<[u8; 6]>>,
+    rarp_pending: AtomicBool,
+    rarps_sent: AtomicU64,
 }
 
 /// Polls of a busy guest TX queue after which its pair's deferred guest RX
@@ -168,6 +197,25 @@ impl Shared {
 
     pub fn note_error(&self, msg: &str) {
         *lock(&self.last_error) = Some(msg.to_string());
+    }
+
+    /// Record the status the frontend set (`None`: the connection ended).
+    pub fn note_status(&self, status: u8) {
+        self.status.store(u16::from(status) + 1, Ordering::Relaxed);
+    }
+
+    /// A connection ended: forget its status and any RARP it queued.
+    pub fn disconnected(&self) {
+        self.status.store(0, Ordering::Relaxed);
+        *lock(&self.rarp) = None;
+        self.rarp_pending.store(false, Ordering::Relaxed);
+        self.set_link(false, 0, 0, 0);
+    }
+
+    /// Queue a RARP announcing `mac` (SEND_RARP).
+    pub fn queue_rarp(&self, mac: [u8; 6]) {
+        *lock(&self.rarp) = Some(mac);
+        self.rarp_pending.store(true, Ordering::Release);
     }
 }
 
@@ -217,6 +265,10 @@ impl VhostNetDevice {
             protocol_errors: AtomicU64::new(0),
             tx_not_ready: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            status: AtomicU16::new(0),
+            rarp: Mutex::new(None),
+            rarp_pending: AtomicBool::new(false),
+            rarps_sent: AtomicU64::new(0),
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -260,9 +312,30 @@ impl VhostNetDevice {
                 q.notify();
             }
             packets = b.packets;
+            if self.shared.rarp_pending.load(Ordering::Relaxed) && packets < bufs.len() {
+                packets += self.announce(bufs[packets], &mut lens[packets]);
+            }
         }
         self.settle_guest_rx(qp, q, packets == 0);
         packets
+    }
+
+    /// Write the queued RARP (SEND_RARP) into `buf` as a frame from the guest; returns how
+    /// many frames were written (0 or 1).
+    #[cold]
+    fn announce(&self, buf: &mut [u8], len: &mut usize) -> usize {
+        let Some(mac) = lock(&self.shared.rarp).take() else {
+            return 0;
+        };
+        self.shared.rarp_pending.store(false, Ordering::Relaxed);
+        match packet::build::emit_rarp_announce(buf, mac) {
+            Ok(n) => {
+                *len = n;
+                self.shared.rarps_sent.fetch_add(1, Ordering::Relaxed);
+                1
+            }
+            Err(_) => 0,
+        }
     }
 
     /// The deferred interrupt decision of queue pair `qp`'s guest RX ring
@@ -361,6 +434,37 @@ impl VhostNetDevice {
         lock(&self.shared.last_error).clone()
     }
 
+    /// The device status the frontend last set with SET_STATUS on the current connection
+    /// (`None`: it has not used SET_STATUS, or nothing is connected).
+    pub fn frontend_status(&self) -> Option<u8> {
+        match self.shared.status.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some((s - 1) as u8),
+        }
+    }
+
+    /// What the frontend set up on every virtqueue.
+    pub fn vrings(&self) -> Vec<VringInfo> {
+        self.shared
+            .vqs
+            .iter()
+            .enumerate()
+            .map(|(i, vq)| {
+                let g = lock(vq);
+                VringInfo {
+                    index: i as u16,
+                    size: g.size,
+                    addressed: g.va.is_some(),
+                    started: g.started,
+                    enabled: g.enabled,
+                    call: g.call.is_some(),
+                    live: g.ready(),
+                    packets: g.counters().packets,
+                }
+            })
+            .collect()
+    }
+
     /// Counters, summed over all queues (they survive reconnects).
     pub fn stats(&self) -> VhostStats {
         let mut s = VhostStats::default();
@@ -391,6 +495,7 @@ impl VhostNetDevice {
         s.reconnects = conns.saturating_sub(1);
         s.protocol_errors = self.shared.protocol_errors.load(Ordering::Relaxed);
         s.tx_not_ready = self.shared.tx_not_ready.load(Ordering::Relaxed);
+        s.rarps_sent = self.shared.rarps_sent.load(Ordering::Relaxed);
         s
     }
 

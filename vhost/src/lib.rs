@@ -42,11 +42,14 @@ mod guestcopy;
 mod hostmem;
 pub mod memory;
 pub mod net;
+mod prefilter;
 mod protocol;
 mod queue;
 pub mod vring;
 
-pub use device::{Role, VhostConfig, VhostError, VhostNetDevice, VhostStats, MAX_QUEUE_PAIRS};
+pub use device::{
+    Role, VhostConfig, VhostError, VhostNetDevice, VhostStats, VringInfo, MAX_QUEUE_PAIRS,
+};
 pub use memory::GuestMem;
 pub use net::{complete_checksum, Burst, NetQueue, QueueCounters};
 pub use protocol::{offered_protocol, F_PROTOCOL_FEATURES};

@@ -4,6 +4,12 @@
 //! (features, protocol features, owner, status, memory table) and push the
 //! per-ring pieces into the shared [`Vq`]s under their locks.
 //!
+//! We offer only what is implemented: no CONFIG protocol feature (QEMU's
+//! virtio-net reads its config space itself and warns when a backend offers
+//! it; DPDK's virtio_user does not use it), and so no MAC or MTU in config
+//! space. RARP is offered: SEND_RARP makes the device announce the guest's
+//! MAC (see `prefilter`).
+//!
 //! Anything the frontend asks that makes no sense (a queue index beyond what
 //! we offered, features we did not offer, a memory table we cannot map) is
 //! answered with an error; the connection loop treats every error as a
@@ -32,40 +38,29 @@ use crate::queue::VaAddrs;
 /// `VHOST_USER_F_PROTOCOL_FEATURES`.
 pub const F_PROTOCOL_FEATURES: u64 = 1 << 30;
 const F_GUEST_CSUM: u64 = 1 << 1;
-const F_MTU: u64 = 1 << 3;
-const F_MAC: u64 = 1 << 5;
 const F_STATUS: u64 = 1 << 16;
 const F_MQ: u64 = 1 << 22;
 /// virtio status bit DRIVER_OK.
 pub const STATUS_DRIVER_OK: u8 = 4;
-/// `VIRTIO_NET_S_LINK_UP`.
-const NET_S_LINK_UP: u16 = 1;
 
-/// Virtio features we offer for this configuration.
-pub fn offered_features(s: &Shared) -> u64 {
-    let mut f = crate::net::F_VERSION_1
+/// Virtio features we offer.
+pub fn offered_features() -> u64 {
+    crate::net::F_VERSION_1
         | crate::net::F_MRG_RXBUF
         | crate::net::F_EVENT_IDX
         | F_CSUM
         | F_GUEST_CSUM
         | F_MQ
         | F_STATUS
-        | F_PROTOCOL_FEATURES;
-    if s.cfg.mtu > 0 {
-        f |= F_MTU;
-    }
-    if s.cfg.mac.is_some() {
-        f |= F_MAC;
-    }
-    f
+        | F_PROTOCOL_FEATURES
 }
 
 /// Protocol features we offer (REPLY_ACK is added by the library).
 pub fn offered_protocol() -> VhostUserProtocolFeatures {
     VhostUserProtocolFeatures::MQ
-        | VhostUserProtocolFeatures::CONFIG
         | VhostUserProtocolFeatures::STATUS
         | VhostUserProtocolFeatures::RESET_DEVICE
+        | VhostUserProtocolFeatures::RARP
 }
 
 /// Per-connection negotiation state.
@@ -98,10 +93,11 @@ impl Handler {
         self.protocol
     }
 
-    /// SET_STATUS (handled outside the library, see `conn`).
+    /// SET_STATUS (handled outside the library, see `prefilter`).
     pub fn set_status(&mut self, status: u8) {
         self.status = status;
         self.status_seen = true;
+        self.shared.note_status(status);
         if status == 0 {
             // Virtio device reset: stop every ring (the frontend restarts
             // them with SET_VRING_BASE/KICK); memory and call fds stay.
@@ -117,6 +113,18 @@ impl Handler {
     /// GET_STATUS.
     pub fn status(&self) -> u8 {
         self.status
+    }
+
+    /// SET_VRING_ENABLE (handled outside the library, see `prefilter`): valid at any time,
+    /// including before SET_FEATURES, as QEMU sends it.
+    pub fn enable_vring(&mut self, index: u32, enable: bool) -> Result<(), String> {
+        self.with_vq(index, |q| q.enabled = enable)
+            .map_err(|_| format!("SET_VRING_ENABLE of ring {index}, which was not offered"))
+    }
+
+    /// SEND_RARP: announce `mac` from the guest on the next receive poll.
+    pub fn send_rarp(&mut self, mac: [u8; 6]) {
+        self.shared.queue_rarp(mac);
     }
 
     fn vq(&self, index: u32) -> VuResult<&std::sync::Mutex<crate::queue::Vq>> {
@@ -167,17 +175,6 @@ impl Handler {
         self.shared
             .set_link(qp0 && status_ok, active, self.features, self.protocol);
     }
-
-    fn config_space(&self) -> [u8; 12] {
-        let mut c = [0u8; 12];
-        if let Some(mac) = self.shared.cfg.mac {
-            c[..6].copy_from_slice(&mac);
-        }
-        c[6..8].copy_from_slice(&NET_S_LINK_UP.to_le_bytes());
-        c[8..10].copy_from_slice(&self.shared.cfg.queue_pairs.to_le_bytes());
-        c[10..12].copy_from_slice(&self.shared.cfg.mtu.to_le_bytes());
-        c
-    }
 }
 
 fn unsupported<T>() -> VuResult<T> {
@@ -203,11 +200,11 @@ impl VhostUserBackendReqHandlerMut for Handler {
     }
 
     fn get_features(&mut self) -> VuResult<u64> {
-        Ok(offered_features(&self.shared))
+        Ok(offered_features())
     }
 
     fn set_features(&mut self, features: u64) -> VuResult<()> {
-        if features & !offered_features(&self.shared) != 0 {
+        if features & !offered_features() != 0 {
             return Err(VuError::InvalidParam);
         }
         self.features = features;
@@ -318,21 +315,18 @@ impl VhostUserBackendReqHandlerMut for Handler {
     }
 
     fn set_vring_enable(&mut self, index: u32, enable: bool) -> VuResult<()> {
+        // Answered by `prefilter`; kept for completeness of the trait.
         self.with_vq(index, |q| q.enabled = enable)
     }
 
     fn get_config(
         &mut self,
-        offset: u32,
-        size: u32,
+        _offset: u32,
+        _size: u32,
         _flags: VhostUserConfigFlags,
     ) -> VuResult<Vec<u8>> {
-        let c = self.config_space();
-        let (o, n) = (offset as usize, size as usize);
-        match o.checked_add(n) {
-            Some(end) if end <= c.len() => Ok(c[o..end].to_vec()),
-            _ => Err(VuError::InvalidParam),
-        }
+        // CONFIG is not offered.
+        unsupported()
     }
 
     fn set_config(
@@ -341,7 +335,6 @@ impl VhostUserBackendReqHandlerMut for Handler {
         _buf: &[u8],
         _flags: VhostUserConfigFlags,
     ) -> VuResult<()> {
-        // virtio-net config space is read-only for the driver.
         unsupported()
     }
 

@@ -189,7 +189,6 @@ fn device(sock: &Path, role: Role) -> Arc<VhostNetDevice> {
             socket: sock.to_path_buf(),
             role,
             queue_pairs: 1,
-            mac: Some([0x02, 0, 0, 0, 0, 0x42]),
             mtu: 1500,
         },
     )

@@ -495,7 +495,6 @@ fn client_role_traffic_and_reconnect() {
                 socket: path.clone(),
                 role: Role::Client,
                 queue_pairs: 1,
-                mac: Some(MAC),
                 mtu: 1500,
             },
         )

@@ -48,7 +48,8 @@ pub enum Backend {
         socket: PathBuf,
         /// Our side of the socket.
         role: VhostRole,
-        /// MAC offered to the guest in the device config, if any.
+        /// The VM's MAC, if the operator gave it: shown with the port. The guest's MAC itself
+        /// is set where the VM is defined (QEMU's `-device virtio-net-pci,mac=`).
         mac: Option<[u8; 6]>,
     },
     /// A DPDK port.

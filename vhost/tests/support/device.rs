@@ -39,7 +39,6 @@ pub fn start(role: Role) -> Bench {
             socket: sock.clone(),
             role,
             queue_pairs: 1,
-            mac: Some(MAC),
             mtu: 1500,
         },
     )
