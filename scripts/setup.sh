@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
       pkg-config libclang-dev clang libdpdk-dev dpdk dpdk-dev libxdp-dev libbpf-dev jq
       openvswitch-common openvswitch-switch-dpdk python3 python3-pip)
+# Real test VMs (tests/tests/qemu_guest.rs): QEMU under TCG, Debian's cloud kernel and a busybox
+# initramfs (tests/guest/mkinitramfs.sh). Installed without recommends (no GUI stack).
+VM_PKGS=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio gzip)
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
   for p in "${PKGS[@]}"; do
@@ -17,6 +20,16 @@ if [[ $(id -u) -eq 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  vm_missing=()
+  for p in "${VM_PKGS[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || vm_missing+=("$p")
+  done
+  if ((${#vm_missing[@]})); then
+    echo "setup: installing ${vm_missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${vm_missing[@]}" >/dev/null
   fi
   # 2 MiB hugepages for packet pools (the switch falls back to normal pages without them).
   if [[ -w /proc/sys/vm/nr_hugepages ]] && (( $(cat /proc/sys/vm/nr_hugepages) < 1024 )); then

@@ -64,11 +64,20 @@ impl Control {
                                 ("trunk", None, Some(allowed.to_string()), *native)
                             }
                         };
+                        let mut details = p.port.details();
+                        if let (crate::config::Backend::Vhost { mac: Some(m), .. }, Some(d)) =
+                            (&pc.backend, details.as_object_mut())
+                        {
+                            d.insert(
+                                "vm_mac".into(),
+                                json!(packet::EthernetAddress(*m).to_string()),
+                            );
+                        }
                         json!({
                             "name": p.name, "ofport": p.ofport, "kind": p.port.kind(),
                             "interface": pc.interface, "vlan_mode": mode, "tag": tag,
                             "trunks": trunks, "native_vlan": native, "link_up": p.port.link_up(),
-                            "details": p.port.details(),
+                            "details": details,
                         })
                     })
                     .collect();

@@ -41,6 +41,7 @@ mod device;
 mod guestcopy;
 mod hostmem;
 pub mod memory;
+pub mod names;
 pub mod net;
 mod prefilter;
 mod protocol;

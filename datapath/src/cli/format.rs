@@ -51,7 +51,7 @@ pub fn pretty(v: &Value) -> String {
 }
 
 /// A field as text: strings as is, other scalars in JSON form, missing/null as `?`.
-fn text(v: &Value, key: &str) -> String {
+pub(super) fn text(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => "?".to_string(),
@@ -59,7 +59,7 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn num(v: &Value, key: &str) -> u64 {
+pub(super) fn num(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
@@ -74,7 +74,7 @@ fn list<'a>(v: &'a Value, method: &'static str) -> Result<&'a Vec<Value>, Format
     })
 }
 
-fn plural(n: u64, word: &str) -> String {
+pub(super) fn plural(n: u64, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
     } else {
@@ -159,6 +159,9 @@ fn show(v: &Value) -> Result<String, FormatError> {
                 None => "?",
             };
             let _ = writeln!(o, "                link: {link}");
+            if let Some(d) = p.get("details").filter(|_| text(p, "kind") == "vhost") {
+                super::vhost_state::vhost_lines(&mut o, d);
+            }
         }
     }
     Ok(o)

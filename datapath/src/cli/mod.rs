@@ -7,6 +7,7 @@
 //! `ovs-ofctl dump-ports`, `ovs-appctl fdb/show`, `dpif-netdev/pmd-stats-show`).
 
 pub mod format;
+mod vhost_state;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};

@@ -137,7 +137,31 @@ impl Port for VhostPort {
     }
 
     fn details(&self) -> serde_json::Value {
+        use ::vhost::names;
         let s = self.dev.stats();
+        let (features, protocol) = (
+            self.dev.negotiated_features(),
+            self.dev.negotiated_protocol_features(),
+        );
+        let rings: Vec<serde_json::Value> = self
+            .dev
+            .vrings()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "index": r.index,
+                    "queue_pair": r.index / 2,
+                    "direction": if r.index % 2 == 0 { "guest_rx" } else { "guest_tx" },
+                    "size": r.size,
+                    "addressed": r.addressed,
+                    "started": r.started,
+                    "enabled": r.enabled,
+                    "call": r.call,
+                    "live": r.live,
+                    "packets": r.packets,
+                })
+            })
+            .collect();
         serde_json::json!({
             "socket": self.dev.config().socket.display().to_string(),
             "role": match self.dev.config().role {
@@ -145,9 +169,17 @@ impl Port for VhostPort {
                 ::vhost::Role::Client => "client",
             },
             "connected": self.dev.link_up(),
+            "queue_pairs": self.queue_pairs,
             "active_queue_pairs": self.dev.active_queue_pairs(),
-            "features": format!("{:#x}", self.dev.negotiated_features()),
-            "protocol_features": format!("{:#x}", self.dev.negotiated_protocol_features()),
+            "features": format!("{features:#x}"),
+            "feature_names": names::feature_names(features),
+            "protocol_features": format!("{protocol:#x}"),
+            "protocol_feature_names": names::protocol_feature_names(protocol),
+            "frontend_status": self.dev.frontend_status().map(|st| serde_json::json!({
+                "value": format!("{st:#04x}"),
+                "names": names::status_names(st),
+            })),
+            "rings": rings,
             "last_error": self.dev.last_error(),
             "connections": s.connections,
             "reconnects": s.reconnects,
@@ -155,6 +187,9 @@ impl Port for VhostPort {
             "protocol_errors": s.protocol_errors,
             "ring_setup_errors": s.ring_setup_errors,
             "tx_no_buffers": s.tx_no_buffers,
+            "tx_not_ready": s.tx_not_ready,
+            "guest_notifications": s.guest_notifications,
+            "rarps_sent": s.rarps_sent,
         })
     }
 
