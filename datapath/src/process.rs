@@ -236,8 +236,10 @@ impl Worker {
                 r.hit(u64::from(len), now);
             }
             self.tx.execute(&bridge, &dec, pkt, counters, now);
-            emc.insert(*key, hash, epoch, Arc::new(dec));
-            slots_valid = false;
+            if !effect.held {
+                emc.insert(*key, hash, epoch, Arc::new(dec));
+                slots_valid = false;
+            }
         }
         self.deferred.maybe_flush(now);
         let st = &self.tx.stats;

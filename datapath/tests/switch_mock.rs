@@ -154,6 +154,34 @@ fn normal_floods_in_vlan_tags_on_trunk_and_learns() {
 }
 
 #[test]
+fn an_address_held_by_the_move_hold_down_moves_once_it_ends() {
+    let r = Rig::new(&four_ports(), &[]);
+    let where_is_b = || {
+        r.call("mac/show", json!({"bridge": "br0"}))
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["mac"] == "02:00:00:00:00:0b")
+            .map(|e| e["port"].as_str().unwrap().to_string())
+    };
+    r.send("b", eth(BCAST, B), 2);
+    r.send("t", build::vlan_tagged(&eth(BCAST, B), 0x8100, 10), 2);
+    assert_eq!(where_is_b().as_deref(), Some("t"));
+    // B announces itself from b again, repeatedly (as a migrated VM's RARPs do). The first
+    // frames fall in the hold-down; the same frame after it must still move B: a held
+    // decision is never cached.
+    r.send("b", eth(BCAST, B), 2);
+    assert_eq!(where_is_b().as_deref(), Some("t"), "held on t");
+    std::thread::sleep(Duration::from_millis(1100));
+    r.send("b", eth(BCAST, B), 2);
+    assert_eq!(
+        where_is_b().as_deref(),
+        Some("b"),
+        "moved back after the hold-down"
+    );
+}
+
+#[test]
 fn a_flow_added_after_caching_applies_to_the_very_next_packet() {
     let r = Rig::new(&four_ports(), &[]);
     let f = udp(B, A, Ipv4Addr::new(10, 0, 0, 2));

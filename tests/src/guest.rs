@@ -127,6 +127,8 @@ fn initramfs() -> &'static Path {
 pub struct Guest {
     /// Name used in messages.
     pub name: String,
+    /// The QEMU binary.
+    qemu: String,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     out: Arc<Mutex<String>>,
@@ -141,11 +143,21 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Boot a guest with `nics`, and wait for its shell. A NIC whose QEMU is the vhost-user
-    /// client (`qemu_server == false`) needs the switch's socket to exist already: QEMU waits
-    /// for that connection before it starts the guest.
+    /// Boot a guest with `nics`, and wait for its shell. QEMU does not start the guest before
+    /// every vhost-user NIC is connected: as client (`qemu_server == false`) it needs the
+    /// switch's socket already listening; as server, see [`Guest::spawn_on`].
     pub fn start(name: &str, nics: &[Nic]) -> Guest {
+        let mut g = Guest::spawn_on(&qemu_binary(), name, nics);
+        g.wait_ready();
+        g
+    }
+
+    /// Start QEMU without waiting for the guest: with `qemu_server` NICs QEMU waits for the
+    /// switch to connect before the guest runs, so start the switch, then
+    /// [`Guest::wait_ready`].
+    pub fn spawn_on(qemu: &str, name: &str, nics: &[Nic]) -> Guest {
         let mut g = Guest {
+            qemu: qemu.to_string(),
             name: name.to_string(),
             child: None,
             stdin: None,
@@ -164,9 +176,10 @@ impl Guest {
         g
     }
 
+    /// Start QEMU; the guest's boot is awaited by [`Guest::wait_ready`].
     fn launch(&mut self) {
         let kernel = kernel().expect("cloud kernel");
-        let mut cmd = Command::new(qemu_binary());
+        let mut cmd = Command::new(&self.qemu);
         cmd.args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nodefaults"])
             .args(["-display", "none", "-no-user-config"])
             .arg("-kernel")
@@ -223,11 +236,10 @@ impl Guest {
         std::thread::spawn(move || collect(stderr, &err));
         self.stdin = child.stdin.take();
         self.child = Some(child);
-        self.wait_ready();
     }
 
-    /// Wait for the `GUEST_READY` line of a (re)boot, after `self.pos`.
-    fn wait_ready(&mut self) {
+    /// Wait for the `GUEST_READY` line of a (re)boot, after the output already consumed.
+    pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + BOOT;
         loop {
             {
@@ -388,10 +400,11 @@ impl Guest {
         self.stdin = None;
     }
 
-    /// Start QEMU again with the same NICs (after [`Guest::kill`]).
+    /// Start QEMU again with the same NICs (after [`Guest::kill`]) and wait for the guest.
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
+        self.wait_ready();
     }
 
     /// Send one command to QEMU's human monitor and return its answer.
