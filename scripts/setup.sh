@@ -10,6 +10,34 @@ PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
 # Real test VMs (tests/tests/qemu_guest.rs): QEMU under TCG, Debian's cloud kernel and a busybox
 # initramfs (tests/guest/mkinitramfs.sh). Installed without recommends (no GUI stack).
 VM_PKGS=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio gzip)
+# Debian 12's QEMU 7.2 can give a vhost-user guest only INTx interrupts under TCG (its MSI-X
+# path for vhost is KVM-only). The MSI-X guest test runs QEMU 10 from bookworm-backports,
+# unpacked beside the system QEMU into /opt/dvs-qemu10 (nothing of the system's is replaced).
+# The backports suite is added with the mirror the machine already uses, at apt's default
+# backports priority, so it never upgrades anything by itself.
+setup_qemu_msix() {
+  local dest=/opt/dvs-qemu10 bin=/opt/dvs-qemu10/usr/bin/qemu-system-x86_64
+  if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then
+    return 0
+  fi
+  local src=/etc/apt/sources.list.d/debian.sources list=/etc/apt/sources.list.d/dvs-backports.sources
+  local uri
+  uri=$(awk '/^URIs:/ { print $2; exit }' "$src" 2>/dev/null) || return 1
+  [[ -n $uri ]] || return 1
+  if [[ ! -f $list ]]; then
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+      "$uri" /usr/share/keyrings/debian-archive-keyring.gpg > "$list"
+    apt-get update -qq || return 1
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && chmod 777 . && apt-get download -qq qemu-system-x86/bookworm-backports \
+     qemu-system-common/bookworm-backports qemu-system-data/bookworm-backports) || { rm -rf "$tmp"; return 1; }
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dest"; done
+  rm -rf "$tmp"
+  "$bin" --version | head -1
+}
+
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
   for p in "${PKGS[@]}"; do
@@ -39,6 +67,7 @@ if [[ $(id -u) -eq 0 ]]; then
     mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages || true
   fi
   echo "setup: hugepages: $(grep HugePages_Total /proc/meminfo)"
+  setup_qemu_msix || echo "setup: WARNING: no QEMU 10 for the MSI-X guest test (it will skip)" >&2
 else
   echo "setup: not root: skipping packages (${PKGS[*]}) and hugepages"
 fi

@@ -468,7 +468,12 @@ fn msix_qemu() -> Option<String> {
     std::env::var("DVS_QEMU_MSIX")
         .ok()
         .or_else(|| Some("/opt/dvs-qemu10/usr/bin/qemu-system-x86_64".to_string()))
-        .filter(|p| Path::new(p).exists())
+        .filter(|p| {
+            std::process::Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
 }
 
 #[test]
