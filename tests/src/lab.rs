@@ -106,15 +106,21 @@ impl Lab {
 
     /// Like [`Lab::new`] with extra `[[bridge]]` keys (e.g. `mac_limit = 2`).
     pub fn with_extra(specs: &[VmSpec], flows: &[&str], bridge_extra: &str) -> Lab {
-        Self::build(specs, flows, bridge_extra, 1500)
+        Self::build(specs, flows, bridge_extra, 1500, "")
     }
 
     /// Like [`Lab::new`] with every link and the switch at `mtu`.
     pub fn with_mtu(specs: &[VmSpec], flows: &[&str], mtu: u32) -> Lab {
-        Self::build(specs, flows, "", mtu)
+        Self::build(specs, flows, "", mtu, "")
     }
 
-    fn build(specs: &[VmSpec], flows: &[&str], bridge_extra: &str, mtu: u32) -> Lab {
+    /// Like [`Lab::new`] with more `[[bridge.port]]` sections (e.g. vhost ports for QEMU VMs)
+    /// after the namespace VMs' ports.
+    pub fn with_ports(specs: &[VmSpec], flows: &[&str], ports: &str) -> Lab {
+        Self::build(specs, flows, "", 1500, ports)
+    }
+
+    fn build(specs: &[VmSpec], flows: &[&str], bridge_extra: &str, mtu: u32, ports: &str) -> Lab {
         let mut vms = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let ns = Netns::new(s.name);
@@ -136,7 +142,7 @@ impl Lab {
             "[switch]\n",
             &format!("[switch]\nmtu = {mtu}\n"),
             1,
-        );
+        ) + ports;
         let sw = Switchd::start(&cfg);
         Lab { sw, vms }
     }

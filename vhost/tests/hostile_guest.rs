@@ -528,7 +528,27 @@ const REQ_SET_FEATURES: u32 = 2;
 const REQ_SET_OWNER: u32 = 3;
 const REQ_SET_MEM_TABLE: u32 = 5;
 const REQ_SET_VRING_NUM: u32 = 8;
+const REQ_SET_VRING_ENABLE: u32 = 18;
+const REQ_SEND_RARP: u32 = 19;
+const REQ_SET_STATUS: u32 = 39;
+const REQ_GET_STATUS: u32 = 40;
 const VERSION_1: u32 = 1;
+
+#[test]
+fn rings_enabled_before_set_features_as_qemu_does_carry_traffic() {
+    // QEMU enables its rings when the guest driver negotiates, before it sends SET_FEATURES.
+    // Those enables must count: dropping or refusing them left QEMU guests without a link.
+    let b = start(Role::Server);
+    let opts = Options {
+        enable_before_features: true,
+        ..Options::default()
+    };
+    let mut fe = TestFrontend::connect(&b.sock, opts).expect("frontend");
+    assert!(wait_until(WAIT, || b.dev.link_up()), "no link");
+    assert_eq!(b.dev.active_queue_pairs(), 1);
+    assert!(b.dev.vrings().iter().all(|r| r.enabled && r.live));
+    ping_both_ways(&b.dev, &mut fe, 4);
+}
 
 #[test]
 fn garbage_messages_get_disconnected_and_the_backend_keeps_accepting() {
@@ -560,6 +580,32 @@ fn garbage_messages_get_disconnected_and_the_backend_keeps_accepting() {
         (
             "SET_MEM_TABLE without file descriptors",
             raw_msg(REQ_SET_MEM_TABLE, VERSION_1, &mem_table),
+        ),
+        // The requests answered before the library (prefilter): bad framing, bad values,
+        // or a feature that was never negotiated.
+        (
+            "SET_VRING_ENABLE of a ring that was not offered",
+            raw_msg(REQ_SET_VRING_ENABLE, VERSION_1, &[200, 0, 0, 0, 1, 0, 0, 0]),
+        ),
+        (
+            "SET_VRING_ENABLE with num 7",
+            raw_msg(REQ_SET_VRING_ENABLE, VERSION_1, &[0, 0, 0, 0, 7, 0, 0, 0]),
+        ),
+        (
+            "SET_VRING_ENABLE with a short body",
+            raw_msg(REQ_SET_VRING_ENABLE, VERSION_1, &[0, 0, 0, 0]),
+        ),
+        (
+            "SEND_RARP without the RARP protocol feature",
+            raw_msg(REQ_SEND_RARP, VERSION_1, &[2, 0, 0, 0, 0, 1, 0, 0]),
+        ),
+        (
+            "SET_STATUS without the STATUS protocol feature",
+            raw_msg(REQ_SET_STATUS, VERSION_1, &[4, 0, 0, 0, 0, 0, 0, 0]),
+        ),
+        (
+            "GET_STATUS with a 64-byte body",
+            raw_msg(REQ_GET_STATUS, VERSION_1, &[0; 64]),
         ),
     ];
     let mut kept_open = Vec::new();

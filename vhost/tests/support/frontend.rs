@@ -59,6 +59,9 @@ pub struct Options {
     pub queue_size: u16,
     /// Sabotage the TX vring's setup (control-plane attack).
     pub bad_ring: Option<BadRing>,
+    /// Enable both rings right after protocol negotiation, before SET_FEATURES, as QEMU
+    /// does (with NEED_REPLY, so the ack is checked too), instead of after setting them up.
+    pub enable_before_features: bool,
 }
 
 impl Default for Options {
@@ -69,6 +72,7 @@ impl Default for Options {
             two_regions: true,
             queue_size: 256,
             bad_ring: None,
+            enable_before_features: false,
         }
     }
 }
@@ -145,6 +149,7 @@ impl TestFrontend {
     pub fn from_stream(sock: UnixStream, opts: Options) -> Result<Self, BoxError> {
         sock.set_read_timeout(Some(IO_TIMEOUT))?;
         sock.set_write_timeout(Some(IO_TIMEOUT))?;
+        let mut raw = sock.try_clone()?;
         let mut fe = Frontend::from_stream(sock, 2);
 
         fe.set_owner()?;
@@ -166,6 +171,9 @@ impl TestFrontend {
             fe.set_protocol_features(protocol)?;
             if protocol.contains(VhostUserProtocolFeatures::REPLY_ACK) {
                 fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
+            }
+            if opts.enable_before_features {
+                early_enable(&mut raw, protocol.contains(VhostUserProtocolFeatures::REPLY_ACK))?;
             }
         }
         fe.set_features(acked)?;
@@ -251,7 +259,7 @@ impl TestFrontend {
             fe.set_vring_call(q, &calls[q])?;
             fe.set_vring_kick(q, &kicks[q])?;
         }
-        if acked & F_PROTOCOL_FEATURES != 0 {
+        if acked & F_PROTOCOL_FEATURES != 0 && !opts.enable_before_features {
             fe.set_vring_enable(0, true)?;
             fe.set_vring_enable(1, true)?;
         }
@@ -442,4 +450,26 @@ pub fn accept_timeout(listener: &UnixListener, timeout: Duration) -> Result<Unix
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// SET_VRING_ENABLE(1) for rings 0 and 1 written straight to the socket (rust-vmm's frontend
+/// refuses to send it before SET_FEATURES; QEMU does). With `ack`, NEED_REPLY is set and the
+/// backend's u64 reply must say success.
+fn early_enable(raw: &mut UnixStream, ack: bool) -> Result<(), BoxError> {
+    use std::io::{Read, Write};
+    for ring in 0u32..2 {
+        let mut body = ring.to_le_bytes().to_vec();
+        body.extend_from_slice(&1u32.to_le_bytes());
+        let flags = if ack { 0x1 | 0x8 } else { 0x1 };
+        raw.write_all(&super::raw_msg(18, flags, &body))?;
+        if ack {
+            let mut reply = [0u8; 20];
+            raw.read_exact(&mut reply)?;
+            let value = u64::from_le_bytes(reply[12..20].try_into()?);
+            if reply[0..4] != 18u32.to_le_bytes() || value != 0 {
+                return Err(format!("SET_VRING_ENABLE {ring} answered {reply:?}").into());
+            }
+        }
+    }
+    Ok(())
 }
