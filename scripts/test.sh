@@ -7,7 +7,7 @@ cargo build --workspace --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace -- --test-threads="${DVS_TEST_THREADS:-2}" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast -- --test-threads="${DVS_TEST_THREADS:-2}" 2>&1 | tee "$log" || status=$?
 # The vhost-user PVP harness in smoke mode: a few seconds per case, asserts only that traffic
 # flowed through dvs-switchd (root, testpmd and hugepages needed; skipped otherwise).
 pvp=0

@@ -256,6 +256,11 @@ fn guests_with_dvs_as_server_ping_in_their_vlan_through_a_reboot_and_a_qemu_rest
     ] {
         assert!(out.contains(want), "switch show lacks {want:?}:\n{out}");
     }
+    assert!(
+        !t.vms[0].qemu_log().contains("F_CONFIG"),
+        "QEMU complains about a protocol feature it cannot use:\n{}",
+        t.vms[0].qemu_log()
+    );
     let vm3_before = t.untouched("vm3");
 
     // The guest reboots: QEMU resets the device, the driver starts it again.

@@ -18,9 +18,16 @@
 //! do not say which chain to return, whereas a polling switch wants the
 //! three ring areas resolved once per burst, one used-index store per burst,
 //! one interrupt decision per burst, and every malformed chain returned with
-//! length 0 and counted. All guest memory access still goes through
-//! vm-memory's bounds-checked `VolatileSlice`s; this crate has one `unsafe`
-//! block (a `recv(MSG_PEEK)`).
+//! length 0 and counted. Guest memory is bounds-checked through
+//! vm-memory's `VolatileSlice`s when a chain is walked; the copies and ring
+//! accesses that follow use raw pointers into those checked ranges, in a few
+//! `unsafe` blocks (`guestcopy`, `hostmem`, `net`, `vring`), each with the
+//! invariant it relies on. The control plane has one (`recv(MSG_PEEK)` in
+//! [`prefilter`]).
+//!
+//! **Control plane quirks.** Requests rust-vmm's handler does not know
+//! (SET/GET_STATUS, SEND_RARP) or checks against QEMU's real ordering
+//! (SET_VRING_ENABLE before SET_FEATURES) are answered by [`prefilter`].
 //!
 //! **Sharing.** Each virtqueue's state lives behind its own `Mutex`
 //! ([`queue`]). A PMD burst takes it with `try_lock` (never blocks; a held

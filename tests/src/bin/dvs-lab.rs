@@ -43,12 +43,22 @@ fn main() {
         let mut g = Guest::start("vm5", &[Nic::new(&sock, false, tests::vm_mac(5))]);
         g.ip_up("eth0", "10.10.0.5/24");
         let carrier = g.wait_carrier("eth0", std::time::Duration::from_secs(30));
-        tally(carrier, format!("vm5 eth0: carrier {}", if carrier { "up" } else { "down" }));
+        tally(
+            carrier,
+            format!("vm5 eth0: carrier {}", if carrier { "up" } else { "down" }),
+        );
         for (to, expect) in [("10.10.0.1", true), ("10.10.0.3", false)] {
-            let ok = if expect { g.ping(to) } else { !g.ping_fails(to) };
+            let ok = if expect {
+                g.ping(to)
+            } else {
+                !g.ping_fails(to)
+            };
             let what = if expect { "reachable" } else { "isolated" };
             let answer = if ok { "answered" } else { "got no answer" };
-            tally(ok == expect, format!("vm5 -> {to}: expected {what}, ping {answer}"));
+            tally(
+                ok == expect,
+                format!("vm5 -> {to}: expected {what}, ping {answer}"),
+            );
         }
         vm5 = Some(g);
     }
@@ -71,7 +81,10 @@ fn main() {
         };
         let what = if expect { "reachable" } else { "isolated" };
         let answer = if ok { "answered" } else { "got no answer" };
-        tally(ok == expect, format!("{from} -> {to}: expected {what}, ping {answer}"));
+        tally(
+            ok == expect,
+            format!("{from} -> {to}: expected {what}, ping {answer}"),
+        );
     }
     for args in [
         &["switch", "show"][..],

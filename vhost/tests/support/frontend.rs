@@ -173,7 +173,10 @@ impl TestFrontend {
                 fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
             }
             if opts.enable_before_features {
-                early_enable(&mut raw, protocol.contains(VhostUserProtocolFeatures::REPLY_ACK))?;
+                early_enable(
+                    &mut raw,
+                    protocol.contains(VhostUserProtocolFeatures::REPLY_ACK),
+                )?;
             }
         }
         fe.set_features(acked)?;
