@@ -38,27 +38,27 @@ setup_qemu_msix() {
   "$bin" --version | head -1
 }
 
-if [[ $(id -u) -eq 0 ]]; then
-  missing=()
-  for p in "${PKGS[@]}"; do
+# install_missing [--no-install-recommends] PKG...: apt-get install the packages not yet installed.
+install_missing() {
+  local opts=() missing=() p
+  if [[ ${1:-} == --no-install-recommends ]]; then
+    opts=("$1")
+    shift
+  fi
+  for p in "$@"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
   fi
-  vm_missing=()
-  for p in "${VM_PKGS[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || vm_missing+=("$p")
-  done
-  if ((${#vm_missing[@]})); then
-    echo "setup: installing ${vm_missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${vm_missing[@]}" >/dev/null
-  fi
+}
+
+if [[ $(id -u) -eq 0 ]]; then
+  install_missing "${PKGS[@]}"
+  install_missing --no-install-recommends "${VM_PKGS[@]}"
   # 2 MiB hugepages for packet pools (the switch falls back to normal pages without them).
   if [[ -w /proc/sys/vm/nr_hugepages ]] && (( $(cat /proc/sys/vm/nr_hugepages) < 1024 )); then
     echo 1024 > /proc/sys/vm/nr_hugepages || true

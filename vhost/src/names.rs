@@ -105,7 +105,7 @@ mod tests {
     fn decodes_known_and_unknown_bits() {
         assert_eq!(
             feature_names((1 << 32) | (1 << 15) | (1 << 20)),
-            ["bit20", "MRG_RXBUF", "VERSION_1"]
+            ["MRG_RXBUF", "bit20", "VERSION_1"]
         );
         assert_eq!(
             protocol_feature_names(0x12009),
