@@ -30,5 +30,5 @@ for lib in $(ldd /usr/sbin/ethtool | grep -o '/[^ ]*'); do
 done
 cp "$here/init" "$root/init"
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out.$$"
+mv "$out.$$" "$out"

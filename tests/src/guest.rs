@@ -107,19 +107,37 @@ pub fn available(test: &str) -> bool {
     true
 }
 
-/// The initramfs, built once per process.
+/// The initramfs: built by `tests/guest/mkinitramfs.sh` once for a given script, `/init` and
+/// kernel, and kept in the temporary directory under a name derived from them, so test processes
+/// share it (the script writes a private file and renames it into place).
 fn initramfs() -> &'static Path {
     static IMG: OnceLock<PathBuf> = OnceLock::new();
     IMG.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("dvs-guest-{}.cpio.gz", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/mkinitramfs.sh");
-        let st = Command::new("bash")
-            .arg(&script)
-            .arg(&out)
-            .status()
-            .expect("run mkinitramfs.sh");
-        assert!(st.success(), "{} failed", script.display());
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest");
+        let script = dir.join("mkinitramfs.sh");
+        let mut inputs = Vec::new();
+        for f in [&script, &dir.join("init")] {
+            inputs.extend(std::fs::read(f).unwrap_or_default());
+        }
+        let kernel = kernel().unwrap_or_default();
+        inputs.extend(kernel.to_string_lossy().as_bytes());
+        let out = std::env::temp_dir().join(format!("dvs-guest-{:016x}.cpio.gz", fnv1a(&inputs)));
+        if !out.exists() {
+            let st = Command::new("bash")
+                .arg(&script)
+                .arg(&out)
+                .status()
+                .expect("run mkinitramfs.sh");
+            assert!(st.success(), "{} failed", script.display());
+        }
         out
+    })
+}
+
+/// FNV-1a, to name the cached initramfs after what it was built from.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
