@@ -136,9 +136,10 @@ impl Vms {
         let mut vms: Vec<Guest> = (0..tags.len())
             .map(|i| {
                 let sock = dir.join(format!("vm{}.sock", i + 1));
-                let nic = Nic::new(&sock, qemu_server, vm_mac(i as u8 + 1))
-                    .queues(queues)
-                    .msix(msix_qemu.is_some());
+                let mut nic = Nic::new(&sock, qemu_server, vm_mac(i as u8 + 1)).queues(queues);
+                if msix_qemu.is_some() {
+                    nic = nic.msix(true);
+                }
                 let qemu = msix_qemu.map_or_else(guest::qemu_binary, str::to_string);
                 Guest::spawn_on(&qemu, &format!("vm{}", i + 1), &[nic])
             })
