@@ -250,6 +250,19 @@ impl Control {
         Ok(json!({ "deleted": n }))
     }
 
+    /// Re-read the configuration file and apply the difference (see `reconfig`).
+    fn reload(&self) -> Result<Value, RpcError> {
+        let desired = crate::config::load(&self.sw.config.path)
+            .map_err(|e| RpcError::failed(format!("reload: {e}; nothing was changed")))?;
+        let applied = crate::reconfig::apply(&self.sw, desired)
+            .map_err(|e| RpcError::failed(format!("reload: {e}")))?;
+        let applied: Vec<String> = applied
+            .iter()
+            .map(crate::reconfig::Change::describe)
+            .collect();
+        Ok(json!({ "applied": applied }))
+    }
+
     fn mac_show(&self, params: &Value) -> Result<Value, RpcError> {
         let b = self.bridge(params)?;
         let view = b.view();
@@ -407,6 +420,7 @@ impl RpcHandler for Control {
                 Ok(json!({}))
             }
             "trace" => self.trace(&params),
+            "switch/reload" => self.reload(),
             "switch/shutdown" => {
                 self.shutdown.store(true, Ordering::Relaxed);
                 Ok(json!({}))

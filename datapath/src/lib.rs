@@ -24,6 +24,7 @@ pub mod packet_in;
 pub mod pmd;
 pub mod port;
 pub mod process;
+pub mod reconfig;
 pub mod rpc;
 pub mod switch;
 pub mod vlan;

@@ -93,6 +93,9 @@ pub struct Switch {
     /// Test handles of `mock` ports, by port name (inject frames, collect transmitted ones).
     pub mock_handles: Vec<(String, MockHandle)>,
     stop: Arc<AtomicBool>,
+    /// The configuration in force: `config` plus every live change applied since (see
+    /// `reconfig`).
+    running: Mutex<SwitchConfig>,
     pools: Mutex<Vec<PacketPool>>,
     housekeeper: Mutex<Option<JoinHandle<()>>>,
 }
@@ -211,6 +214,7 @@ impl Switch {
         }
         let assignment = round_robin(&ports, n_pmds);
         Ok(Switch {
+            running: Mutex::new(config.clone()),
             config,
             port_cfg,
             ports: Arc::new(ports),
@@ -224,6 +228,11 @@ impl Switch {
             pools: Mutex::new(pools),
             housekeeper: Mutex::new(None),
         })
+    }
+
+    /// The configuration in force, locked (reconfiguration holds it while it applies a change).
+    pub fn running_config(&self) -> std::sync::MutexGuard<'_, SwitchConfig> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Start the PMD threads.

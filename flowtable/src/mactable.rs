@@ -277,6 +277,12 @@ impl MacTable {
         n
     }
 
+    /// Change the limit of ports without one of their own (0 = unlimited). Existing entries
+    /// above a lowered limit stay until they age out.
+    pub fn set_default_limit(&mut self, limit: usize) {
+        self.default_limit = limit;
+    }
+
     /// Set `port`'s limit (`Some(0)` = unlimited), or return it to the default (`None`).
     /// Existing entries above a lowered limit stay until they age out.
     pub fn set_port_limit(&mut self, port: u32, limit: Option<usize>) {

@@ -70,6 +70,19 @@ impl Switchd {
         }
     }
 
+    /// The configuration file the switch was started with (rewrite it, then reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("switch.toml")
+    }
+
+    /// Send `sig` to the switch process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = self.child.as_ref() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+    }
+
     /// The switch's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("switchd.log")).unwrap_or_default()

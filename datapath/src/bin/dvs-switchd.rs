@@ -3,7 +3,8 @@
 //! Loads and validates the configuration, builds every port and table (nothing starts if anything
 //! is wrong), starts the PMD threads (and the switch's housekeeping), the control socket and the
 //! OpenFlow listeners (`<rundir>/<bridge>.mgmt`, `ofp_listen`), and runs until SIGTERM, SIGINT or
-//! `dvsctl switch shutdown`.
+//! `dvsctl switch shutdown`. SIGHUP re-reads the configuration file and applies what changed, as
+//! `dvsctl switch reload` does.
 
 use clap::Parser;
 use datapath::config;
@@ -29,13 +30,38 @@ struct Args {
 }
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+static HANGUP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::Relaxed);
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGHUP {
+        HANGUP.store(true, Ordering::Relaxed);
+    } else {
+        SIGNALLED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// SIGHUP: re-read the configuration file and apply the difference; the outcome goes to the log.
+fn reload(sw: &Switch) {
+    let desired = match config::load(&sw.config.path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dvs-switchd: reload: {e}; nothing was changed");
+            return;
+        }
+    };
+    match datapath::reconfig::apply(sw, desired) {
+        Ok(c) if c.is_empty() => eprintln!("dvs-switchd: reload: nothing changed"),
+        Ok(c) => {
+            for change in &c {
+                eprintln!("dvs-switchd: reload: {}", change.describe());
+            }
+        }
+        Err(e) => eprintln!("dvs-switchd: reload: {e}"),
+    }
 }
 
 fn install_signals() {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the sigaction
         // struct is fully initialised before use.
         unsafe {
@@ -109,6 +135,9 @@ fn main() -> ExitCode {
         sock.display()
     );
     while !SIGNALLED.load(Ordering::Relaxed) && !shutdown.load(Ordering::Relaxed) {
+        if HANGUP.swap(false, Ordering::Relaxed) {
+            reload(&sw);
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("dvs-switchd: stopping");

@@ -35,12 +35,35 @@ pub fn render(cmd: &SwitchCmd, result: &Value) -> Result<String, FormatError> {
         SwitchCmd::DelFlows { .. } => Ok(count_line(result, "deleted")),
         SwitchCmd::ModFlows { .. } => Ok(count_line(result, "modified")),
         SwitchCmd::Call { .. } => Ok(pretty(result)),
+        SwitchCmd::Reload => Ok(reload(result)),
         SwitchCmd::RxqAssign { .. }
         | SwitchCmd::AddFlow { .. }
         | SwitchCmd::AddFlows { .. }
         | SwitchCmd::MacFlush { .. }
         | SwitchCmd::Shutdown => Ok(String::new()),
     }
+}
+
+/// What a reload applied, a line each.
+fn reload(v: &Value) -> String {
+    let applied: Vec<&str> = v
+        .get("applied")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if applied.is_empty() {
+        return "reload: nothing changed\n".into();
+    }
+    let mut o = format!(
+        "reload: applied {}\n",
+        plural(applied.len() as u64, "change")
+    );
+    for a in applied {
+        let _ = writeln!(o, "  {a}");
+    }
+    o
 }
 
 /// Pretty-printed JSON plus a newline (`--json` and `switch call`).

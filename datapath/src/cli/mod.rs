@@ -141,6 +141,8 @@ pub enum SwitchCmd {
         /// The packet, e.g. `in_port=vm1,dl_src=...,ip,nw_dst=10.0.0.5`.
         flow: String,
     },
+    /// Re-read the configuration file and apply what changed, while running (all or nothing).
+    Reload,
     /// Stop the switch.
     Shutdown,
     /// Call any RPC method and print its JSON result.
@@ -232,6 +234,7 @@ pub fn request(cmd: &SwitchCmd) -> Result<(String, Value), CliError> {
         SwitchCmd::DumpMacs { bridge } => ("mac/show", json!({ "bridge": bridge })),
         SwitchCmd::MacFlush { bridge } => ("mac/flush", json!({ "bridge": bridge })),
         SwitchCmd::Trace { bridge, flow } => ("trace", json!({ "bridge": bridge, "flow": flow })),
+        SwitchCmd::Reload => ("switch/reload", json!({})),
         SwitchCmd::Shutdown => ("switch/shutdown", json!({})),
         SwitchCmd::Call { method, params } => {
             let p = match params {

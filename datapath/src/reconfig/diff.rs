@@ -1,0 +1,360 @@
+//! The difference between two validated configurations, as a list of [`Change`]s, each marked
+//! live (the engine applies it while traffic flows) or not (it needs a restart today). The diff
+//! compares meaning, not text: where something was written never counts, and bridges and ports
+//! are matched by name, so reordering a file changes nothing.
+
+use crate::config::{BridgeConfig, PortConfig, SwitchConfig, VlanMode};
+
+/// One difference between two configurations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A `[switch]` setting.
+    Switch {
+        /// The setting's name.
+        field: &'static str,
+    },
+    /// A bridge that only the desired configuration has.
+    BridgeAdded {
+        /// Bridge name.
+        bridge: String,
+    },
+    /// A bridge that only the running configuration has.
+    BridgeRemoved {
+        /// Bridge name.
+        bridge: String,
+    },
+    /// A bridge setting that cannot change in place yet.
+    BridgeSetting {
+        /// Bridge name.
+        bridge: String,
+        /// The setting's name.
+        field: &'static str,
+    },
+    /// The bridge's MAC aging time.
+    MacAging {
+        /// Bridge name.
+        bridge: String,
+        /// New aging time in seconds (0 = never).
+        secs: u64,
+    },
+    /// The bridge's default per-port MAC limit.
+    MacLimit {
+        /// Bridge name.
+        bridge: String,
+        /// New limit (0 = unlimited).
+        limit: usize,
+    },
+    /// A port that only the desired configuration has (on this bridge).
+    PortAdded {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+    },
+    /// A port that only the running configuration has (on this bridge).
+    PortRemoved {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+    },
+    /// A port's VLAN mode, tag or trunks.
+    PortVlan {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+        /// The new VLAN behaviour (boxed: a trunk's VLAN bitmap is 512 bytes).
+        vlan: Box<VlanMode>,
+    },
+    /// A port's own MAC limit (`None`: the bridge's).
+    PortMacLimit {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+        /// The port's OpenFlow number (the MAC table's key).
+        ofport: u32,
+        /// New limit.
+        limit: Option<usize>,
+    },
+    /// A port setting that cannot change in place yet.
+    PortSetting {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+        /// The setting's name.
+        field: &'static str,
+    },
+}
+
+impl Change {
+    /// Whether the engine applies this change while running.
+    pub fn live(&self) -> bool {
+        matches!(
+            self,
+            Change::MacAging { .. }
+                | Change::MacLimit { .. }
+                | Change::PortVlan { .. }
+                | Change::PortMacLimit { .. }
+        )
+    }
+
+    /// One line for an operator.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::Switch { field } => format!("switch.{field} changed"),
+            Change::BridgeAdded { bridge } => format!("bridge {bridge} added"),
+            Change::BridgeRemoved { bridge } => format!("bridge {bridge} removed"),
+            Change::BridgeSetting { bridge, field } => format!("bridge {bridge}: {field} changed"),
+            Change::MacAging { bridge, secs } => format!("bridge {bridge}: mac_aging_secs {secs}"),
+            Change::MacLimit { bridge, limit } => format!("bridge {bridge}: mac_limit {limit}"),
+            Change::PortAdded { bridge, port } => format!("bridge {bridge}: port {port} added"),
+            Change::PortRemoved { bridge, port } => {
+                format!("bridge {bridge}: port {port} removed")
+            }
+            Change::PortVlan { bridge, port, vlan } => {
+                format!("bridge {bridge}: port {port}: {}", vlan_text(vlan))
+            }
+            Change::PortMacLimit {
+                bridge,
+                port,
+                limit,
+                ..
+            } => match limit {
+                Some(l) => format!("bridge {bridge}: port {port}: mac_limit {l}"),
+                None => format!("bridge {bridge}: port {port}: mac_limit from the bridge"),
+            },
+            Change::PortSetting {
+                bridge,
+                port,
+                field,
+            } => format!("bridge {bridge}: port {port}: {field} changed"),
+        }
+    }
+}
+
+fn vlan_text(v: &VlanMode) -> String {
+    match v {
+        VlanMode::None => "vlan_mode none".into(),
+        VlanMode::Access { tag } => format!("vlan_mode access, tag {tag}"),
+        VlanMode::Trunk { allowed, native } => match native {
+            Some(n) => format!("vlan_mode trunk, trunks {allowed}, native_vlan {n}"),
+            None => format!("vlan_mode trunk, trunks {allowed}"),
+        },
+    }
+}
+
+/// Everything that differs from `running` to `desired`, bridges and ports in the desired
+/// configuration's order (removals first).
+pub fn diff(running: &SwitchConfig, desired: &SwitchConfig) -> Vec<Change> {
+    let mut out = Vec::new();
+    let (a, b) = (&running.switch, &desired.switch);
+    for (differs, field) in [
+        (a.rundir != b.rundir, "rundir"),
+        (a.pmd_cores != b.pmd_cores, "pmd_cores"),
+        (a.pool_frames != b.pool_frames, "pool_frames"),
+        (a.mtu != b.mtu, "mtu"),
+        (
+            a.stats_interval_ms != b.stats_interval_ms,
+            "stats_interval_ms",
+        ),
+        (a.pmd_sleep_max_us != b.pmd_sleep_max_us, "pmd_sleep_max_us"),
+        (a.dpdk_eal_args != b.dpdk_eal_args, "dpdk_eal_args"),
+    ] {
+        if differs {
+            out.push(Change::Switch { field });
+        }
+    }
+    for old in &running.bridges {
+        if !desired.bridges.iter().any(|n| n.name == old.name) {
+            out.push(Change::BridgeRemoved {
+                bridge: old.name.clone(),
+            });
+        }
+    }
+    for new in &desired.bridges {
+        match running.bridges.iter().find(|o| o.name == new.name) {
+            None => out.push(Change::BridgeAdded {
+                bridge: new.name.clone(),
+            }),
+            Some(old) => bridge_diff(old, new, &mut out),
+        }
+    }
+    out
+}
+
+fn bridge_diff(old: &BridgeConfig, new: &BridgeConfig, out: &mut Vec<Change>) {
+    let bridge = || new.name.clone();
+    let texts = |b: &BridgeConfig| b.flows.iter().map(|f| f.text.clone()).collect::<Vec<_>>();
+    for (differs, field) in [
+        (old.datapath_id != new.datapath_id, "datapath_id"),
+        (texts(old) != texts(new), "flows"),
+        (old.ofp_listen != new.ofp_listen, "ofp_listen"),
+        (old.controllers != new.controllers, "controllers"),
+        (old.fail_mode != new.fail_mode, "fail_mode"),
+    ] {
+        if differs {
+            out.push(Change::BridgeSetting {
+                bridge: bridge(),
+                field,
+            });
+        }
+    }
+    if old.mac_aging_secs != new.mac_aging_secs {
+        out.push(Change::MacAging {
+            bridge: bridge(),
+            secs: new.mac_aging_secs,
+        });
+    }
+    if old.mac_limit != new.mac_limit {
+        out.push(Change::MacLimit {
+            bridge: bridge(),
+            limit: new.mac_limit,
+        });
+    }
+    for p in &old.ports {
+        if !new.ports.iter().any(|n| n.name == p.name) {
+            out.push(Change::PortRemoved {
+                bridge: bridge(),
+                port: p.name.clone(),
+            });
+        }
+    }
+    for p in &new.ports {
+        match old.ports.iter().find(|o| o.name == p.name) {
+            None => out.push(Change::PortAdded {
+                bridge: bridge(),
+                port: p.name.clone(),
+            }),
+            Some(o) => port_diff(&new.name, o, p, out),
+        }
+    }
+}
+
+fn port_diff(bridge: &str, old: &PortConfig, new: &PortConfig, out: &mut Vec<Change>) {
+    let (b, p) = (bridge.to_string(), new.name.clone());
+    for (differs, field) in [
+        (old.kind != new.kind, "kind"),
+        (old.interface != new.interface, "interface"),
+        (old.ofport != new.ofport, "ofport"),
+        (old.rxq != new.rxq, "rxq"),
+        (old.backend != new.backend, "backend settings"),
+    ] {
+        if differs {
+            out.push(Change::PortSetting {
+                bridge: b.clone(),
+                port: p.clone(),
+                field,
+            });
+        }
+    }
+    if old.vlan != new.vlan {
+        out.push(Change::PortVlan {
+            bridge: b.clone(),
+            port: p.clone(),
+            vlan: Box::new(new.vlan.clone()),
+        });
+    }
+    if old.mac_limit != new.mac_limit {
+        out.push(Change::PortMacLimit {
+            bridge: b,
+            port: p,
+            ofport: new.ofport,
+            limit: new.mac_limit,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg(text: &str) -> SwitchConfig {
+        crate::config::parse(text, Path::new("switch.toml")).expect("config")
+    }
+
+    const BASE: &str = "[switch]\npmd_cores = [0]\n\n[[bridge]]\nname = \"br0\"\n\
+        mac_aging_secs = 300\n\n[[bridge.port]]\nname = \"a\"\nkind = \"mock\"\n\
+        vlan_mode = \"access\"\ntag = 10\n\n[[bridge.port]]\nname = \"b\"\nkind = \"mock\"\n\
+        vlan_mode = \"access\"\ntag = 10\n";
+
+    #[test]
+    fn the_same_configuration_written_differently_is_no_change() {
+        // Comments, blank lines and the place of every value differ; the meaning does not.
+        let moved = format!(
+            "# reloaded\n\n{}",
+            BASE.replace("mac_aging_secs = 300\n", "")
+        )
+        .replace(
+            "name = \"br0\"\n",
+            "name = \"br0\"\n\nmac_aging_secs = 300\n",
+        );
+        assert_eq!(diff(&cfg(BASE), &cfg(&moved)), vec![]);
+    }
+
+    #[test]
+    fn vlan_and_mac_settings_are_live_changes() {
+        let new = BASE
+            .replacen("tag = 10", "tag = 20", 1)
+            .replace("mac_aging_secs = 300", "mac_aging_secs = 60\nmac_limit = 8");
+        let d = diff(&cfg(BASE), &cfg(&new));
+        assert_eq!(
+            d,
+            vec![
+                Change::MacAging {
+                    bridge: "br0".into(),
+                    secs: 60
+                },
+                Change::MacLimit {
+                    bridge: "br0".into(),
+                    limit: 8
+                },
+                Change::PortVlan {
+                    bridge: "br0".into(),
+                    port: "a".into(),
+                    vlan: Box::new(VlanMode::Access { tag: 20 })
+                },
+            ]
+        );
+        assert!(d.iter().all(Change::live));
+        assert_eq!(
+            d[2].describe(),
+            "bridge br0: port a: vlan_mode access, tag 20"
+        );
+    }
+
+    #[test]
+    fn structural_changes_are_listed_and_not_live() {
+        let new = BASE.replace("name = \"b\"", "name = \"c\"").replace(
+            "mac_aging_secs = 300",
+            "mac_aging_secs = 300\nfail_mode = \"secure\"",
+        ) + "\n[[bridge]]\nname = \"br1\"\n";
+        let d = diff(&cfg(BASE), &cfg(&new));
+        let text: Vec<String> = d.iter().map(Change::describe).collect();
+        assert_eq!(
+            text,
+            [
+                "bridge br0: fail_mode changed",
+                "bridge br0: port b removed",
+                "bridge br0: port c added",
+                "bridge br1 added",
+            ]
+        );
+        assert!(d.iter().all(|c| !c.live()));
+    }
+
+    #[test]
+    fn a_port_s_backend_and_switch_settings_need_a_restart() {
+        let new = BASE
+            .replace("pmd_cores = [0]", "pmd_cores = [0]\nmtu = 9000")
+            .replacen("kind = \"mock\"\n", "kind = \"mock\"\nrxq = 2\n", 1);
+        let d: Vec<String> = diff(&cfg(BASE), &cfg(&new))
+            .iter()
+            .map(Change::describe)
+            .collect();
+        assert_eq!(d, ["switch.mtu changed", "bridge br0: port a: rxq changed"]);
+    }
+}

@@ -1,0 +1,106 @@
+//! Live reconfiguration: a validated desired configuration is diffed against the running one
+//! ([`diff`]) and the difference applied in place ([`apply`]).
+//!
+//! Every front end (today the file, `dvsctl switch reload` and SIGHUP; later the Open_vSwitch
+//! database and the agent) validates a whole desired [`SwitchConfig`] first, then diffs it against
+//! the running one and hands the list to one applier, [`apply`].
+//!
+//! Each change says whether the engine can apply it while traffic flows ([`Change::live`]). Today
+//! that is a port's VLAN mode, tag and trunks (published in the bridge's snapshot, so the next
+//! batch of every PMD sees it) and MAC aging and limits. The others (ports and bridges added or
+//! removed, backends, ofports, queues, flows in the file, OpenFlow settings, switch-wide
+//! settings) still need a restart: a desired configuration that contains any of them is refused
+//! as a whole with the list, and nothing is applied, so a switch never runs half a file.
+
+mod diff;
+
+pub use diff::{diff, Change};
+
+use crate::config::SwitchConfig;
+use crate::switch::Switch;
+
+/// Why a desired configuration was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigError {
+    /// It contains changes the engine cannot make while running; nothing was applied.
+    #[error("these changes need a restart of dvs-switchd, so nothing was applied: {}", .0.join("; "))]
+    NeedsRestart(Vec<String>),
+}
+
+/// Apply `desired` to the running switch: every change or none. Returns the changes made
+/// (empty when `desired` means what is running already).
+pub fn apply(sw: &Switch, desired: SwitchConfig) -> Result<Vec<Change>, ReconfigError> {
+    let mut running = sw.running_config();
+    let changes = diff(&running, &desired);
+    let refused: Vec<String> = changes
+        .iter()
+        .filter(|c| !c.live())
+        .map(Change::describe)
+        .collect();
+    if !refused.is_empty() {
+        return Err(ReconfigError::NeedsRestart(refused));
+    }
+    for c in &changes {
+        apply_one(sw, c);
+    }
+    *running = desired;
+    Ok(changes)
+}
+
+/// Make one live change. The bridge and port exist: the change came from diffing the running
+/// configuration, which the switch was built from.
+fn apply_one(sw: &Switch, c: &Change) {
+    let bridge = |name: &str| sw.bridges.iter().find(|b| b.name == name);
+    match c {
+        Change::MacAging { bridge: b, secs } => {
+            if let Some(b) = bridge(b) {
+                b.macs().set_aging(*secs);
+                b.bump_epoch();
+            }
+        }
+        Change::MacLimit { bridge: b, limit } => {
+            if let Some(b) = bridge(b) {
+                b.macs().set_default_limit(*limit);
+            }
+        }
+        Change::PortMacLimit {
+            bridge: b,
+            ofport,
+            limit,
+            ..
+        } => {
+            if let Some(b) = bridge(b) {
+                b.macs().set_port_limit(*ofport, *limit);
+            }
+        }
+        Change::PortVlan {
+            bridge: b,
+            port,
+            vlan,
+        } => {
+            let Some(b) = bridge(b) else { return };
+            // The next batch of every PMD sees the new snapshot (the publish bumps the cache
+            // epoch). Addresses learned on the port belonged to its old VLAN: forget them, as
+            // OVS does, rather than send frames of the old VLAN there.
+            let ofport = b
+                .edit_view(|v| {
+                    let p = v.ports.iter_mut().find(|p| p.name == *port).ok_or(())?;
+                    p.vlan = (**vlan).clone();
+                    Ok::<_, ()>(p.ofport)
+                })
+                .ok();
+            if let Some(ofport) = ofport {
+                b.macs().flush_port(ofport);
+                b.bump_epoch();
+            }
+        }
+        // Not live: `apply` refused the whole configuration before getting here.
+        Change::Switch { .. }
+        | Change::BridgeAdded { .. }
+        | Change::BridgeRemoved { .. }
+        | Change::BridgeSetting { .. }
+        | Change::PortAdded { .. }
+        | Change::PortRemoved { .. }
+        | Change::PortSetting { .. } => {}
+    }
+}
