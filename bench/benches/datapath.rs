@@ -91,16 +91,21 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
         macs,
         epoch.clone(),
     ));
+    let ports = Arc::new(datapath::ports::PortSet::new(
+        vec![input.clone(), output],
+        vec![(0, 1), (0, 2)],
+    ));
+    let table = ports.load_full();
     let sh = PmdShared {
-        ports: Arc::new(vec![input.clone(), output]),
-        port_home: Arc::new(vec![(0, 1), (0, 2)]),
+        ports,
+        seen: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bridges: Arc::new(vec![bridge]),
         assignment: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
         stop: Arc::new(AtomicBool::new(false)),
         sleep_max_us: 0,
     };
     let pool = PacketPool::new(4096, STD_FRAME).expect("pool");
-    let worker = Worker::new(0, pool, &sh, Arc::new(PmdStats::default()));
+    let worker = Worker::new(0, pool, &sh, table, Arc::new(PmdStats::default()));
     Setup {
         worker,
         input,

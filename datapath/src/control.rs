@@ -56,7 +56,7 @@ impl Control {
                     .ports
                     .iter()
                     .map(|p| {
-                        let pc = &self.sw.port_cfg[p.gidx];
+                        let pc = self.sw.port_config(p.gidx);
                         let (mode, tag, trunks, native) = match &p.vlan {
                             VlanMode::None => ("none", None, None, None),
                             VlanMode::Access { tag } => ("access", Some(*tag), None, None),
@@ -65,17 +65,18 @@ impl Control {
                             }
                         };
                         let mut details = p.port.details();
-                        if let (crate::config::Backend::Vhost { mac: Some(m), .. }, Some(d)) =
-                            (&pc.backend, details.as_object_mut())
+                        if let (Some(crate::config::Backend::Vhost { mac: Some(m), .. }), Some(d)) =
+                            (pc.as_ref().map(|c| &c.backend), details.as_object_mut())
                         {
                             d.insert(
                                 "vm_mac".into(),
                                 json!(packet::EthernetAddress(*m).to_string()),
                             );
                         }
+                        let interface = pc.map(|c| c.interface);
                         json!({
                             "name": p.name, "ofport": p.ofport, "kind": p.port.kind(),
-                            "interface": pc.interface, "vlan_mode": mode, "tag": tag,
+                            "interface": interface, "vlan_mode": mode, "tag": tag,
                             "trunks": trunks, "native_vlan": native, "link_up": p.port.link_up(),
                             "details": details,
                         })
@@ -107,8 +108,11 @@ impl Control {
             }
         }
         let mut out = Vec::new();
-        for (gidx, port) in self.sw.ports.iter().enumerate() {
-            let (bidx, ofport) = self.sw.port_home[gidx];
+        let table = self.sw.ports.load();
+        for (port, &(bidx, ofport)) in table.ports.iter().zip(&table.home) {
+            if port.kind() == "removed" {
+                continue;
+            }
             let bname = &self.sw.bridges[bidx].name;
             if filter.is_some_and(|f| f != bname) {
                 continue;

@@ -23,6 +23,7 @@ pub mod ofp;
 pub mod packet_in;
 pub mod pmd;
 pub mod port;
+pub mod ports;
 pub mod process;
 pub mod reconfig;
 pub mod rpc;

@@ -15,7 +15,7 @@ use crate::bridge::Bridge;
 use crate::cycles;
 use crate::drops::{DropCounters, DropReason};
 use crate::mempool::{Batch, PacketPool};
-use crate::port::Port;
+use crate::ports::PortSet;
 use crate::process::Worker;
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -118,10 +118,10 @@ const IDLE_FLUSH_POLLS: u32 = 64;
 
 /// What a PMD thread needs from the switch.
 pub struct PmdShared {
-    /// Ports by switch-wide index.
-    pub ports: Arc<Vec<Arc<dyn Port>>>,
-    /// For each port index: (bridge index, OpenFlow port number).
-    pub port_home: Arc<Vec<(usize, u32)>>,
+    /// The port table (picked up between bursts when its generation changes).
+    pub ports: Arc<PortSet>,
+    /// Where this PMD reports the port-table generation it has picked up.
+    pub seen: Arc<AtomicU64>,
     /// Bridges by index.
     pub bridges: Arc<Vec<Arc<Bridge>>>,
     /// The rx-queue assignment.
@@ -139,16 +139,27 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
             eprintln!("dvs-switchd: pmd{id}: cannot pin to core {c}: {e}");
         }
     }
-    let mut w = Worker::new(id, pool, &sh, stats.clone());
+    let mut table = sh.ports.load_full();
+    let mut w = Worker::new(id, pool, &sh, table.clone(), stats.clone());
+    sh.seen.store(table.generation, Ordering::Release);
     let mut batch = Batch::new();
     let mut idle_polls: u32 = 0;
     let mut t_last = cycles::now();
     while !sh.stop.load(Ordering::Relaxed) {
+        // A port added or removed: take the new table between bursts, then say so (the control
+        // thread waits for that before it lets the change go further; see `ports`).
+        if sh.ports.generation() != table.generation {
+            table = sh.ports.load_full();
+            w.refresh_ports(table.clone());
+            sh.seen.store(table.generation, Ordering::Release);
+        }
         let assign = sh.assignment.load();
         let mine: &[Arc<RxqRef>] = assign.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
         let mut got = 0usize;
         for rxq in mine {
-            let port = &sh.ports[rxq.gidx];
+            let Some(port) = table.ports.get(rxq.gidx) else {
+                continue;
+            };
             let n = port.rx_burst(rxq.queue, w.pool_mut(), &mut batch);
             if n == 0 {
                 continue;

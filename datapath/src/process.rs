@@ -28,7 +28,8 @@ use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::meter::{self, Verdict};
 use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
 use crate::pmd::{PmdShared, PmdStats};
-use crate::port::{Port, PortCounters};
+use crate::port::PortCounters;
+use crate::ports::PortTable;
 use crate::vlan;
 use crate::xlate::{self, ControllerOut, Decision, DpAction, InPort, Mode};
 use flowtable::emc::{self, Emc};
@@ -51,7 +52,6 @@ const ACTIONS_AHEAD: usize = 4;
 
 /// The state one PMD owns.
 pub struct Worker {
-    port_home: Arc<Vec<(usize, u32)>>,
     bridges: Arc<Vec<Arc<Bridge>>>,
     emcs: Vec<Emc<Arc<Decision>>>,
     keys: Box<[FlowKey; BATCH_SIZE]>,
@@ -70,17 +70,24 @@ pub struct Worker {
 struct Tx {
     id: usize,
     pool: PacketPool,
-    ports: Arc<Vec<Arc<dyn Port>>>,
+    /// The port table this PMD works with (replaced between bursts by `refresh_ports`).
+    table: Arc<PortTable>,
     txq: Vec<Batch>,
     pending: Vec<usize>,
     stats: Arc<PmdStats>,
 }
 
 impl Worker {
-    /// Build the worker state for PMD `id`.
-    pub fn new(id: usize, pool: PacketPool, sh: &PmdShared, stats: Arc<PmdStats>) -> Worker {
+    /// Build the worker state for PMD `id`, on port table `table`.
+    pub fn new(
+        id: usize,
+        pool: PacketPool,
+        sh: &PmdShared,
+        table: Arc<PortTable>,
+        stats: Arc<PmdStats>,
+    ) -> Worker {
+        let n_ports = table.ports.len();
         Worker {
-            port_home: sh.port_home.clone(),
             bridges: sh.bridges.clone(),
             emcs: (0..sh.bridges.len())
                 .map(|_| Emc::new(EMC_ENTRIES))
@@ -101,12 +108,27 @@ impl Worker {
             tx: Tx {
                 id,
                 pool,
-                ports: sh.ports.clone(),
-                txq: (0..sh.ports.len()).map(|_| Batch::new()).collect(),
-                pending: Vec::with_capacity(sh.ports.len()),
+                table,
+                txq: (0..n_ports).map(|_| Batch::new()).collect(),
+                pending: Vec::with_capacity(n_ports),
                 stats,
             },
         }
+    }
+
+    /// Work with a new port table from now on (ports were added or removed). Output queued for
+    /// the old one is sent first; a removed port's index holds a `GonePort` there, which drops
+    /// it, counted.
+    pub fn refresh_ports(&mut self, table: Arc<PortTable>) {
+        self.tx.flush();
+        let n = table.ports.len();
+        while self.tx.txq.len() < n {
+            self.tx.txq.push(Batch::new());
+        }
+        if self.tx.pending.capacity() < n {
+            self.tx.pending.reserve(n - self.tx.pending.len());
+        }
+        self.tx.table = table;
     }
 
     /// The PMD's packet pool.
@@ -116,13 +138,13 @@ impl Worker {
 
     /// Process a received burst from switch-wide port `gidx`; `batch` is empty afterwards.
     pub fn process(&mut self, gidx: usize, batch: &mut Batch) {
-        let (bidx, ofport) = self.port_home[gidx];
+        let (bidx, ofport) = self.tx.table.home[gidx];
         // The epoch is read before the snapshot: a decision built from this view is tagged with
         // an epoch no newer than the view, so a concurrent publish can only make it a miss.
         let bridge = self.bridges[bidx].clone();
         let epoch = bridge.epoch();
         let view = bridge.view();
-        let in_dev = self.tx.ports[gidx].clone();
+        let in_dev = self.tx.table.ports[gidx].clone();
         let counters = in_dev.counters();
         let Some(in_port) = view.port(ofport) else {
             // The port left the bridge between snapshots: count and drop.
@@ -369,7 +391,7 @@ impl Tx {
                         Some(c) => self.enqueue(*g, c),
                         None => {
                             self.stats.drops.add(DropReason::NoBuffer, 1);
-                            PortCounters::add(&self.ports[*g].counters().tx_dropped, 1);
+                            PortCounters::add(&self.table.ports[*g].counters().tx_dropped, 1);
                         }
                     }
                     true
@@ -440,11 +462,11 @@ impl Tx {
             self.pending.push(gidx);
         } else if q.is_full() {
             // Full: send what we have, then queue this one.
-            self.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
+            self.table.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
         }
         if let Err(p) = q.push(pkt) {
             // Only a backend that broke the tx_burst contract (left packets behind) gets here.
-            PortCounters::add(&self.ports[gidx].counters().tx_dropped, 1);
+            PortCounters::add(&self.table.ports[gidx].counters().tx_dropped, 1);
             self.pool.free(p);
         }
     }
@@ -453,7 +475,7 @@ impl Tx {
         for gidx in self.pending.drain(..) {
             let q = &mut self.txq[gidx];
             if !q.is_empty() {
-                self.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
+                self.table.ports[gidx].tx_burst(self.id as u16, &mut self.pool, q);
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::port::mock::{MockHandle, MockPort};
 use crate::port::tap::TapPort;
 use crate::port::vhost::VhostPort;
 use crate::port::Port;
+use crate::ports::PortSet;
 use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
 use flowtable::mactable::MacTable;
@@ -69,6 +70,8 @@ pub struct PmdInfo {
     pub core: usize,
     /// Counters.
     pub stats: Arc<PmdStats>,
+    /// The port-table generation this PMD has picked up (see `ports`).
+    pub seen: Arc<AtomicU64>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -76,12 +79,10 @@ pub struct PmdInfo {
 pub struct Switch {
     /// The configuration it was built from.
     pub config: SwitchConfig,
-    /// Port configurations, by switch-wide index.
-    pub port_cfg: Vec<PortConfig>,
-    /// Ports by switch-wide index.
-    pub ports: Arc<Vec<Arc<dyn Port>>>,
-    /// (bridge index, ofport) per switch-wide index.
-    pub port_home: Arc<Vec<(usize, u32)>>,
+    /// Port configurations by switch-wide index (`None`: the port was removed).
+    pub port_cfg: Mutex<Vec<Option<PortConfig>>>,
+    /// Ports and their (bridge, ofport) by switch-wide index, as the PMDs see them.
+    pub ports: Arc<PortSet>,
     /// Bridges.
     pub bridges: Arc<Vec<Arc<Bridge>>>,
     /// OpenFlow state per bridge (same order as `bridges`): connections, roles, FLOW_REMOVED.
@@ -136,7 +137,7 @@ impl Switch {
                     config: 0,
                 });
                 ports.push(port);
-                port_cfg.push(pc.clone());
+                port_cfg.push(Some(pc.clone()));
                 port_home.push((bidx, pc.ofport));
             }
             members.push(list);
@@ -216,9 +217,8 @@ impl Switch {
         Ok(Switch {
             running: Mutex::new(config.clone()),
             config,
-            port_cfg,
-            ports: Arc::new(ports),
-            port_home: Arc::new(port_home),
+            port_cfg: Mutex::new(port_cfg),
+            ports: Arc::new(PortSet::new(ports, port_home)),
             bridges: Arc::new(bridges),
             ofp: Arc::new(ofp_hubs),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
@@ -242,9 +242,10 @@ impl Switch {
         for (id, pool) in pools.into_iter().enumerate() {
             let core = self.config.switch.pmd_cores.get(id).copied();
             let stats = Arc::new(PmdStats::default());
+            let seen = Arc::new(AtomicU64::new(0));
             let sh = PmdShared {
                 ports: self.ports.clone(),
-                port_home: self.port_home.clone(),
+                seen: seen.clone(),
                 bridges: self.bridges.clone(),
                 assignment: self.assignment.clone(),
                 stop: self.stop.clone(),
@@ -259,6 +260,7 @@ impl Switch {
                 id,
                 core: core.unwrap_or(0),
                 stats,
+                seen,
                 handle: Some(handle),
             });
         }
@@ -285,9 +287,7 @@ impl Switch {
     /// Move a receive queue to another PMD.
     pub fn assign_rxq(&self, port: &str, queue: u16, pmd: usize) -> Result<(), String> {
         let gidx = self
-            .port_cfg
-            .iter()
-            .position(|p| p.name == port)
+            .port_index(port)
             .ok_or_else(|| format!("no port named {port}"))?;
         // Holding the PMD list serialises concurrent reassignments (read-modify-publish).
         let pmds = lock(&self.pmds);
@@ -325,9 +325,26 @@ impl Switch {
         }
     }
 
-    /// Port name by switch-wide index.
-    pub fn port_name(&self, gidx: usize) -> &str {
-        &self.port_cfg[gidx].name
+    /// Port name by switch-wide index (a removed port keeps its name there).
+    pub fn port_name(&self, gidx: usize) -> String {
+        self.ports
+            .load()
+            .ports
+            .get(gidx)
+            .map(|p| p.name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The switch-wide index of the port named `name` (not a removed one).
+    pub fn port_index(&self, name: &str) -> Option<usize> {
+        lock(&self.port_cfg)
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.name == name))
+    }
+
+    /// The configuration of the port at `gidx` (`None`: removed or out of range).
+    pub fn port_config(&self, gidx: usize) -> Option<PortConfig> {
+        lock(&self.port_cfg).get(gidx).cloned().flatten()
     }
 }
 
