@@ -23,11 +23,14 @@ use crate::port::tap::TapPort;
 use crate::port::vhost::VhostPort;
 use crate::port::Port;
 use crate::ports::PortSet;
+
+mod live;
 use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
 use flowtable::mactable::MacTable;
 use flowtable::pipeline::Pipeline;
 use flowtable::text::parse_flow;
+pub use live::NewPort;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -233,6 +236,15 @@ impl Switch {
     /// The configuration in force, locked (reconfiguration holds it while it applies a change).
     pub fn running_config(&self) -> std::sync::MutexGuard<'_, SwitchConfig> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The packet-buffer frame size the switch was built with (from its MTU).
+    fn frame_size(&self) -> usize {
+        if self.config.switch.mtu > 1500 {
+            JUMBO_FRAME
+        } else {
+            STD_FRAME
+        }
     }
 
     /// Start the PMD threads.

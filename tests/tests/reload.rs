@@ -101,17 +101,18 @@ fn reload_moves_a_port_to_another_vlan_without_disturbing_the_others() {
     assert!(lab.vm("vm1").ns.ping_ok("10.0.9.2"), "vm1 kept its VLAN");
     assert!(lab.vm("vm3").ns.ping_ok("10.0.9.1"));
 
-    // A change that needs a restart (a new port) next to a live one (vm1 to VLAN 20): refused
-    // as a whole, so vm1 stays in VLAN 10.
+    // A change that needs a restart (the PMDs' pool size) next to a live one (vm1 to VLAN 20):
+    // refused as a whole, so vm1 stays in VLAN 10.
     write_config(
         &lab,
-        &(vm3_in_10.replacen("tag = 10", "tag = 20", 1)
-            + "\n[[bridge.port]]\nname = \"extra\"\nkind = \"mock\"\nvlan_mode = \"access\"\ntag = 10\n"),
+        &vm3_in_10
+            .replacen("tag = 10", "tag = 20", 1)
+            .replace("pool_frames = 4096", "pool_frames = 2048"),
     );
     let (ok, out) = lab.sw.dvsctl(&["switch", "reload"]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("need a restart") && out.contains("port extra added"),
+        out.contains("need a restart") && out.contains("switch.pool_frames changed"),
         "{out}"
     );
     assert!(
@@ -134,4 +135,120 @@ fn reload_moves_a_port_to_another_vlan_without_disturbing_the_others() {
         "vm3 still reaches VLAN 10"
     );
     assert!(lab.vm("vm1").ns.ping_ok("10.0.9.2"));
+}
+
+#[test]
+fn reload_adds_and_removes_ports_while_the_others_forward() {
+    if !require_root("reload_adds_and_removes_ports_while_the_others_forward") {
+        return;
+    }
+    let lab = Lab::new(
+        &[
+            VmSpec::access("vm1", 10, "10.0.8.1/24"),
+            VmSpec::access("vm2", 10, "10.0.8.2/24"),
+        ],
+        &[],
+    );
+    assert!(lab.vm("vm1").ns.ping_ok("10.0.8.2"));
+    let orig = std::fs::read_to_string(lab.sw.config_path()).expect("read config");
+
+    // A new VM (namespace and veth made now) gets a port while vm1 pings vm2 every 10 ms.
+    let ns = tests::Netns::new("vm3");
+    let veth = tests::Veth::new(&ns, tests::vm_mac(3), Some("10.0.8.3/24"));
+    let vm3_port = format!(
+        "\n[[bridge.port]]\nname = \"vm3\"\nkind = \"afpacket\"\ninterface = \"{}\"\n\
+         vlan_mode = \"access\"\ntag = 10\n",
+        veth.host
+    );
+    write_config(&lab, &(orig.clone() + &vm3_port));
+    let (reload, flood) = std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            lab.vm("vm1").ns.exec(&[
+                "ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", "10.0.8.2",
+            ])
+        });
+        std::thread::sleep(Duration::from_millis(1000));
+        let reload = lab.sw.dvsctl(&["switch", "reload"]);
+        (reload, flood.join().expect("ping thread"))
+    });
+    assert!(
+        reload.0 && reload.1.contains("port vm3 added"),
+        "{}",
+        reload.1
+    );
+    assert_eq!(ping_counts(&flood.1), (300, 300), "pings lost: {}", flood.1);
+    assert!(ns.ping_ok("10.0.8.1"), "the new port does not forward");
+    let ports = lab.sw.call("port/stats", serde_json::json!({}));
+    assert!(ports.to_string().contains("\"vm3\""), "{ports}");
+    let (_, rxq) = lab.sw.dvsctl(&["switch", "rxq-show"]);
+    assert!(rxq.contains("vm3"), "the new port's queue is polled: {rxq}");
+
+    // A port whose interface does not exist: refused, and nothing else in the file applied.
+    write_config(
+        &lab,
+        &(orig.replacen("tag = 10", "tag = 30", 1)
+            + &vm3_port
+            + "\n[[bridge.port]]\nname = \"ghost\"\nkind = \"afpacket\"\ninterface = \"dvsnosuchif\"\n"),
+    );
+    let (ok, out) = lab.sw.dvsctl(&["switch", "reload"]);
+    assert!(
+        !ok && out.contains("ghost") && out.contains("nothing was applied"),
+        "{out}"
+    );
+    assert!(
+        lab.vm("vm1").ns.ping_ok("10.0.8.2"),
+        "vm1's tag change was applied"
+    );
+
+    // vm2's port is removed while vm1 pings vm3: vm2 is cut off, the others keep forwarding.
+    let without_vm2 = {
+        let start = orig.find("name = \"vm2\"").expect("vm2 section");
+        let head = orig[..start]
+            .rfind("[[bridge.port]]")
+            .expect("section header");
+        let tail = orig[start..]
+            .find("[[bridge.port]]")
+            .map_or(orig.len(), |i| start + i);
+        format!("{}{}", &orig[..head], &orig[tail..])
+    };
+    write_config(&lab, &(without_vm2 + &vm3_port));
+    let (reload, flood) = std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            lab.vm("vm1").ns.exec(&[
+                "ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", "10.0.8.3",
+            ])
+        });
+        std::thread::sleep(Duration::from_millis(1000));
+        let reload = lab.sw.dvsctl(&["switch", "reload"]);
+        (reload, flood.join().expect("ping thread"))
+    });
+    assert!(
+        reload.0 && reload.1.contains("port vm2 removed"),
+        "{}",
+        reload.1
+    );
+    assert_eq!(ping_counts(&flood.1), (300, 300), "pings lost: {}", flood.1);
+    assert!(!lab.vm("vm1").ns.ping("10.0.8.2", 2), "vm2 still reachable");
+    let ports = lab.sw.call("port/stats", serde_json::json!({}));
+    assert!(!ports.to_string().contains("\"vm2\""), "{ports}");
+    let (_, show) = lab.sw.dvsctl(&["switch", "show"]);
+    assert!(!show.contains("Port vm2"), "{show}");
+    // And its AF_PACKET socket is closed: no packet socket is bound to vm2's veth any more,
+    // while vm1's still is.
+    let bound = |ifname: &str| {
+        let idx = std::fs::read_to_string(format!("/sys/class/net/{ifname}/ifindex"))
+            .expect("ifindex")
+            .trim()
+            .to_string();
+        std::fs::read_to_string("/proc/net/packet")
+            .expect("/proc/net/packet")
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(4) == Some(idx.as_str()))
+    };
+    assert!(bound(&lab.vm("vm1").veth.host));
+    assert!(
+        wait(Duration::from_secs(5), || !bound(&lab.vm("vm2").veth.host)),
+        "vm2's port was not closed"
+    );
 }

@@ -630,6 +630,7 @@ fn build_port(
         kind,
         interface,
         ofport,
+        ofport_requested: raw.get_ref().ofport.is_some(),
         vlan,
         mac_limit,
         rxq,

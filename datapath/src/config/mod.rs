@@ -295,6 +295,9 @@ pub struct PortConfig {
     pub interface: String,
     /// OpenFlow port number (explicit or auto-assigned).
     pub ofport: u32,
+    /// `ofport` was written in the file (else it was assigned, and a reload keeps the number the
+    /// running port has).
+    pub ofport_requested: bool,
     /// VLAN mode.
     pub vlan: VlanMode,
     /// Per-port learned-MAC limit overriding the bridge's (0 = unlimited).

@@ -180,6 +180,10 @@ fn role_name(r: ControllerRole) -> &'static str {
 
 /// PORT_STATUS reason: a port's state or config changed.
 pub const OFPPR_MODIFY: u8 = 2;
+/// PORT_STATUS reason: a port was added.
+pub const OFPPR_ADD: u8 = 0;
+/// PORT_STATUS reason: a port was removed.
+pub const OFPPR_DELETE: u8 = 1;
 
 impl Hub {
     /// The OpenFlow state for `bridge`, with no connections and no controllers (it never

@@ -32,7 +32,7 @@ mod packet_io;
 mod stats;
 
 pub use active::ControllerTiming;
-pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub};
+pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub, OFPPR_ADD, OFPPR_DELETE};
 pub use packet_io::{PacketIoCounts, PacketIoStats};
 
 use crate::config::OfpListen;

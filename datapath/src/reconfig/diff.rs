@@ -96,6 +96,8 @@ impl Change {
             self,
             Change::MacAging { .. }
                 | Change::MacLimit { .. }
+                | Change::PortAdded { .. }
+                | Change::PortRemoved { .. }
                 | Change::PortVlan { .. }
                 | Change::PortMacLimit { .. }
         )
@@ -143,6 +145,42 @@ fn vlan_text(v: &VlanMode) -> String {
             Some(n) => format!("vlan_mode trunk, trunks {allowed}, native_vlan {n}"),
             None => format!("vlan_mode trunk, trunks {allowed}"),
         },
+    }
+}
+
+/// Give the ports of `desired` that did not ask for an ofport the number they have in `running`
+/// where that number is still free, and the lowest free number otherwise. Assignment in file
+/// order would renumber every later port when one is removed; OVS keeps numbers stable the same
+/// way (`ofport_request` or else the number a port already has).
+pub fn keep_ofports(running: &SwitchConfig, desired: &mut SwitchConfig) {
+    use std::collections::HashSet;
+    for b in &mut desired.bridges {
+        let old = running.bridges.iter().find(|o| o.name == b.name);
+        let mut taken: HashSet<u32> = b
+            .ports
+            .iter()
+            .filter(|p| p.ofport_requested)
+            .map(|p| p.ofport)
+            .collect();
+        let mut unplaced = Vec::new();
+        for (i, p) in b.ports.iter_mut().enumerate() {
+            if p.ofport_requested {
+                continue;
+            }
+            let was = old.and_then(|o| o.ports.iter().find(|q| q.name == p.name));
+            match was.map(|q| q.ofport) {
+                Some(n) if !taken.contains(&n) => {
+                    p.ofport = n;
+                    taken.insert(n);
+                }
+                _ => unplaced.push(i),
+            }
+        }
+        for i in unplaced {
+            let n = (1..).find(|n| !taken.contains(n)).unwrap_or(u32::MAX);
+            b.ports[i].ofport = n;
+            taken.insert(n);
+        }
     }
 }
 
@@ -327,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn structural_changes_are_listed_and_not_live() {
+    fn ports_added_and_removed_are_live_bridges_and_openflow_settings_are_not() {
         let new = BASE.replace("name = \"b\"", "name = \"c\"").replace(
             "mac_aging_secs = 300",
             "mac_aging_secs = 300\nfail_mode = \"secure\"",
@@ -343,7 +381,34 @@ mod tests {
                 "bridge br1 added",
             ]
         );
-        assert!(d.iter().all(|c| !c.live()));
+        let live: Vec<bool> = d.iter().map(Change::live).collect();
+        assert_eq!(live, [false, true, true, false]);
+    }
+
+    #[test]
+    fn assigned_ofports_stay_when_an_earlier_port_goes() {
+        let three = BASE.to_string()
+            + "\n[[bridge.port]]\nname = \"c\"\nkind = \"mock\"\nvlan_mode = \"access\"\ntag = 10\n";
+        let running = cfg(&three);
+        assert_eq!(running.bridges[0].ports[2].ofport, 3);
+        // b goes, d comes: c keeps 3, d takes the lowest free number (2).
+        let text = three.replace("name = \"b\"", "name = \"d\"");
+        let mut desired = cfg(&text);
+        keep_ofports(&running, &mut desired);
+        let numbers: Vec<(&str, u32)> = desired.bridges[0]
+            .ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.ofport))
+            .collect();
+        assert_eq!(numbers, [("a", 1), ("d", 2), ("c", 3)]);
+        let d: Vec<String> = diff(&running, &desired)
+            .iter()
+            .map(Change::describe)
+            .collect();
+        assert_eq!(
+            d,
+            ["bridge br0: port b removed", "bridge br0: port d added"]
+        );
     }
 
     #[test]

@@ -6,15 +6,19 @@
 //! the running one and hands the list to one applier, [`apply`].
 //!
 //! Each change says whether the engine can apply it while traffic flows ([`Change::live`]). Today
-//! that is a port's VLAN mode, tag and trunks (published in the bridge's snapshot, so the next
-//! batch of every PMD sees it) and MAC aging and limits. The others (ports and bridges added or
-//! removed, backends, ofports, queues, flows in the file, OpenFlow settings, switch-wide
-//! settings) still need a restart: a desired configuration that contains any of them is refused
-//! as a whole with the list, and nothing is applied, so a switch never runs half a file.
+//! that is ports added to and removed from existing bridges (see `crate::ports`), a port's VLAN
+//! mode, tag and trunks (published in the bridge's snapshot, so the next batch of every PMD sees
+//! it) and MAC aging and limits. The others (bridges added or removed, a port's backend, ofport
+//! or queues, flows in the file, OpenFlow settings, switch-wide settings) still need a restart:
+//! a desired configuration that contains any of them is refused as a whole with the list.
+//!
+//! All or nothing: every new port is opened first, and if one cannot be (an interface that does
+//! not exist, a socket path that cannot be bound) nothing is changed. Only then are ports
+//! removed, the new ones added, and the other changes made; none of those steps can fail.
 
 mod diff;
 
-pub use diff::{diff, Change};
+pub use diff::{diff, keep_ofports, Change};
 
 use crate::config::SwitchConfig;
 use crate::switch::Switch;
@@ -25,12 +29,16 @@ pub enum ReconfigError {
     /// It contains changes the engine cannot make while running; nothing was applied.
     #[error("these changes need a restart of dvs-switchd, so nothing was applied: {}", .0.join("; "))]
     NeedsRestart(Vec<String>),
+    /// A new port could not be opened; nothing was applied.
+    #[error("{0}; nothing was applied")]
+    PortOpen(String),
 }
 
 /// Apply `desired` to the running switch: every change or none. Returns the changes made
 /// (empty when `desired` means what is running already).
-pub fn apply(sw: &Switch, desired: SwitchConfig) -> Result<Vec<Change>, ReconfigError> {
+pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, ReconfigError> {
     let mut running = sw.running_config();
+    keep_ofports(&running, &mut desired);
     let changes = diff(&running, &desired);
     let refused: Vec<String> = changes
         .iter()
@@ -39,6 +47,30 @@ pub fn apply(sw: &Switch, desired: SwitchConfig) -> Result<Vec<Change>, Reconfig
         .collect();
     if !refused.is_empty() {
         return Err(ReconfigError::NeedsRestart(refused));
+    }
+    // Open every new port before anything changes.
+    let mut opened = Vec::new();
+    for c in &changes {
+        if let Change::PortAdded { bridge, port } = c {
+            let pc = desired
+                .bridges
+                .iter()
+                .find(|b| b.name == *bridge)
+                .and_then(|b| b.ports.iter().find(|p| p.name == *port))
+                .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not in the file")))?;
+            opened.push(
+                sw.open_new_port(bridge, pc)
+                    .map_err(|e| ReconfigError::PortOpen(e.to_string()))?,
+            );
+        }
+    }
+    for c in &changes {
+        if let Change::PortRemoved { port, .. } = c {
+            sw.remove_port(port);
+        }
+    }
+    for o in opened {
+        sw.add_port(o);
     }
     for c in &changes {
         apply_one(sw, c);
@@ -94,13 +126,13 @@ fn apply_one(sw: &Switch, c: &Change) {
                 b.bump_epoch();
             }
         }
+        // Done by `apply` before the others.
+        Change::PortAdded { .. } | Change::PortRemoved { .. } => {}
         // Not live: `apply` refused the whole configuration before getting here.
         Change::Switch { .. }
         | Change::BridgeAdded { .. }
         | Change::BridgeRemoved { .. }
         | Change::BridgeSetting { .. }
-        | Change::PortAdded { .. }
-        | Change::PortRemoved { .. }
         | Change::PortSetting { .. } => {}
     }
 }

@@ -1,0 +1,172 @@
+//! Ports added to and removed from a running switch (see `crate::ports` for why the order of
+//! the steps makes them safe for the PMDs, and `crate::reconfig` for who calls these).
+
+use super::{lock, open_port, Switch, SwitchError};
+use crate::bridge::BridgePort;
+use crate::config::PortConfig;
+use crate::ofp::{OFPPR_ADD, OFPPR_DELETE};
+use crate::pmd::{Assignment, RxqRef};
+use crate::port::Port;
+use crate::ports::GonePort;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a change waits for the PMDs to pick up a new port table (they do between bursts:
+/// microseconds, or one nap).
+const PMD_ACK: Duration = Duration::from_secs(2);
+
+/// A port opened for adding, not yet part of the switch.
+pub struct NewPort {
+    bridge: usize,
+    config: PortConfig,
+    port: Arc<dyn Port>,
+}
+
+impl Switch {
+    /// Open the port `pc` of bridge `bridge` without adding it anywhere yet (so that a reload
+    /// can open every new port before it changes anything).
+    pub fn open_new_port(&self, bridge: &str, pc: &PortConfig) -> Result<NewPort, SwitchError> {
+        let bidx = self
+            .bridges
+            .iter()
+            .position(|b| b.name == bridge)
+            .ok_or_else(|| SwitchError::PortOpen {
+                location: pc.location.to_string(),
+                port: pc.name.clone(),
+                message: format!("no bridge {bridge}"),
+            })?;
+        let (port, _mock) = open_port(pc, self.frame_size(), self.config.switch.pmd_cores.len())?;
+        Ok(NewPort {
+            bridge: bidx,
+            config: pc.clone(),
+            port,
+        })
+    }
+
+    /// Make an opened port part of the switch: table, bridge view, MAC limit, rx queues.
+    pub fn add_port(&self, o: NewPort) {
+        let NewPort {
+            bridge: bidx,
+            config: pc,
+            port,
+        } = o;
+        let gidx = {
+            let mut cfg = lock(&self.port_cfg);
+            cfg.push(Some(pc.clone()));
+            cfg.len() - 1
+        };
+        let generation = self.ports.publish(|ports, home| {
+            ports.push(port.clone());
+            home.push((bidx, pc.ofport));
+        });
+        self.wait_pmds(generation);
+        let bridge = &self.bridges[bidx];
+        if let Some(l) = pc.mac_limit {
+            bridge.macs().set_port_limit(pc.ofport, Some(l));
+        }
+        let _ = bridge.edit_view(|v| {
+            v.by_ofport.insert(pc.ofport, v.ports.len());
+            v.ports.push(BridgePort {
+                name: pc.name.clone(),
+                ofport: pc.ofport,
+                gidx,
+                vlan: pc.vlan.clone(),
+                port: port.clone(),
+                config: 0,
+            });
+            Ok::<_, ()>(())
+        });
+        self.assign_new_queues(gidx, port.n_rxq());
+        self.ofp[bidx].port_status(OFPPR_ADD, pc.ofport);
+    }
+
+    /// Take port `name` out of the switch; it is closed (dropped) here, once no PMD can touch it.
+    /// Returns false when there is no such port.
+    pub fn remove_port(&self, name: &str) -> bool {
+        let Some(gidx) = self.port_index(name) else {
+            return false;
+        };
+        let (bidx, ofport) = self.ports.load().home[gidx];
+        let bridge = &self.bridges[bidx];
+        // Out of the rx assignment and the bridge first: after this no new decision names it.
+        {
+            let _pmds = lock(&self.pmds);
+            let cur = self.assignment.load_full();
+            let next: Assignment = cur
+                .iter()
+                .map(|l| l.iter().filter(|r| r.gidx != gidx).cloned().collect())
+                .collect();
+            self.assignment.store(Arc::new(next));
+        }
+        self.ofp[bidx].port_status(OFPPR_DELETE, ofport);
+        let _ = bridge.edit_view(|v| {
+            v.ports.retain(|p| p.gidx != gidx);
+            v.by_ofport = v
+                .ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.ofport, i))
+                .collect();
+            Ok::<_, ()>(())
+        });
+        {
+            let mut macs = bridge.macs();
+            macs.flush_port(ofport);
+            macs.set_port_limit(ofport, None);
+        }
+        bridge.bump_epoch();
+        let old = self.ports.load().ports[gidx].clone();
+        let generation = self.ports.publish(|ports, _| {
+            ports[gidx] = Arc::new(GonePort::new(name));
+        });
+        lock(&self.port_cfg)[gidx] = None;
+        self.wait_pmds(generation);
+        // The last reference (PMDs have let go of the old table): the backend closes here.
+        drop(old);
+        true
+    }
+
+    /// Wait until every running PMD works with port-table `generation` or later.
+    fn wait_pmds(&self, generation: u64) {
+        let seen: Vec<Arc<AtomicU64>> = lock(&self.pmds)
+            .iter()
+            .filter(|p| p.running())
+            .map(|p| p.seen.clone())
+            .collect();
+        if !self.ports.wait_seen(&seen, generation, PMD_ACK) {
+            eprintln!(
+                "dvs-switchd: a PMD did not pick up port table {generation} within {PMD_ACK:?}"
+            );
+        }
+    }
+
+    /// Give the new port's queues to the PMDs with the fewest.
+    fn assign_new_queues(&self, gidx: usize, queues: u16) {
+        let pmds = lock(&self.pmds);
+        let n = pmds.len().max(1);
+        let cur = self.assignment.load_full();
+        let mut next: Assignment = (*cur).clone();
+        next.resize(n, Vec::new());
+        for queue in 0..queues {
+            let (least, _) = next
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| l.len())
+                .unwrap_or((0, &Vec::new()));
+            next[least].push(Arc::new(RxqRef {
+                gidx,
+                queue,
+                packets: AtomicU64::new(0),
+            }));
+        }
+        self.assignment.store(Arc::new(next));
+    }
+}
+
+impl super::PmdInfo {
+    /// The thread is alive (not stopped or exited).
+    fn running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+}
