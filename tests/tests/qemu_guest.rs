@@ -508,3 +508,49 @@ fn guests_ping_with_msix_interrupts_on_a_newer_qemu() {
     t.assert_ping(0, 1, "MSI-X guests");
     t.assert_ping(1, 0, "MSI-X guests");
 }
+
+#[test]
+fn a_vm_port_added_while_running_carries_a_new_guest_and_the_others_keep_their_link() {
+    let test = "a_vm_port_added_while_running_carries_a_new_guest_and_the_others_keep_their_link";
+    if skip(test) {
+        return;
+    }
+    let _one = serial();
+    let mut t = Vms::start("server", &[10, 10], 1, None, 1500);
+    t.assert_ping(0, 1, "at start");
+    // vm1 pings vm2 ten times a second, in the background, while the switch is reconfigured.
+    t.vms[0].must(&format!(
+        "ping -c 80 -i 0.1 {} > /tmp/flood 2>&1 &",
+        addr(1)
+    ));
+
+    // The operator adds a port for a third VM to the file and reloads: no restart.
+    let path = t.sw.config_path();
+    let before = std::fs::read_to_string(&path).unwrap();
+    let with_vm3 = before.clone() + &vhost_port("vm3", 3, &t.dir, "server", 10, 1);
+    std::fs::write(&path, &with_vm3).unwrap();
+    let (ok, out) = t.sw.dvsctl(&["switch", "reload"]);
+    assert!(ok && out.contains("port vm3 added"), "{out}");
+    let nic = Nic::new(&t.dir.join("vm3.sock"), false, vm_mac(3));
+    t.vms.push(Guest::start("vm3", &[nic]));
+    t.configure(2);
+    t.assert_ping(2, 0, "the new VM");
+
+    // The background pings all came back: vm1 and vm2 never lost their link.
+    let (_, flood) = t.vms[0].sh_timeout("wait; cat /tmp/flood", Duration::from_secs(60));
+    assert!(
+        flood.contains("80 packets transmitted, 80 packets received"),
+        "pings lost while vm3 was added:\n{flood}"
+    );
+    assert_eq!(detail(&t.sw, "vm1", "connections"), 1);
+    assert_eq!(detail(&t.sw, "vm2", "connections"), 1);
+
+    // And removed again: vm3 is cut off, the others are not.
+    std::fs::write(&path, &before).unwrap();
+    let (ok, out) = t.sw.dvsctl(&["switch", "reload"]);
+    assert!(ok && out.contains("port vm3 removed"), "{out}");
+    let cut = wait(CARRIER, || !t.vms[2].carrier("eth0")) || t.vms[2].ping_fails(&addr(0));
+    assert!(cut, "vm3 still reaches vm1 after its port was removed");
+    assert!(!t.sw.dvsctl(&["switch", "show"]).1.contains("Port vm3"));
+    t.assert_ping(0, 1, "after vm3's port was removed");
+}
