@@ -52,6 +52,18 @@ pub const OFPPC_NO_FWD: u32 = 1 << 5;
 pub const OFPPC_NO_PACKET_IN: u32 = 1 << 6;
 
 impl BridgePort {
+    /// A member with no OpenFlow config bits set.
+    pub fn new(name: &str, ofport: u32, gidx: usize, vlan: VlanMode, port: Arc<dyn Port>) -> Self {
+        BridgePort {
+            name: name.to_string(),
+            ofport,
+            gidx,
+            vlan,
+            port,
+            config: 0,
+        }
+    }
+
     /// The port may transmit: not administratively down, not NO_FWD.
     #[inline]
     pub fn forwards(&self) -> bool {

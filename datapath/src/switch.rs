@@ -131,14 +131,13 @@ impl Switch {
                     mock_handles.push((pc.name.clone(), h));
                 }
                 let gidx = ports.len();
-                list.push(BridgePort {
-                    name: pc.name.clone(),
-                    ofport: pc.ofport,
+                list.push(BridgePort::new(
+                    &pc.name,
+                    pc.ofport,
                     gidx,
-                    vlan: pc.vlan.clone(),
-                    port: port.clone(),
-                    config: 0,
-                });
+                    pc.vlan.clone(),
+                    port.clone(),
+                ));
                 ports.push(port);
                 port_cfg.push(Some(pc.clone()));
                 port_home.push((bidx, pc.ofport));

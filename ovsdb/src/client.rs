@@ -68,6 +68,30 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 type Pending = HashMap<u64, Sender<Result<Value, Error>>>;
 
+/// What the client needs of a connected socket (unix or TCP).
+trait Stream: std::io::Read + Write + Send + Sync + Sized + 'static {
+    fn try_clone_stream(&self) -> std::io::Result<Self>;
+    fn shut(&self);
+}
+
+impl Stream for UnixStream {
+    fn try_clone_stream(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
+    fn shut(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Stream for TcpStream {
+    fn try_clone_stream(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
+    fn shut(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 struct Shared {
     writer: Mutex<Box<dyn Write + Send>>,
     pending: Mutex<Option<Pending>>,
@@ -107,29 +131,24 @@ impl Client {
     /// Connect to `unix:PATH` or `tcp:HOST:PORT` and start the reader thread.
     pub fn connect(addr: &str) -> Result<Client, Error> {
         if let Some(path) = addr.strip_prefix("unix:") {
-            let s = UnixStream::connect(path)?;
-            let (r, w, c) = (s.try_clone()?, s.try_clone()?, s);
-            Ok(Self::start(
-                Box::new(r),
-                Box::new(w),
-                Box::new(move || {
-                    let _ = c.shutdown(std::net::Shutdown::Both);
-                }),
-            ))
+            Self::over(UnixStream::connect(path)?)
         } else if let Some(hp) = addr.strip_prefix("tcp:") {
             let s = TcpStream::connect(hp)?;
             s.set_nodelay(true)?;
-            let (r, w, c) = (s.try_clone()?, s.try_clone()?, s);
-            Ok(Self::start(
-                Box::new(r),
-                Box::new(w),
-                Box::new(move || {
-                    let _ = c.shutdown(std::net::Shutdown::Both);
-                }),
-            ))
+            Self::over(s)
         } else {
             Err(Error::Address(addr.to_string()))
         }
+    }
+
+    /// Run the protocol over a connected stream.
+    fn over<S: Stream>(s: S) -> Result<Client, Error> {
+        let (r, w) = (s.try_clone_stream()?, s.try_clone_stream()?);
+        Ok(Self::start(
+            Box::new(r),
+            Box::new(w),
+            Box::new(move || s.shut()),
+        ))
     }
 
     fn start(

@@ -55,6 +55,18 @@ pub fn try_run(cmd: &str, args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// Wait (at most `timeout`, checking every 200 ms) until `f` holds; true if it did.
+pub fn wait_until(timeout: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    f()
+}
+
 /// A unique short tag for names (interface names are limited to 15 bytes).
 pub fn unique_tag() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -8,11 +8,11 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tests::frames::{frame, BROADCAST};
 use tests::guest::{self, Guest, Nic};
 use tests::lab::pmd_core;
-use tests::{require_root, vm_mac, Netns, RawSock, Switchd, Veth};
+use tests::{require_root, vm_mac, wait_until as wait, Netns, RawSock, Switchd, Veth};
 
 const CARRIER: Duration = Duration::from_secs(30);
 
@@ -69,18 +69,6 @@ fn port_show(sw: &Switchd, port: &str) -> Value {
 
 fn link_up(sw: &Switchd, port: &str) -> bool {
     sw.port_stats(port)["link_up"].as_bool().unwrap_or(false)
-}
-
-/// Wait (bounded) until `f` holds.
-fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 /// A port's vhost details (`switch/show`).

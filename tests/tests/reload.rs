@@ -2,9 +2,9 @@
 //! and apply what changed while traffic flows; a bad file, or one asking for a change the switch
 //! cannot make while running, changes nothing and says why.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tests::lab::{Lab, VmSpec};
-use tests::require_root;
+use tests::{require_root, wait_until as wait};
 
 /// Write `text` as the running switch's config file.
 fn write_config(lab: &Lab, text: &str) {
@@ -22,17 +22,6 @@ fn ping_counts(out: &str) -> (u64, u64) {
         .filter_map(|w| w.parse().ok())
         .collect();
     (nums[0], nums[1])
-}
-
-fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 #[test]

@@ -67,14 +67,13 @@ impl Switch {
         }
         let _ = bridge.edit_view(|v| {
             v.by_ofport.insert(pc.ofport, v.ports.len());
-            v.ports.push(BridgePort {
-                name: pc.name.clone(),
-                ofport: pc.ofport,
+            v.ports.push(BridgePort::new(
+                &pc.name,
+                pc.ofport,
                 gidx,
-                vlan: pc.vlan.clone(),
-                port: port.clone(),
-                config: 0,
-            });
+                pc.vlan.clone(),
+                port.clone(),
+            ));
             Ok::<_, ()>(())
         });
         self.assign_new_queues(gidx, port.n_rxq());
