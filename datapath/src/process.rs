@@ -258,10 +258,8 @@ impl Worker {
                 r.hit(u64::from(len), now);
             }
             self.tx.execute(&bridge, &dec, pkt, counters, now);
-            if !effect.held {
-                emc.insert(*key, hash, epoch, Arc::new(dec));
-                slots_valid = false;
-            }
+            emc.insert(*key, hash, epoch, Arc::new(dec));
+            slots_valid = false;
         }
         self.deferred.maybe_flush(now);
         let st = &self.tx.stats;

@@ -370,7 +370,12 @@ fn housekeep(hubs: &[Arc<Hub>]) {
         if !expired.is_empty() {
             hub.flows_removed(&expired);
         }
-        if b.macs().expire(now) > 0 {
+        let changed = {
+            let mut macs = b.macs();
+            // An address held by the move hold-down may move now: its cached decisions must go.
+            macs.expire(now) > 0 || macs.hold_ended(now)
+        };
+        if changed {
             b.bump_epoch();
         }
         for p in &b.view().ports {

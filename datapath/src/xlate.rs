@@ -204,10 +204,6 @@ const HOT_BYTES: usize = std::mem::offset_of!(Decision, drop) + 8;
 pub struct LearnEffect {
     /// The table changed (new entry or move): caches must be invalidated.
     pub changed: bool,
-    /// The source address was held on another port by the move hold-down. The decision must
-    /// not be cached: a cached one would never learn again, so an address that really moved
-    /// (a migrated VM announcing itself) would stay on its old port until that entry aged out.
-    pub held: bool,
 }
 
 /// Mode of a translation: `Learn` for real packets, `DryRun` for traces (no learning).
@@ -540,8 +536,9 @@ impl Ctx<'_> {
                     self.out.drop = Some(DropReason::MacLimit);
                     return;
                 }
-                Learn::Flapping { .. } => self.effect.held = true,
-                Learn::NotUnicast => {}
+                // Cached like any decision; the switch's housekeeping invalidates the caches when
+                // the hold-down ends (`MacTable::hold_ended`), so the address learns again then.
+                Learn::NotUnicast | Learn::Flapping { .. } => {}
             }
             if self.macs.generation() != gen {
                 self.effect.changed = true;

@@ -168,11 +168,12 @@ fn an_address_held_by_the_move_hold_down_moves_once_it_ends() {
     r.send("t", build::vlan_tagged(&eth(BCAST, B), 0x8100, 10), 2);
     assert_eq!(where_is_b().as_deref(), Some("t"));
     // B announces itself from b again, repeatedly (as a migrated VM's RARPs do). The first
-    // frames fall in the hold-down; the same frame after it must still move B: a held
-    // decision is never cached.
+    // frames fall in the hold-down (and their decision is cached); the same frame after it must
+    // still move B: the end of the hold-down invalidates the caches (housekeeping, every
+    // 250 ms).
     r.send("b", eth(BCAST, B), 2);
     assert_eq!(where_is_b().as_deref(), Some("t"), "held on t");
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(1500));
     r.send("b", eth(BCAST, B), 2);
     assert_eq!(
         where_is_b().as_deref(),

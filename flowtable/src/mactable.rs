@@ -97,6 +97,9 @@ pub struct MacTable {
     generation: u64,
     moves: u64,
     flaps: u64,
+    /// The earliest moment an address held by the hold-down may move again (see
+    /// [`MacTable::hold_ended`]).
+    hold_ends_ns: Option<u64>,
 }
 
 impl MacTable {
@@ -122,6 +125,23 @@ impl MacTable {
             generation: 0,
             moves: 0,
             flaps: 0,
+            hold_ends_ns: None,
+        }
+    }
+
+    /// True once, when the hold-down of an address that was held has ended (`now_ns` past it).
+    /// A datapath that cached the decisions it made while an address was held must drop them
+    /// then, so that the address's next frame learns it where it is now: the caller invalidates
+    /// its caches. A decision made under the hold-down is cached like any other (a flapping
+    /// address must not turn every frame into a slow-path lookup); this is what stops it from
+    /// living on after the hold-down.
+    pub fn hold_ended(&mut self, now_ns: u64) -> bool {
+        match self.hold_ends_ns {
+            Some(t) if now_ns >= t => {
+                self.hold_ends_ns = None;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -185,6 +205,8 @@ impl MacTable {
         if let Some(o) = old.as_ref().filter(|_| moving) {
             if o.moved_at_ns != 0 && now_ns.saturating_sub(o.moved_at_ns) < MOVE_HOLDDOWN_NS {
                 self.flaps += 1;
+                let ends = o.moved_at_ns.saturating_add(MOVE_HOLDDOWN_NS);
+                self.hold_ends_ns = Some(self.hold_ends_ns.map_or(ends, |e| e.min(ends)));
                 return Learn::Flapping { stays: o.port };
             }
         }
@@ -495,6 +517,10 @@ mod tests {
         assert_eq!(t.generation(), g);
         assert_eq!(t.lookup(1, m, 2 * s + 20), Some(2));
         assert_eq!((t.moves(), t.flaps()), (1, 1));
+        // The end of the hold-down is reported once (caches of held decisions must go then).
+        assert!(!t.hold_ended(3 * s - 1));
+        assert!(t.hold_ended(3 * s));
+        assert!(!t.hold_ended(3 * s + 1));
         // After the hold-down it may move again.
         assert!(matches!(
             t.learn(1, m, 1, 3 * s + 20),
