@@ -523,15 +523,21 @@ fn build_ports(
             }
         }
     }
-    let mut taken: HashSet<u64> = by_ofport.keys().copied().collect();
+    let taken: HashSet<u64> = by_ofport.keys().copied().collect();
+    // Numbers are only ever taken, so the lowest free one never goes down: one cursor, not a
+    // scan from 1 per port (which made a 1000-port bridge cost half a million lookups).
+    let mut next = 1u64;
     let mut ports = Vec::new();
     for (pi, p) in b.port.iter().enumerate() {
         let ofport = match &p.get_ref().ofport {
             // Range-checked above.
             Some(v) => *v.get_ref() as u32,
             None => {
-                let n = lowest_free(&taken);
-                taken.insert(n);
+                while taken.contains(&next) {
+                    next += 1;
+                }
+                let n = next;
+                next += 1;
                 u32::try_from(n).unwrap_or(u32::MAX)
             }
         };

@@ -153,9 +153,19 @@ fn vlan_text(v: &VlanMode) -> String {
 /// order would renumber every later port when one is removed; OVS keeps numbers stable the same
 /// way (`ofport_request` or else the number a port already has).
 pub fn keep_ofports(running: &SwitchConfig, desired: &mut SwitchConfig) {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
     for b in &mut desired.bridges {
-        let old = running.bridges.iter().find(|o| o.name == b.name);
+        let was: HashMap<&str, u32> = running
+            .bridges
+            .iter()
+            .find(|o| o.name == b.name)
+            .map(|o| {
+                o.ports
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.ofport))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut taken: HashSet<u32> = b
             .ports
             .iter()
@@ -167,19 +177,22 @@ pub fn keep_ofports(running: &SwitchConfig, desired: &mut SwitchConfig) {
             if p.ofport_requested {
                 continue;
             }
-            let was = old.and_then(|o| o.ports.iter().find(|q| q.name == p.name));
-            match was.map(|q| q.ofport) {
-                Some(n) if !taken.contains(&n) => {
+            match was.get(p.name.as_str()) {
+                Some(&n) if !taken.contains(&n) => {
                     p.ofport = n;
                     taken.insert(n);
                 }
                 _ => unplaced.push(i),
             }
         }
+        // The lowest free numbers, in file order (one cursor: numbers are only taken).
+        let mut next = 1u32;
         for i in unplaced {
-            let n = (1..).find(|n| !taken.contains(n)).unwrap_or(u32::MAX);
-            b.ports[i].ofport = n;
-            taken.insert(n);
+            while taken.contains(&next) {
+                next += 1;
+            }
+            b.ports[i].ofport = next;
+            taken.insert(next);
         }
     }
 }
@@ -252,8 +265,16 @@ fn bridge_diff(old: &BridgeConfig, new: &BridgeConfig, out: &mut Vec<Change>) {
             limit: new.mac_limit,
         });
     }
+    let by_name = |ports: &'_ [PortConfig]| -> std::collections::HashMap<String, usize> {
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect()
+    };
+    let (old_names, new_names) = (by_name(&old.ports), by_name(&new.ports));
     for p in &old.ports {
-        if !new.ports.iter().any(|n| n.name == p.name) {
+        if !new_names.contains_key(&p.name) {
             out.push(Change::PortRemoved {
                 bridge: bridge(),
                 port: p.name.clone(),
@@ -261,7 +282,7 @@ fn bridge_diff(old: &BridgeConfig, new: &BridgeConfig, out: &mut Vec<Change>) {
         }
     }
     for p in &new.ports {
-        match old.ports.iter().find(|o| o.name == p.name) {
+        match old_names.get(&p.name).map(|&i| &old.ports[i]) {
             None => out.push(Change::PortAdded {
                 bridge: bridge(),
                 port: p.name.clone(),
