@@ -11,6 +11,21 @@ fn write_config(lab: &Lab, text: &str) {
     std::fs::write(lab.sw.config_path(), text).expect("write config");
 }
 
+/// `dvsctl switch reload` one second into 300 pings (every 10 ms) from vm1 to `dst`: the
+/// reload's (success, output) and the ping's.
+fn reload_under_pings(lab: &Lab, dst: &str) -> ((bool, String), (bool, String)) {
+    std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            lab.vm("vm1")
+                .ns
+                .exec(&["ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", dst])
+        });
+        std::thread::sleep(Duration::from_millis(1000));
+        let reload = lab.sw.dvsctl(&["switch", "reload"]);
+        (reload, flood.join().expect("ping thread"))
+    })
+}
+
 /// The transmitted and received counts of a ping summary.
 fn ping_counts(out: &str) -> (u64, u64) {
     let line = out
@@ -50,16 +65,7 @@ fn reload_moves_a_port_to_another_vlan_without_disturbing_the_others() {
 
     // vm3 moves to VLAN 10 while vm1 pings vm2 every 10 ms: not one of those may be lost.
     write_config(&lab, &vm3_in_10);
-    let (reload, flood) = std::thread::scope(|s| {
-        let flood = s.spawn(|| {
-            lab.vm("vm1").ns.exec(&[
-                "ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", "10.0.9.2",
-            ])
-        });
-        std::thread::sleep(Duration::from_millis(1000));
-        let reload = lab.sw.dvsctl(&["switch", "reload"]);
-        (reload, flood.join().expect("ping thread"))
-    });
+    let (reload, flood) = reload_under_pings(&lab, "10.0.9.2");
     assert!(reload.0, "reload failed: {}", reload.1);
     assert!(
         reload.1.contains("applied 1 change")
@@ -150,16 +156,7 @@ fn reload_adds_and_removes_ports_while_the_others_forward() {
         veth.host
     );
     write_config(&lab, &(orig.clone() + &vm3_port));
-    let (reload, flood) = std::thread::scope(|s| {
-        let flood = s.spawn(|| {
-            lab.vm("vm1").ns.exec(&[
-                "ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", "10.0.8.2",
-            ])
-        });
-        std::thread::sleep(Duration::from_millis(1000));
-        let reload = lab.sw.dvsctl(&["switch", "reload"]);
-        (reload, flood.join().expect("ping thread"))
-    });
+    let (reload, flood) = reload_under_pings(&lab, "10.0.8.2");
     assert!(
         reload.0 && reload.1.contains("port vm3 added"),
         "{}",
@@ -201,16 +198,7 @@ fn reload_adds_and_removes_ports_while_the_others_forward() {
         format!("{}{}", &orig[..head], &orig[tail..])
     };
     write_config(&lab, &(without_vm2 + &vm3_port));
-    let (reload, flood) = std::thread::scope(|s| {
-        let flood = s.spawn(|| {
-            lab.vm("vm1").ns.exec(&[
-                "ping", "-q", "-c", "300", "-i", "0.01", "-W", "1", "10.0.8.3",
-            ])
-        });
-        std::thread::sleep(Duration::from_millis(1000));
-        let reload = lab.sw.dvsctl(&["switch", "reload"]);
-        (reload, flood.join().expect("ping thread"))
-    });
+    let (reload, flood) = reload_under_pings(&lab, "10.0.8.3");
     assert!(
         reload.0 && reload.1.contains("port vm2 removed"),
         "{}",
