@@ -228,4 +228,42 @@ fn reload_adds_and_removes_ports_while_the_others_forward() {
         wait(Duration::from_secs(5), || !bound(&lab.vm("vm2").veth.host)),
         "vm2's port was not closed"
     );
+
+    // Port vm3 moves to another interface (a new host behind it): the port is re-created, the
+    // new host is reachable and the old one cut off.
+    let ns4 = tests::Netns::new("vm4");
+    let veth4 = tests::Veth::new(&ns4, tests::vm_mac(4), Some("10.0.8.4/24"));
+    let vm3_moved = vm3_port.replace(&veth.host, &veth4.host);
+    write_config(&lab, &(without_vm2_text(&orig) + &vm3_moved));
+    let reload = lab.sw.dvsctl(&["switch", "reload"]);
+    assert!(
+        reload.0
+            && reload
+                .1
+                .contains("port vm3: interface changed (port re-created)"),
+        "{}",
+        reload.1
+    );
+    assert!(
+        ns4.ping_ok("10.0.8.1"),
+        "the port does not forward on its new interface"
+    );
+    assert!(!ns.ping("10.0.8.1", 2), "the old interface still forwards");
+    assert!(
+        wait(Duration::from_secs(5), || !bound(&veth.host)),
+        "old socket kept"
+    );
+    assert!(bound(&veth4.host));
+}
+
+/// `text` without the `[[bridge.port]]` section of vm2.
+fn without_vm2_text(text: &str) -> String {
+    let start = text.find("name = \"vm2\"").expect("vm2 section");
+    let head = text[..start]
+        .rfind("[[bridge.port]]")
+        .expect("section header");
+    let tail = text[start..]
+        .find("[[bridge.port]]")
+        .map_or(text.len(), |i| start + i);
+    format!("{}{}", &text[..head], &text[tail..])
 }

@@ -25,15 +25,28 @@ const POLL: Duration = Duration::from_millis(20);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Thread body.
-pub(crate) fn run(shared: Arc<Shared>, listener: Option<UnixListener>) {
+/// Thread body. `ours` identifies the server socket file this device bound.
+pub(crate) fn run(shared: Arc<Shared>, listener: Option<UnixListener>, ours: Option<(u64, u64)>) {
     match listener {
         Some(l) => serve_listener(&shared, &l),
         None => serve_client(&shared),
     }
-    if shared.cfg.role == crate::Role::Server {
+    // Remove the server socket only if the path is still ours: a port re-created with the
+    // same path (a reload changing its settings) binds its new socket before this one stops.
+    if shared.cfg.role == crate::Role::Server
+        && ours.is_some()
+        && socket_identity(&shared.cfg.socket) == ours
+    {
         let _ = std::fs::remove_file(&shared.cfg.socket);
     }
+}
+
+/// (device, inode) of the file at `path`, if any.
+pub(crate) fn socket_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn stopping(shared: &Shared) -> bool {

@@ -250,6 +250,11 @@ impl VhostNetDevice {
             }
             Role::Client => None,
         };
+        // Taken now, before anyone else can bind the path: the thread removes the file on
+        // exit only if it is still this one.
+        let ours = listener
+            .as_ref()
+            .and_then(|_| crate::conn::socket_identity(&cfg.socket));
         let nvq = usize::from(cfg.queue_pairs) * 2;
         let shared = Arc::new(Shared {
             cfg,
@@ -273,7 +278,7 @@ impl VhostNetDevice {
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("vhost-{name}"))
-            .spawn(move || crate::conn::run(s2, listener))
+            .spawn(move || crate::conn::run(s2, listener, ours))
             .map_err(VhostError::Spawn)?;
         Ok(Arc::new(VhostNetDevice {
             name: name.to_string(),

@@ -771,3 +771,26 @@ fn a_polling_guest_that_reenables_interrupts_is_not_left_waiting() {
     }
     assert!(fe.recv().is_none());
 }
+
+#[test]
+fn a_device_re_created_on_the_same_socket_keeps_the_path_when_the_old_one_stops() {
+    // A reload that changes a vhost port's settings opens the new device before it stops the
+    // old one. The old one must not remove the socket the new one now listens on.
+    let b = start(Role::Server);
+    let cfg = b.dev.config().clone();
+    let newer = VhostNetDevice::start("vhu-new", cfg).expect("second device on the same path");
+    b.dev.stop();
+    assert!(
+        b.sock.exists(),
+        "the old device removed the new one's socket"
+    );
+    let mut fe = TestFrontend::connect(&b.sock, Options::default()).expect("frontend");
+    assert!(
+        wait_until(WAIT, || newer.link_up()),
+        "no link on the new device"
+    );
+    ping_both_ways(&newer, &mut fe, 3);
+    drop(fe);
+    newer.stop();
+    assert!(!b.sock.exists(), "the last device leaves no socket behind");
+}

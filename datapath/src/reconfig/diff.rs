@@ -78,7 +78,8 @@ pub enum Change {
         /// New limit.
         limit: Option<usize>,
     },
-    /// A port setting that cannot change in place yet.
+    /// A port setting the backend fixes when it opens (kind, interface, backend settings,
+    /// ofport, queues): the port is re-created.
     PortSetting {
         /// Bridge name.
         bridge: String,
@@ -98,6 +99,7 @@ impl Change {
                 | Change::MacLimit { .. }
                 | Change::PortAdded { .. }
                 | Change::PortRemoved { .. }
+                | Change::PortSetting { .. }
                 | Change::PortVlan { .. }
                 | Change::PortMacLimit { .. }
         )
@@ -132,7 +134,7 @@ impl Change {
                 bridge,
                 port,
                 field,
-            } => format!("bridge {bridge}: port {port}: {field} changed"),
+            } => format!("bridge {bridge}: port {port}: {field} changed (port re-created)"),
         }
     }
 }
@@ -433,14 +435,22 @@ mod tests {
     }
 
     #[test]
-    fn a_port_s_backend_and_switch_settings_need_a_restart() {
+    fn a_port_s_backend_is_re_created_and_switch_settings_need_a_restart() {
         let new = BASE
             .replace("pmd_cores = [0]", "pmd_cores = [0]\nmtu = 9000")
             .replacen("kind = \"mock\"\n", "kind = \"mock\"\nrxq = 2\n", 1);
-        let d: Vec<String> = diff(&cfg(BASE), &cfg(&new))
-            .iter()
-            .map(Change::describe)
-            .collect();
-        assert_eq!(d, ["switch.mtu changed", "bridge br0: port a: rxq changed"]);
+        let d = diff(&cfg(BASE), &cfg(&new));
+        let text: Vec<String> = d.iter().map(Change::describe).collect();
+        assert_eq!(
+            text,
+            [
+                "switch.mtu changed",
+                "bridge br0: port a: rxq changed (port re-created)"
+            ]
+        );
+        assert_eq!(
+            d.iter().map(Change::live).collect::<Vec<_>>(),
+            [false, true]
+        );
     }
 }

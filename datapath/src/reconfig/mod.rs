@@ -6,15 +6,20 @@
 //! the running one and hands the list to one applier, [`apply`].
 //!
 //! Each change says whether the engine can apply it while traffic flows ([`Change::live`]). Today
-//! that is ports added to and removed from existing bridges (see `crate::ports`), a port's VLAN
-//! mode, tag and trunks (published in the bridge's snapshot, so the next batch of every PMD sees
-//! it) and MAC aging and limits. The others (bridges added or removed, a port's backend, ofport
-//! or queues, flows in the file, OpenFlow settings, switch-wide settings) still need a restart:
-//! a desired configuration that contains any of them is refused as a whole with the list.
+//! that is ports added to and removed from existing bridges (see `crate::ports`), a port whose
+//! kind, interface, backend settings, ofport or queues changed (re-created: the new instance is
+//! added as the old one is removed), a port's VLAN mode, tag and trunks (published in the
+//! bridge's snapshot, so the next batch of every PMD sees it) and MAC aging and limits. The
+//! others (bridges added or removed, flows in the file, OpenFlow settings, switch-wide settings)
+//! still need a restart: a desired configuration that contains any of them is refused as a whole
+//! with the list.
 //!
-//! All or nothing: every new port is opened first, and if one cannot be (an interface that does
-//! not exist, a socket path that cannot be bound) nothing is changed. Only then are ports
-//! removed, the new ones added, and the other changes made; none of those steps can fail.
+//! All or nothing: every new port, and the new instance of every re-created one, is opened
+//! first, while the old ones still run; if one cannot be (an interface that does not exist, a
+//! socket path that cannot be bound, a DPDK device or AF_XDP queue the old instance still holds)
+//! nothing is changed. Only then are ports removed, the new ones added, and the other changes
+//! made; none of those steps can fail. A vhost-user server re-created on the same socket path
+//! takes the path over (the old one leaves the file alone when it stops).
 
 mod diff;
 
@@ -48,26 +53,40 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
     if !refused.is_empty() {
         return Err(ReconfigError::NeedsRestart(refused));
     }
-    // Open every new port before anything changes.
-    let mut opened = Vec::new();
+    // Ports whose backend settings changed are re-created (once each, however many settings).
+    let mut recreated: Vec<(&String, &String)> = Vec::new();
     for c in &changes {
-        if let Change::PortAdded { bridge, port } = c {
-            let pc = desired
-                .bridges
-                .iter()
-                .find(|b| b.name == *bridge)
-                .and_then(|b| b.ports.iter().find(|p| p.name == *port))
-                .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not in the file")))?;
-            opened.push(
-                sw.open_new_port(bridge, pc)
-                    .map_err(|e| ReconfigError::PortOpen(e.to_string()))?,
-            );
+        if let Change::PortSetting { bridge, port, .. } = c {
+            if !recreated.contains(&(bridge, port)) {
+                recreated.push((bridge, port));
+            }
         }
+    }
+    // Open every new port, and every re-created port's new instance, before anything changes.
+    let added = changes.iter().filter_map(|c| match c {
+        Change::PortAdded { bridge, port } => Some((bridge, port)),
+        _ => None,
+    });
+    let mut opened = Vec::new();
+    for (bridge, port) in added.chain(recreated.iter().copied()) {
+        let pc = desired
+            .bridges
+            .iter()
+            .find(|b| b.name == *bridge)
+            .and_then(|b| b.ports.iter().find(|p| p.name == *port))
+            .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not in the file")))?;
+        opened.push(
+            sw.open_new_port(bridge, pc)
+                .map_err(|e| ReconfigError::PortOpen(e.to_string()))?,
+        );
     }
     for c in &changes {
         if let Change::PortRemoved { port, .. } = c {
             sw.remove_port(port);
         }
+    }
+    for (_, port) in &recreated {
+        sw.remove_port(port);
     }
     for o in opened {
         sw.add_port(o);
@@ -127,12 +146,11 @@ fn apply_one(sw: &Switch, c: &Change) {
             }
         }
         // Done by `apply` before the others.
-        Change::PortAdded { .. } | Change::PortRemoved { .. } => {}
+        Change::PortAdded { .. } | Change::PortRemoved { .. } | Change::PortSetting { .. } => {}
         // Not live: `apply` refused the whole configuration before getting here.
         Change::Switch { .. }
         | Change::BridgeAdded { .. }
         | Change::BridgeRemoved { .. }
-        | Change::BridgeSetting { .. }
-        | Change::PortSetting { .. } => {}
+        | Change::BridgeSetting { .. } => {}
     }
 }
