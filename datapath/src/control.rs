@@ -254,10 +254,30 @@ impl Control {
         Ok(json!({ "deleted": n }))
     }
 
-    /// Re-read the configuration file and apply the difference (see `reconfig`).
-    fn reload(&self) -> Result<Value, RpcError> {
+    /// Re-read the configuration file and apply the difference (see `reconfig`); with
+    /// `"dry_run": true` only say what would change.
+    fn reload(&self, params: &Value) -> Result<Value, RpcError> {
+        let dry_run = match params.get("dry_run") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(RpcError::invalid_params(format!(
+                    "\"dry_run\" must be true or false, not {other}"
+                )))
+            }
+        };
         let desired = crate::config::load(&self.sw.config.path)
             .map_err(|e| RpcError::failed(format!("reload: {e}; nothing was changed")))?;
+        if dry_run {
+            let plan = crate::reconfig::plan(&self.sw, desired);
+            let (live, restart): (Vec<_>, Vec<_>) = plan.iter().partition(|c| c.live());
+            let text = |v: Vec<&crate::reconfig::Change>| -> Vec<String> {
+                v.into_iter()
+                    .map(crate::reconfig::Change::describe)
+                    .collect()
+            };
+            return Ok(json!({ "would_apply": text(live), "needs_restart": text(restart) }));
+        }
         let applied = crate::reconfig::apply(&self.sw, desired)
             .map_err(|e| RpcError::failed(format!("reload: {e}")))?;
         let applied: Vec<String> = applied
@@ -424,7 +444,7 @@ impl RpcHandler for Control {
                 Ok(json!({}))
             }
             "trace" => self.trace(&params),
-            "switch/reload" => self.reload(),
+            "switch/reload" => self.reload(&params),
             "switch/shutdown" => {
                 self.shutdown.store(true, Ordering::Relaxed);
                 Ok(json!({}))

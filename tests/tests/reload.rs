@@ -63,8 +63,20 @@ fn reload_moves_a_port_to_another_vlan_without_disturbing_the_others() {
     let orig = std::fs::read_to_string(lab.sw.config_path()).expect("read config");
     let vm3_in_10 = orig.replace("tag = 20", "tag = 10");
 
-    // vm3 moves to VLAN 10 while vm1 pings vm2 every 10 ms: not one of those may be lost.
+    // A dry run says what a reload would do, and does nothing.
     write_config(&lab, &vm3_in_10);
+    let (ok, out) = lab.sw.dvsctl(&["switch", "reload", "--dry-run"]);
+    assert!(
+        ok && out.contains("would apply 1 change")
+            && out.contains("port vm3: vlan_mode access, tag 10"),
+        "{out}"
+    );
+    assert!(
+        !lab.vm("vm1").ns.ping("10.0.9.3", 2),
+        "the dry run applied something"
+    );
+
+    // vm3 moves to VLAN 10 while vm1 pings vm2 every 10 ms: not one of those may be lost.
     let (reload, flood) = reload_under_pings(&lab, "10.0.9.2");
     assert!(reload.0, "reload failed: {}", reload.1);
     assert!(
@@ -109,6 +121,13 @@ fn reload_moves_a_port_to_another_vlan_without_disturbing_the_others() {
     assert!(
         out.contains("need a restart") && out.contains("switch.pool_frames changed"),
         "{out}"
+    );
+    let (_, dry) = lab.sw.dvsctl(&["switch", "reload", "--dry-run"]);
+    assert!(
+        dry.contains("needs a restart:\n  switch.pool_frames changed")
+            && dry
+                .contains("would apply 1 change\n  bridge br0: port vm1: vlan_mode access, tag 20"),
+        "{dry}"
     );
     assert!(
         lab.vm("vm1").ns.ping_ok("10.0.9.2"),

@@ -35,7 +35,7 @@ pub fn render(cmd: &SwitchCmd, result: &Value) -> Result<String, FormatError> {
         SwitchCmd::DelFlows { .. } => Ok(count_line(result, "deleted")),
         SwitchCmd::ModFlows { .. } => Ok(count_line(result, "modified")),
         SwitchCmd::Call { .. } => Ok(pretty(result)),
-        SwitchCmd::Reload => Ok(reload(result)),
+        SwitchCmd::Reload { .. } => Ok(reload(result)),
         SwitchCmd::RxqAssign { .. }
         | SwitchCmd::AddFlow { .. }
         | SwitchCmd::AddFlows { .. }
@@ -44,24 +44,41 @@ pub fn render(cmd: &SwitchCmd, result: &Value) -> Result<String, FormatError> {
     }
 }
 
-/// What a reload applied, a line each.
+/// What a reload applied (or, dry run, would apply and would refuse), a line each.
 fn reload(v: &Value) -> String {
-    let applied: Vec<&str> = v
-        .get("applied")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if applied.is_empty() {
-        return "reload: nothing changed\n".into();
+    let list = |key: &str| -> Vec<&str> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let mut o = String::new();
+    let sections = [
+        ("applied", "reload: applied"),
+        ("would_apply", "reload --dry-run: would apply"),
+        (
+            "needs_restart",
+            "reload --dry-run: would be refused, needs a restart:",
+        ),
+    ];
+    for (key, head) in sections {
+        let items = list(key);
+        if items.is_empty() {
+            continue;
+        }
+        if key == "needs_restart" {
+            let _ = writeln!(o, "{head}");
+        } else {
+            let _ = writeln!(o, "{head} {}", plural(items.len() as u64, "change"));
+        }
+        for a in items {
+            let _ = writeln!(o, "  {a}");
+        }
     }
-    let mut o = format!(
-        "reload: applied {}\n",
-        plural(applied.len() as u64, "change")
-    );
-    for a in applied {
-        let _ = writeln!(o, "  {a}");
+    if o.is_empty() {
+        o.push_str("reload: nothing changed\n");
     }
     o
 }

@@ -142,7 +142,11 @@ pub enum SwitchCmd {
         flow: String,
     },
     /// Re-read the configuration file and apply what changed, while running (all or nothing).
-    Reload,
+    Reload {
+        /// Only say what would change (and what would need a restart).
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Stop the switch.
     Shutdown,
     /// Call any RPC method and print its JSON result.
@@ -234,7 +238,7 @@ pub fn request(cmd: &SwitchCmd) -> Result<(String, Value), CliError> {
         SwitchCmd::DumpMacs { bridge } => ("mac/show", json!({ "bridge": bridge })),
         SwitchCmd::MacFlush { bridge } => ("mac/flush", json!({ "bridge": bridge })),
         SwitchCmd::Trace { bridge, flow } => ("trace", json!({ "bridge": bridge, "flow": flow })),
-        SwitchCmd::Reload => ("switch/reload", json!({})),
+        SwitchCmd::Reload { dry_run } => ("switch/reload", json!({ "dry_run": dry_run })),
         SwitchCmd::Shutdown => ("switch/shutdown", json!({})),
         SwitchCmd::Call { method, params } => {
             let p = match params {

@@ -39,6 +39,14 @@ pub enum ReconfigError {
     PortOpen(String),
 }
 
+/// What applying `desired` would do, without doing it: every change, and whether the switch
+/// can make it while running (`dvsctl switch reload --dry-run`).
+pub fn plan(sw: &Switch, mut desired: SwitchConfig) -> Vec<Change> {
+    let running = sw.running_config();
+    keep_ofports(&running, &mut desired);
+    diff(&running, &desired)
+}
+
 /// Apply `desired` to the running switch: every change or none. Returns the changes made
 /// (empty when `desired` means what is running already).
 pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, ReconfigError> {
