@@ -125,9 +125,9 @@ impl Worker {
         while self.tx.txq.len() < n {
             self.tx.txq.push(Batch::new());
         }
-        if self.tx.pending.capacity() < n {
-            self.tx.pending.reserve(n - self.tx.pending.len());
-        }
+        self.tx
+            .pending
+            .reserve(n.saturating_sub(self.tx.pending.len()));
         self.tx.table = table;
     }
 

@@ -199,7 +199,7 @@ impl Shared {
         *lock(&self.last_error) = Some(msg.to_string());
     }
 
-    /// Record the status the frontend set (`None`: the connection ended).
+    /// Record the status the frontend set with SET_STATUS.
     pub fn note_status(&self, status: u8) {
         self.status.store(u16::from(status) + 1, Ordering::Relaxed);
     }
