@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use datapath::bridge::{Bridge, BridgePort};
 use datapath::config::VlanMode;
 use datapath::mempool::{Batch, PacketPool, STD_FRAME};
-use datapath::pmd::{PmdShared, PmdStats};
+use datapath::pmd::PmdStats;
 use datapath::port::mock::{MockOptions, MockPort};
 use datapath::port::Port;
 use datapath::process::Worker;
@@ -17,7 +17,7 @@ use flowtable::pipeline::Pipeline;
 use flowtable::text::parse_flow;
 use packet::build;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 const SRC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -94,18 +94,11 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
     let ports = Arc::new(datapath::ports::PortSet::new(
         vec![input.clone(), output],
         vec![(0, 1), (0, 2)],
+        vec![bridge],
     ));
     let table = ports.load_full();
-    let sh = PmdShared {
-        ports,
-        seen: Arc::new(std::sync::atomic::AtomicU64::new(0)),
-        bridges: Arc::new(vec![bridge]),
-        assignment: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
-        stop: Arc::new(AtomicBool::new(false)),
-        sleep_max_us: 0,
-    };
     let pool = PacketPool::new(4096, STD_FRAME).expect("pool");
-    let worker = Worker::new(0, pool, &sh, table, Arc::new(PmdStats::default()));
+    let worker = Worker::new(0, pool, table, Arc::new(PmdStats::default()));
     Setup {
         worker,
         input,

@@ -123,8 +123,8 @@ pub struct Bridge {
     pub index: usize,
     /// Bridge name.
     pub name: String,
-    /// OpenFlow datapath id.
-    pub datapath_id: u64,
+    /// OpenFlow datapath id (changes live, see [`Bridge::set_datapath_id`]).
+    datapath_id: AtomicU64,
     view: ArcSwap<BridgeView>,
     macs: Mutex<MacTable>,
     epoch: Arc<AtomicU64>,
@@ -155,7 +155,7 @@ impl Bridge {
         Bridge {
             index,
             name,
-            datapath_id,
+            datapath_id: AtomicU64::new(datapath_id),
             view: ArcSwap::from_pointee(BridgeView {
                 ports,
                 by_ofport,
@@ -170,6 +170,17 @@ impl Bridge {
             packet_in: PacketInQueue::default(),
             inject: InjectQueue::default(),
         }
+    }
+
+    /// The OpenFlow datapath id.
+    pub fn datapath_id(&self) -> u64 {
+        self.datapath_id.load(Ordering::Relaxed)
+    }
+
+    /// Change the datapath id (controllers see it on their next FEATURES_REQUEST; a change
+    /// reconnects them, see `reconfig`).
+    pub fn set_datapath_id(&self, id: u64) {
+        self.datapath_id.store(id, Ordering::Relaxed);
     }
 
     /// The current snapshot (cheap; no lock).

@@ -33,24 +33,23 @@ impl Control {
         Control { sw, shutdown }
     }
 
-    fn bridge(&self, params: &Value) -> Result<&Arc<Bridge>, RpcError> {
+    fn bridge(&self, params: &Value) -> Result<Arc<Bridge>, RpcError> {
         let name = params
             .get("bridge")
             .and_then(Value::as_str)
             .ok_or_else(|| RpcError::invalid_params("missing \"bridge\""))?;
         self.sw
-            .bridges
-            .iter()
-            .find(|b| b.name == name)
+            .bridge(name)
             .ok_or_else(|| RpcError::failed(format!("no bridge named {name}")))
     }
 
     fn show(&self) -> Value {
         let bridges: Vec<Value> = self
             .sw
-            .bridges
+            .hubs()
             .iter()
-            .map(|b| {
+            .map(|hub| {
+                let b = &hub.bridge;
                 let view = b.view();
                 let ports: Vec<Value> = view
                     .ports
@@ -87,12 +86,11 @@ impl Control {
                     "entries": macs.len(), "moves": macs.moves(), "flaps_held": macs.flaps(),
                 });
                 drop(macs);
-                let hub = &self.sw.ofp[b.index];
                 let mut openflow = serde_json::to_value(hub.fail_status()).unwrap_or(Value::Null);
                 if let Value::Object(o) = &mut openflow {
                     o.insert("packet_io".into(), json!(hub.packet_io.snapshot()));
                 }
-                json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id),
+                json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id()),
                        "mac_table": mac_table, "openflow": openflow, "ports": ports})
             })
             .collect();
@@ -103,7 +101,7 @@ impl Control {
     fn port_stats(&self, params: &Value) -> Result<Value, RpcError> {
         let filter = params.get("bridge").and_then(Value::as_str);
         if let Some(f) = filter {
-            if !self.sw.bridges.iter().any(|b| b.name == f) {
+            if self.sw.bridge(f).is_none() {
                 return Err(RpcError::failed(format!("no bridge named {f}")));
             }
         }
@@ -113,7 +111,7 @@ impl Control {
             if port.kind() == "removed" {
                 continue;
             }
-            let bname = &self.sw.bridges[bidx].name;
+            let bname = &table.bridges[bidx].name;
             if filter.is_some_and(|f| f != bname) {
                 continue;
             }
@@ -196,7 +194,7 @@ impl Control {
             reqs.push(FlowModRequest::from_text(Command::Add, fm));
         }
         drop(view);
-        flowmod::apply_batch(b, &reqs).map_err(|e| {
+        flowmod::apply_batch(&b, &reqs).map_err(|e| {
             RpcError::failed(format!(
                 "flow {}: {}: {}",
                 e.index + 1,
@@ -226,7 +224,7 @@ impl Control {
         } else {
             Command::Modify
         };
-        let applied = flowmod::apply_batch(b, &[FlowModRequest::from_text(cmd, fm)])
+        let applied = flowmod::apply_batch(&b, &[FlowModRequest::from_text(cmd, fm)])
             .map_err(|e| RpcError::failed(e.error.to_string()))?;
         Ok(json!({ "modified": applied.modified }))
     }
@@ -247,10 +245,12 @@ impl Control {
         } else {
             Command::Delete
         };
-        let applied = flowmod::apply_batch(b, &[FlowModRequest::from_text(cmd, fm)])
+        let applied = flowmod::apply_batch(&b, &[FlowModRequest::from_text(cmd, fm)])
             .map_err(|e| RpcError::failed(e.error.to_string()))?;
         let n = applied.removed.len();
-        self.sw.ofp[b.index].flows_deleted(applied.removed);
+        if let Some(hub) = self.sw.hub(&b.name) {
+            hub.flows_deleted(applied.removed);
+        }
         Ok(json!({ "deleted": n }))
     }
 

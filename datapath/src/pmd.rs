@@ -11,7 +11,6 @@
 //! OVS's pmd-sleep-max): on a small shared machine that returns the core to the kernel threads
 //! that feed AF_PACKET rings.
 
-use crate::bridge::Bridge;
 use crate::cycles;
 use crate::drops::{DropCounters, DropReason};
 use crate::mempool::{Batch, PacketPool};
@@ -122,8 +121,6 @@ pub struct PmdShared {
     pub ports: Arc<PortSet>,
     /// Where this PMD reports the port-table generation it has picked up.
     pub seen: Arc<AtomicU64>,
-    /// Bridges by index.
-    pub bridges: Arc<Vec<Arc<Bridge>>>,
     /// The rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
     /// Set to stop.
@@ -140,7 +137,7 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         }
     }
     let mut table = sh.ports.load_full();
-    let mut w = Worker::new(id, pool, &sh, table.clone(), stats.clone());
+    let mut w = Worker::new(id, pool, table.clone(), stats.clone());
     sh.seen.store(table.generation, Ordering::Release);
     let mut batch = Batch::new();
     let mut idle_polls: u32 = 0;

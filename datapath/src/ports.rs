@@ -1,4 +1,5 @@
-//! The switch-wide port table as the PMDs see it, and how it changes while they run.
+//! The switch-wide port table (and the bridges the ports belong to) as the PMDs see it, and how
+//! it changes while they run.
 //!
 //! Ports are indexed switch-wide (`gidx`: the PMDs' transmit-queue index, the `Output` target of
 //! cached decisions). The table is an immutable [`PortTable`] snapshot published with
@@ -14,12 +15,15 @@
 //! - **add**: publish the table with the new port, wait until every PMD has picked it up
 //!   ([`PortSet::wait_seen`]), and only then put the port in its bridge's view and its queues in
 //!   the rx assignment; no PMD can meet the index before its own table has it.
+//! - **bridge add**: publish the table with the bridge (it has no ports yet), then add its ports
+//!   as above; a bridge is removed by removing its ports, and its slot stays.
 //! - **remove**: take the port out of the rx assignment and the bridge's view first (the view's
 //!   publish invalidates every cached decision), then publish the table with the `GonePort` and
 //!   wait until every PMD has passed it; only then is the real port dropped, on the control
 //!   thread, so a backend's close (a vhost-user socket, an AF_PACKET ring) never runs on a PMD or
 //!   under its feet.
 
+use crate::bridge::Bridge;
 use crate::mempool::{Batch, PacketPool};
 use crate::port::{Port, PortCounters};
 use arc_swap::{ArcSwap, Guard};
@@ -28,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One generation of the port table.
+#[derive(Clone)]
 pub struct PortTable {
     /// Generation number (starts at 1, one more per publish).
     pub generation: u64,
@@ -35,6 +40,9 @@ pub struct PortTable {
     pub ports: Vec<Arc<dyn Port>>,
     /// For each index: (bridge index, OpenFlow port number).
     pub home: Vec<(usize, u32)>,
+    /// Bridges by index. Like port indexes, bridge indexes are never reused: a removed bridge
+    /// keeps its slot (with no ports left, no packet reaches it).
+    pub bridges: Vec<Arc<Bridge>>,
 }
 
 /// The published table and the PMDs' acknowledgements.
@@ -45,12 +53,17 @@ pub struct PortSet {
 
 impl PortSet {
     /// The table a switch starts with.
-    pub fn new(ports: Vec<Arc<dyn Port>>, home: Vec<(usize, u32)>) -> PortSet {
+    pub fn new(
+        ports: Vec<Arc<dyn Port>>,
+        home: Vec<(usize, u32)>,
+        bridges: Vec<Arc<Bridge>>,
+    ) -> PortSet {
         PortSet {
             table: ArcSwap::from_pointee(PortTable {
                 generation: 1,
                 ports,
                 home,
+                bridges,
             }),
             generation: AtomicU64::new(1),
         }
@@ -75,19 +88,12 @@ impl PortSet {
 
     /// Publish a table built from the current one by `edit` (callers serialize edits); returns
     /// the new generation.
-    pub fn publish(
-        &self,
-        edit: impl FnOnce(&mut Vec<Arc<dyn Port>>, &mut Vec<(usize, u32)>),
-    ) -> u64 {
-        let cur = self.table.load_full();
-        let (mut ports, mut home) = (cur.ports.clone(), cur.home.clone());
-        edit(&mut ports, &mut home);
-        let generation = cur.generation + 1;
-        self.table.store(Arc::new(PortTable {
-            generation,
-            ports,
-            home,
-        }));
+    pub fn publish(&self, edit: impl FnOnce(&mut PortTable)) -> u64 {
+        let mut next = PortTable::clone(&self.table.load_full());
+        edit(&mut next);
+        let generation = next.generation + 1;
+        next.generation = generation;
+        self.table.store(Arc::new(next));
         self.generation.store(generation, Ordering::Release);
         generation
     }

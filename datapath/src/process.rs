@@ -27,7 +27,7 @@ use crate::inject::Inject;
 use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::meter::{self, Verdict};
 use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
-use crate::pmd::{PmdShared, PmdStats};
+use crate::pmd::PmdStats;
 use crate::port::PortCounters;
 use crate::ports::PortTable;
 use crate::vlan;
@@ -52,7 +52,6 @@ const ACTIONS_AHEAD: usize = 4;
 
 /// The state one PMD owns.
 pub struct Worker {
-    bridges: Arc<Vec<Arc<Bridge>>>,
     emcs: Vec<Emc<Arc<Decision>>>,
     keys: Box<[FlowKey; BATCH_SIZE]>,
     hashes: [u64; BATCH_SIZE],
@@ -79,31 +78,14 @@ struct Tx {
 
 impl Worker {
     /// Build the worker state for PMD `id`, on port table `table`.
-    pub fn new(
-        id: usize,
-        pool: PacketPool,
-        sh: &PmdShared,
-        table: Arc<PortTable>,
-        stats: Arc<PmdStats>,
-    ) -> Worker {
+    pub fn new(id: usize, pool: PacketPool, table: Arc<PortTable>, stats: Arc<PmdStats>) -> Worker {
         let n_ports = table.ports.len();
-        Worker {
-            bridges: sh.bridges.clone(),
-            emcs: (0..sh.bridges.len())
-                .map(|_| Emc::new(EMC_ENTRIES))
-                .collect(),
+        let mut w = Worker {
+            emcs: Vec::new(),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             hashes: [0; BATCH_SIZE],
             slots: [NO_SLOT; BATCH_SIZE],
-            injects: if id == 0 {
-                sh.bridges
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, b)| b.inject.take_receiver().map(|r| (i, r)))
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            injects: Vec::new(),
             deferred: Deferred::default(),
             tx: Tx {
                 id,
@@ -113,10 +95,26 @@ impl Worker {
                 pending: Vec::with_capacity(n_ports),
                 stats,
             },
+        };
+        w.take_new_bridges();
+        w
+    }
+
+    /// Caches (and on PMD 0, PACKET_OUT queues) for bridges the table has and this worker does
+    /// not yet: at start, and when bridges were added while running.
+    fn take_new_bridges(&mut self) {
+        let bridges = &self.tx.table.bridges;
+        for (i, b) in bridges.iter().enumerate().skip(self.emcs.len()) {
+            self.emcs.push(Emc::new(EMC_ENTRIES));
+            if self.tx.id == 0 {
+                if let Some(r) = b.inject.take_receiver() {
+                    self.injects.push((i, r));
+                }
+            }
         }
     }
 
-    /// Work with a new port table from now on (ports were added or removed). Output queued for
+    /// Work with a new port table from now on (ports or bridges were added or removed). Output queued for
     /// the old one is sent first; a removed port's index holds a `GonePort` there, which drops
     /// it, counted.
     pub fn refresh_ports(&mut self, table: Arc<PortTable>) {
@@ -129,6 +127,7 @@ impl Worker {
             .pending
             .reserve(n.saturating_sub(self.tx.pending.len()));
         self.tx.table = table;
+        self.take_new_bridges();
     }
 
     /// The PMD's packet pool.
@@ -141,7 +140,7 @@ impl Worker {
         let (bidx, ofport) = self.tx.table.home[gidx];
         // The epoch is read before the snapshot: a decision built from this view is tagged with
         // an epoch no newer than the view, so a concurrent publish can only make it a miss.
-        let bridge = self.bridges[bidx].clone();
+        let bridge = self.tx.table.bridges[bidx].clone();
         let epoch = bridge.epoch();
         let view = bridge.view();
         let in_dev = self.tx.table.ports[gidx].clone();
@@ -289,7 +288,7 @@ impl Worker {
         for i in 0..self.injects.len() {
             let bidx = self.injects[i].0;
             while let Ok(inj) = self.injects[i].1.try_recv() {
-                let bridge = self.bridges[bidx].clone();
+                let bridge = self.tx.table.bridges[bidx].clone();
                 let now = cycles::monotonic_ns();
                 match self.tx.pool.alloc_from(&inj.data) {
                     Some(pkt) => {

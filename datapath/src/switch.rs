@@ -7,11 +7,9 @@
 //! by stopping PMDs.
 
 use crate::bridge::{Bridge, BridgePort};
-use crate::config::{
-    Backend, ConfigError, FailMode, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode,
-};
+use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode};
 use crate::cycles::monotonic_ns;
-use crate::flowmod::{self, Command, FlowModRequest};
+use crate::flowmod;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
 use crate::ofp::Hub;
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
@@ -24,12 +22,11 @@ use crate::port::vhost::VhostPort;
 use crate::port::Port;
 use crate::ports::PortSet;
 
+mod bridges;
 mod live;
 use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
-use flowtable::mactable::MacTable;
-use flowtable::pipeline::Pipeline;
-use flowtable::text::parse_flow;
+pub use bridges::{BridgeRuntime, PreparedBridge};
 pub use live::NewPort;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,10 +83,13 @@ pub struct Switch {
     pub port_cfg: Mutex<Vec<Option<PortConfig>>>,
     /// Ports and their (bridge, ofport) by switch-wide index, as the PMDs see them.
     pub ports: Arc<PortSet>,
-    /// Bridges.
-    pub bridges: Arc<Vec<Arc<Bridge>>>,
-    /// OpenFlow state per bridge (same order as `bridges`): connections, roles, FLOW_REMOVED.
-    pub ofp: Arc<Vec<Arc<Hub>>>,
+    /// The OpenFlow state of each bridge in service (connections, roles, FLOW_REMOVED), which
+    /// holds the bridge: the control plane's list of bridges. The PMDs find bridges by index in
+    /// the port table instead (see `ports`).
+    hubs: Arc<ArcSwap<Vec<Arc<Hub>>>>,
+    /// Who runs a bridge's OpenFlow listeners and controller connections (the daemon's OpenFlow
+    /// server), told when bridges come and go while running.
+    runtime: Mutex<Option<Arc<dyn BridgeRuntime>>>,
     /// Rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
     /// PMDs.
@@ -146,51 +146,7 @@ impl Switch {
         }
         let mut bridges = Vec::new();
         for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
-            let resolve = |name: &str| list.iter().find(|p| p.name == name).map(|p| p.ofport);
-            // The default flow first (not in secure mode), then the static flows, as one
-            // all-or-nothing batch through the same path as FLOW_MOD and `dvsctl switch
-            // add-flow`.
-            let mut reqs = Vec::with_capacity(b.flows.len() + 1);
-            let mut sources = Vec::with_capacity(b.flows.len() + 1);
-            if b.fail_mode == FailMode::Standalone {
-                let default = parse_flow(DEFAULT_FLOW, &resolve).map_err(|e| {
-                    ConfigError::at(b.location.clone(), format!("default flow: {e}"))
-                })?;
-                reqs.push(FlowModRequest::from_text(Command::Add, default));
-                sources.push(None);
-            }
-            for fl in &b.flows {
-                let fm = parse_flow(&fl.text, &resolve)
-                    .map_err(|e| ConfigError::at(fl.source.clone(), format!("{e}")))?;
-                reqs.push(FlowModRequest::from_text(Command::Add, fm));
-                sources.push(Some(fl));
-            }
-            let mut macs = MacTable::new(b.mac_aging_secs, b.mac_limit);
-            for p in &b.ports {
-                if let Some(l) = p.mac_limit {
-                    macs.set_port_limit(p.ofport, Some(l));
-                }
-            }
-            let bridge = Arc::new(Bridge::new(
-                bidx,
-                b.name.clone(),
-                b.datapath_id,
-                list,
-                Pipeline::default(),
-                macs,
-                // Each bridge has its own epoch: a MAC storm in one DVS must not flush the
-                // caches of another.
-                Arc::new(AtomicU64::new(1)),
-            ));
-            flowmod::apply_batch(&bridge, &reqs).map_err(|e| {
-                match sources.get(e.index).copied().flatten() {
-                    Some(fl) => ConfigError::at(fl.source.clone(), format!("{}", e.error)),
-                    None => {
-                        ConfigError::at(b.location.clone(), format!("default flow: {}", e.error))
-                    }
-                }
-            })?;
-            bridges.push(bridge);
+            bridges.push(bridges::new_bridge(bidx, b, list)?);
         }
         let ofp_hubs: Vec<Arc<Hub>> = bridges
             .iter()
@@ -220,9 +176,9 @@ impl Switch {
             running: Mutex::new(config.clone()),
             config,
             port_cfg: Mutex::new(port_cfg),
-            ports: Arc::new(PortSet::new(ports, port_home)),
-            bridges: Arc::new(bridges),
-            ofp: Arc::new(ofp_hubs),
+            ports: Arc::new(PortSet::new(ports, port_home, bridges)),
+            hubs: Arc::new(ArcSwap::from_pointee(ofp_hubs)),
+            runtime: Mutex::new(None),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
             pmds: Mutex::new(Vec::new()),
             mock_handles,
@@ -257,7 +213,6 @@ impl Switch {
             let sh = PmdShared {
                 ports: self.ports.clone(),
                 seen: seen.clone(),
-                bridges: self.bridges.clone(),
                 assignment: self.assignment.clone(),
                 stop: self.stop.clone(),
                 sleep_max_us: self.config.switch.pmd_sleep_max_us,
@@ -275,13 +230,13 @@ impl Switch {
                 handle: Some(handle),
             });
         }
-        let (hubs, stop) = (self.ofp.clone(), self.stop.clone());
+        let (hubs, stop) = (self.hubs.clone(), self.stop.clone());
         let h = std::thread::Builder::new()
             .name("housekeeping".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(250));
-                    housekeep(&hubs);
+                    housekeep(&hubs.load());
                 }
             })
             .map_err(|e| SwitchError::Thread(usize::MAX, e))?;
@@ -292,7 +247,46 @@ impl Switch {
     /// Periodic work: flow timeouts and MAC aging (also run by the switch's own housekeeping
     /// thread every 250 ms).
     pub fn housekeeping(&self) {
-        housekeep(&self.ofp);
+        housekeep(&self.hubs.load());
+    }
+
+    /// The OpenFlow state of every bridge in service, in configuration order.
+    pub fn hubs(&self) -> Arc<Vec<Arc<Hub>>> {
+        self.hubs.load_full()
+    }
+
+    /// The list of bridges in service, shared: it changes when bridges are added or removed
+    /// (the OpenFlow server's fail-mode clock follows it).
+    pub fn hubs_handle(&self) -> Arc<ArcSwap<Vec<Arc<Hub>>>> {
+        self.hubs.clone()
+    }
+
+    /// Every bridge in service, in configuration order.
+    pub fn bridges(&self) -> Vec<Arc<Bridge>> {
+        self.hubs.load().iter().map(|h| h.bridge.clone()).collect()
+    }
+
+    /// The OpenFlow state of bridge `name`.
+    pub fn hub(&self, name: &str) -> Option<Arc<Hub>> {
+        self.hubs
+            .load()
+            .iter()
+            .find(|h| h.bridge.name == name)
+            .cloned()
+    }
+
+    /// Bridge `name`.
+    pub fn bridge(&self, name: &str) -> Option<Arc<Bridge>> {
+        self.hub(name).map(|h| h.bridge.clone())
+    }
+
+    /// The OpenFlow state of the bridge at index `bidx` (in service).
+    fn hub_at(&self, bidx: usize) -> Option<Arc<Hub>> {
+        self.hubs
+            .load()
+            .iter()
+            .find(|h| h.bridge.index == bidx)
+            .cloned()
     }
 
     /// Move a receive queue to another PMD.

@@ -111,7 +111,7 @@ fn fail_open_bypasses_the_tables_with_normal() {
         r.send("a", udp(A, B, 80, 10), 0).is_empty(),
         "the drop flow"
     );
-    let b = &r.sw.bridges[0];
+    let b = &r.sw.bridges()[0];
     b.set_fail_open(true);
     assert_eq!(names(&r.send("a", udp(A, B, 80, 10), 2)), ["b", "c"]);
     b.set_fail_open(false);
@@ -124,7 +124,7 @@ fn fail_open_bypasses_the_tables_with_normal() {
 #[test]
 fn port_config_bits_are_enforced() {
     let r = Rig::new(&[]);
-    let b = &r.sw.bridges[0];
+    let b = &r.sw.bridges()[0];
     // no_fwd on c: flooding skips it, explicit output to it is dropped and counted.
     assert_eq!(
         b.set_port_config(3, OFPPC_NO_FWD, OFPPC_NO_FWD),
@@ -157,7 +157,7 @@ fn controller_actions_queue_packet_ins_with_their_origin() {
         "table=1,priority=0,cookie=0x77,actions=CONTROLLER:65535",
         "table=1,priority=5,cookie=0x55,udp,tp_dst=99,actions=CONTROLLER:64,output:2",
     ]);
-    let b = &r.sw.bridges[0];
+    let b = &r.sw.bridges()[0];
     let rx = b
         .packet_in
         .take_receiver()
@@ -186,7 +186,7 @@ fn controller_actions_queue_packet_ins_with_their_origin() {
 
 /// Translate `actions` for a frame from the controller, as PACKET_OUT does.
 fn inject(r: &Rig, frame: &[u8], actions: Vec<Action>) {
-    let b = &r.sw.bridges[0];
+    let b = &r.sw.bridges()[0];
     let view = b.view();
     let mut key = FlowKey::default();
     extract(frame, OFPP_CONTROLLER, &mut key);
@@ -231,7 +231,7 @@ fn injected_packets_go_out_through_pmd_zero_and_table_output_runs_the_pipeline()
     inject(&r, &f, vec![Action::normal()]);
     let out = r.collect(3);
     assert_eq!(names(&out), ["a", "b", "c"]);
-    let view = r.sw.bridges[0].view();
+    let view = r.sw.bridges()[0].view();
     let flows = view.pipeline.flows(Some(0));
     let hit = flows.iter().find(|e| e.priority == 10).expect("flow");
     assert_eq!(

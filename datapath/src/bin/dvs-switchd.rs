@@ -129,7 +129,7 @@ fn main() -> ExitCode {
     };
     eprintln!(
         "dvs-switchd: running: {} bridge(s), {} port(s), {} pmd(s); control socket {}",
-        sw.bridges.len(),
+        sw.bridges().len(),
         sw.ports.load().ports.len(),
         sw.config.switch.pmd_cores.len(),
         sock.display()

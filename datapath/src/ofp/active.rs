@@ -36,8 +36,9 @@
 
 use super::conn::{self, Origin};
 use super::hub::Hub;
-use super::Sock;
+use super::{Flags, Sock};
 use crate::config::OfpController;
+use arc_swap::ArcSwap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +103,7 @@ pub(super) fn spawn_controller(
     hub: Arc<Hub>,
     index: usize,
     target: OfpController,
-    stop: Arc<AtomicBool>,
+    stop: Flags,
     timing: ControllerTiming,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -110,43 +111,34 @@ pub(super) fn spawn_controller(
         .spawn(move || controller_loop(&hub, index, &target, &stop, timing))
 }
 
-/// Start the fail-mode clock for the bridges that can fail open (standalone with controllers);
-/// `None` when there are none.
+/// Start the fail-mode clock: every tick, each bridge in service that can fail open (standalone
+/// with controllers) is checked. The list is read anew each tick, so bridges added or
+/// re-configured while running are covered.
 pub(super) fn spawn_fail_clock(
-    hubs: &[Arc<Hub>],
+    hubs: Arc<ArcSwap<Vec<Arc<Hub>>>>,
     stop: Arc<AtomicBool>,
     timing: ControllerTiming,
-) -> io::Result<Option<JoinHandle<()>>> {
-    let hubs: Vec<Arc<Hub>> = hubs
-        .iter()
-        .filter(|h| {
-            h.fail_mode() == crate::config::FailMode::Standalone
-                && !h.controller_targets().is_empty()
-        })
-        .cloned()
-        .collect();
-    if hubs.is_empty() {
-        return Ok(None);
-    }
+) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("ofp-failmode".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let now = Instant::now();
-                for h in &hubs {
-                    h.fail_tick(now, timing.fail_grace);
+                for h in hubs.load().iter() {
+                    if h.fail_mode() == crate::config::FailMode::Standalone && h.has_controllers() {
+                        h.fail_tick(now, timing.fail_grace);
+                    }
                 }
                 std::thread::sleep(FAIL_TICK);
             }
         })
-        .map(Some)
 }
 
 fn controller_loop(
     hub: &Arc<Hub>,
     index: usize,
     target: &OfpController,
-    stop: &AtomicBool,
+    stop: &Flags,
     timing: ControllerTiming,
 ) {
     let OfpController::Tcp(addr) = target;
@@ -154,7 +146,7 @@ fn controller_loop(
     let mut backoff = timing.backoff_min;
     // The last failure logged, so a controller that stays down is reported once, not every 8 s.
     let mut logged: Option<String> = None;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.stopped() {
         hub.controller_connecting(index);
         let lived = match connect(*addr, timing.connect_timeout, stop) {
             None => return,
@@ -185,7 +177,7 @@ fn controller_loop(
                         Err(e)
                     }
                 };
-                if !stop.load(Ordering::Relaxed) {
+                if !stop.stopped() {
                     match &result {
                         Ok(()) => eprintln!(
                             "dvs-switchd: {bridge}: controller {target}: connection closed"
@@ -208,11 +200,7 @@ fn controller_loop(
 
 /// Connect to `addr` within `timeout`; `None` if `stop` was raised first (the attempt is then
 /// abandoned to its helper thread, which ends within `timeout`).
-fn connect(
-    addr: SocketAddr,
-    timeout: Duration,
-    stop: &AtomicBool,
-) -> Option<io::Result<TcpStream>> {
+fn connect(addr: SocketAddr, timeout: Duration, stop: &Flags) -> Option<io::Result<TcpStream>> {
     let (tx, rx) = mpsc::channel();
     let helper = std::thread::Builder::new()
         .name("ofp-connect".into())
@@ -225,7 +213,7 @@ fn connect(
         Err(e) => return Some(Err(e)),
     };
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.stopped() {
             return None;
         }
         match rx.recv_timeout(POLL) {
@@ -245,10 +233,10 @@ fn connect(
 }
 
 /// Sleep `d` in slices; false if `stop` was raised meanwhile.
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+fn sleep_unless_stopped(d: Duration, stop: &Flags) -> bool {
     let end = Instant::now() + d;
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.stopped() {
             return false;
         }
         let now = Instant::now();
@@ -287,7 +275,7 @@ mod tests {
 
     #[test]
     fn connect_gives_up_at_once_when_stopping() {
-        let stop = AtomicBool::new(true);
+        let stop = Flags::new(&Arc::new(AtomicBool::new(true)), &Arc::default());
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let t0 = Instant::now();
@@ -300,7 +288,7 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        let stop = AtomicBool::new(false);
+        let stop = Flags::new(&Arc::default(), &Arc::default());
         let r = connect(addr, Duration::from_secs(2), &stop).expect("not stopped");
         assert!(r.is_err());
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -380,8 +368,8 @@ mod tests {
         let addr = l.local_addr().unwrap();
         drop(l);
         let (sw, server) = switch(&format!("controllers = [\"tcp:{addr}\"]"), fast());
-        let hub = sw.ofp[0].clone();
-        let bridge = sw.bridges[0].clone();
+        let hub = sw.hubs()[0].clone();
+        let bridge = sw.bridges()[0].clone();
         // Nobody listens yet: the grace period runs out.
         assert!(!bridge.fail_open());
         assert!(eventually(Duration::from_secs(3), || bridge.fail_open()));
@@ -463,10 +451,10 @@ mod tests {
             &format!("controllers = [\"tcp:{addr}\"]\nfail_mode = \"secure\""),
             fast(),
         );
-        assert_eq!(sw.bridges[0].view().pipeline.len(), 0);
+        assert_eq!(sw.bridges()[0].view().pipeline.len(), 0);
         std::thread::sleep(Duration::from_millis(800));
-        assert!(!sw.bridges[0].fail_open());
-        let st = sw.ofp[0].fail_status();
+        assert!(!sw.bridges()[0].fail_open());
+        let st = sw.hubs()[0].fail_status();
         assert_eq!(st.fail_mode, crate::config::FailMode::Secure);
         assert!(st.controllers[0].last_error.is_some(), "{st:?}");
         assert_eq!(st.controllers[0].connections, 0);
@@ -474,10 +462,10 @@ mod tests {
 
         // Without controllers a standalone bridge keeps its default flow and never fails open.
         let (sw, server) = switch("", fast());
-        assert_eq!(sw.bridges[0].view().pipeline.len(), 1);
+        assert_eq!(sw.bridges()[0].view().pipeline.len(), 1);
         std::thread::sleep(Duration::from_millis(600));
-        assert!(!sw.bridges[0].fail_open());
-        assert!(sw.ofp[0].fail_status().controllers.is_empty());
+        assert!(!sw.bridges()[0].fail_open());
+        assert!(sw.hubs()[0].fail_status().controllers.is_empty());
         server.shutdown();
     }
 
@@ -493,8 +481,8 @@ mod tests {
             ..fast()
         };
         let (sw, server) = switch(&format!("controllers = [\"tcp:{a}\", \"tcp:{b}\"]"), timing);
-        let hub = sw.ofp[0].clone();
-        let bridge = sw.bridges[0].clone();
+        let hub = sw.hubs()[0].clone();
+        let bridge = sw.bridges()[0].clone();
         let open = |l: &std::net::TcpListener| {
             let (mut c, _) = l.accept().unwrap();
             c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();

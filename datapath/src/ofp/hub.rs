@@ -242,6 +242,11 @@ impl Hub {
             .collect()
     }
 
+    /// Whether the bridge has controllers configured.
+    pub fn has_controllers(&self) -> bool {
+        !lock(&self.controllers).slots.is_empty()
+    }
+
     /// Fail mode, fail-open state and every controller's connection status (for
     /// `dvsctl switch show`).
     pub fn fail_status(&self) -> FailStatus {
@@ -402,7 +407,7 @@ impl Hub {
     }
 
     /// Close every connection and refuse new ones.
-    pub(super) fn close_all(&self) {
+    pub fn close_all(&self) {
         let mut c = lock(&self.conns);
         c.0 = true;
         for conn in &c.1 {

@@ -35,8 +35,9 @@ pub use active::ControllerTiming;
 pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub, OFPPR_ADD, OFPPR_DELETE};
 pub use packet_io::{PacketIoCounts, PacketIoStats};
 
-use crate::config::OfpListen;
-use crate::switch::Switch;
+use crate::config::{BridgeConfig, OfpListen};
+use crate::switch::{BridgeRuntime, PreparedBridge, Switch};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
@@ -167,16 +168,51 @@ impl Listener {
     }
 }
 
-/// The running OpenFlow listeners of every bridge.
+/// The running OpenFlow listeners of every bridge. Bridges come and go while the switch runs
+/// (the switch tells the server through [`BridgeRuntime`]); each has its own set of threads and
+/// its own stop flag.
 pub struct OfpServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rundir: PathBuf,
+    timing: ControllerTiming,
+    /// Set when the whole server stops.
     stop: Arc<AtomicBool>,
-    accept_threads: Vec<JoinHandle<()>>,
-    /// Controller connectors: joined after the hubs closed their connections.
-    active_threads: Vec<JoinHandle<()>>,
+    bridges: Mutex<HashMap<String, Running>>,
     conn_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    hubs: Arc<Vec<Arc<Hub>>>,
+    fail_clock: Mutex<Option<JoinHandle<()>>>,
+    tcp: Mutex<Vec<(String, SocketAddr)>>,
+}
+
+/// One bridge's listeners and threads.
+struct Running {
+    hub: Arc<Hub>,
+    stop: Arc<AtomicBool>,
+    /// Accept loops and the packet-in thread.
+    threads: Vec<JoinHandle<()>>,
+    /// Controller connectors: joined after the hub closed their connections.
+    active: Vec<JoinHandle<()>>,
     sockets: Vec<PathBuf>,
-    tcp: Vec<(String, SocketAddr)>,
+}
+
+/// A bridge's listeners, bound but not yet serving (see [`BridgeRuntime::prepare`]). Dropped
+/// unstarted, it closes them and removes its socket file.
+struct Bound {
+    server: Arc<Inner>,
+    name: String,
+    listeners: Vec<Listener>,
+    sockets: Vec<PathBuf>,
+    tcp: Vec<SocketAddr>,
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        for p in self.sockets.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Remove a leftover socket file, unless something still accepts on it.
@@ -201,126 +237,245 @@ impl OfpServer {
         Self::start_with(sw, ControllerTiming::default())
     }
 
-    /// [`OfpServer::start`] with other controller timings (tests use short ones).
+    /// [`OfpServer::start`] with other controller timings (tests use short ones). The server
+    /// registers itself with the switch, so bridges added or re-configured later get their
+    /// listeners too.
     pub fn start_with(sw: &Arc<Switch>, timing: ControllerTiming) -> Result<OfpServer, OfpError> {
-        let mut server = OfpServer {
+        let inner = Arc::new(Inner {
+            rundir: sw.config.switch.rundir.clone(),
+            timing,
             stop: Arc::new(AtomicBool::new(false)),
-            accept_threads: Vec::new(),
-            active_threads: Vec::new(),
+            bridges: Mutex::new(HashMap::new()),
             conn_threads: Arc::new(Mutex::new(Vec::new())),
-            hubs: sw.ofp.clone(),
-            sockets: Vec::new(),
-            tcp: Vec::new(),
-        };
-        let rundir = &sw.config.switch.rundir;
-        for (b, hub) in sw.config.bridges.iter().zip(sw.ofp.iter()) {
-            let path = mgmt_path(rundir, &b.name);
-            let bind_err = |source| OfpError::Bind {
-                target: path.display().to_string(),
-                source,
-            };
-            std::fs::create_dir_all(rundir).map_err(bind_err)?;
-            clear_stale(&path)?;
-            let l = UnixListener::bind(&path).map_err(bind_err)?;
-            server.sockets.push(path.clone());
-            server.spawn_accept(Listener::Unix(l), hub.clone())?;
-            let pin = packet_io::spawn_packet_in(hub.clone(), server.stop.clone())
-                .map_err(OfpError::Thread)?;
-            server.accept_threads.push(pin);
-            for target in &b.ofp_listen {
-                let OfpListen::Ptcp(addr) = target;
-                let l = TcpListener::bind(addr).map_err(|source| OfpError::Bind {
-                    target: target.to_string(),
-                    source,
-                })?;
-                let local = l.local_addr().unwrap_or(*addr);
-                server.tcp.push((b.name.clone(), local));
-                server.spawn_accept(Listener::Tcp(l), hub.clone())?;
-            }
+            fail_clock: Mutex::new(None),
+            tcp: Mutex::new(Vec::new()),
+        });
+        let server = OfpServer { inner };
+        let hubs = sw.hubs();
+        let running = sw.running_config();
+        for hub in hubs.iter() {
+            let cfg = running
+                .bridges
+                .iter()
+                .find(|b| b.name == hub.bridge.name)
+                .cloned();
+            let Some(cfg) = cfg else { continue };
+            let bound = server.inner.bind(&cfg)?;
+            server.inner.run(bound, hub.clone())?;
         }
-        let now = std::time::Instant::now();
-        for hub in sw.ofp.iter() {
-            hub.arm_fail_clock(now);
-            for (index, target) in hub.controller_targets().into_iter().enumerate() {
-                let h = active::spawn_controller(
-                    hub.clone(),
-                    index,
-                    target,
-                    server.stop.clone(),
-                    timing,
-                )
-                .map_err(OfpError::Thread)?;
-                server.active_threads.push(h);
-            }
-        }
-        if let Some(h) = active::spawn_fail_clock(&sw.ofp, server.stop.clone(), timing)
-            .map_err(OfpError::Thread)?
-        {
-            server.accept_threads.push(h);
-        }
+        drop(running);
+        let clock = active::spawn_fail_clock(sw.hubs_handle(), server.inner.stop.clone(), timing)
+            .map_err(OfpError::Thread)?;
+        *lock(&server.inner.fail_clock) = Some(clock);
+        sw.set_runtime(Arc::new(Runtime(server.inner.clone())));
         Ok(server)
     }
 
-    fn spawn_accept(&mut self, l: Listener, hub: Arc<Hub>) -> Result<(), OfpError> {
-        let nb = match &l {
-            Listener::Unix(u) => u.set_nonblocking(true),
-            Listener::Tcp(t) => t.set_nonblocking(true),
-        };
-        nb.map_err(OfpError::Thread)?;
-        let (stop, conns) = (self.stop.clone(), self.conn_threads.clone());
-        let h = std::thread::Builder::new()
-            .name(format!("ofp-{}", hub.bridge.name))
-            .spawn(move || accept_loop(l, hub, stop, conns))
-            .map_err(OfpError::Thread)?;
-        self.accept_threads.push(h);
-        Ok(())
-    }
-
     /// Bound TCP listeners as (bridge, address) (useful with port 0).
-    pub fn tcp_addrs(&self) -> &[(String, SocketAddr)] {
-        &self.tcp
+    pub fn tcp_addrs(&self) -> Vec<(String, SocketAddr)> {
+        lock(&self.inner.tcp).clone()
     }
 
     /// Stop accepting, close every connection and remove the socket files.
-    pub fn shutdown(mut self) {
-        self.stop_all();
-    }
-
-    fn stop_all(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for h in self.accept_threads.drain(..) {
-            let _ = h.join();
-        }
-        for hub in self.hubs.iter() {
-            hub.close_all();
-        }
-        for h in self.active_threads.drain(..) {
-            let _ = h.join();
-        }
-        let conns: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.conn_threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in conns {
-            let _ = h.join();
-        }
-        for p in self.sockets.drain(..) {
-            let _ = std::fs::remove_file(p);
-        }
+    pub fn shutdown(self) {
+        self.inner.stop_all();
     }
 }
 
 impl Drop for OfpServer {
     fn drop(&mut self) {
-        self.stop_all();
+        self.inner.stop_all();
     }
 }
 
-fn accept_loop(
-    l: Listener,
-    hub: Arc<Hub>,
-    stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-) {
-    while !stop.load(Ordering::Relaxed) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    /// Bind bridge `cfg`'s management socket and `ptcp:` listeners.
+    fn bind(self: &Arc<Self>, cfg: &BridgeConfig) -> Result<Bound, OfpError> {
+        let mut bound = Bound {
+            server: self.clone(),
+            name: cfg.name.clone(),
+            listeners: Vec::new(),
+            sockets: Vec::new(),
+            tcp: Vec::new(),
+        };
+        let path = mgmt_path(&self.rundir, &cfg.name);
+        let bind_err = |source| OfpError::Bind {
+            target: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&self.rundir).map_err(bind_err)?;
+        clear_stale(&path)?;
+        let l = UnixListener::bind(&path).map_err(bind_err)?;
+        bound.sockets.push(path.clone());
+        bound.listeners.push(Listener::Unix(l));
+        for target in &cfg.ofp_listen {
+            let OfpListen::Ptcp(addr) = target;
+            let l = TcpListener::bind(addr).map_err(|source| OfpError::Bind {
+                target: target.to_string(),
+                source,
+            })?;
+            bound.tcp.push(l.local_addr().unwrap_or(*addr));
+            bound.listeners.push(Listener::Tcp(l));
+        }
+        Ok(bound)
+    }
+
+    /// Serve `hub` on the listeners of `bound`: accept loops, packet-in delivery, controller
+    /// connections.
+    fn run(&self, mut bound: Bound, hub: Arc<Hub>) -> Result<(), OfpError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut r = Running {
+            hub: hub.clone(),
+            stop: stop.clone(),
+            threads: Vec::new(),
+            active: Vec::new(),
+            sockets: std::mem::take(&mut bound.sockets),
+        };
+        let result = self.spawn_all(&mut bound, &hub, &mut r);
+        lock(&self.tcp).extend(bound.tcp.iter().map(|a| (bound.name.clone(), *a)));
+        lock(&self.bridges).insert(bound.name.clone(), r);
+        result
+    }
+
+    fn spawn_all(
+        &self,
+        bound: &mut Bound,
+        hub: &Arc<Hub>,
+        r: &mut Running,
+    ) -> Result<(), OfpError> {
+        for l in bound.listeners.drain(..) {
+            r.threads
+                .push(self.spawn_accept(l, hub.clone(), r.stop.clone())?);
+        }
+        let flags = Flags::new(&self.stop, &r.stop);
+        r.threads.push(
+            packet_io::spawn_packet_in(hub.clone(), flags.clone()).map_err(OfpError::Thread)?,
+        );
+        hub.arm_fail_clock(std::time::Instant::now());
+        for (index, target) in hub.controller_targets().into_iter().enumerate() {
+            let h =
+                active::spawn_controller(hub.clone(), index, target, flags.clone(), self.timing)
+                    .map_err(OfpError::Thread)?;
+            r.active.push(h);
+        }
+        Ok(())
+    }
+
+    fn spawn_accept(
+        &self,
+        l: Listener,
+        hub: Arc<Hub>,
+        bridge_stop: Arc<AtomicBool>,
+    ) -> Result<JoinHandle<()>, OfpError> {
+        let nb = match &l {
+            Listener::Unix(u) => u.set_nonblocking(true),
+            Listener::Tcp(t) => t.set_nonblocking(true),
+        };
+        nb.map_err(OfpError::Thread)?;
+        let (flags, conns) = (
+            Flags::new(&self.stop, &bridge_stop),
+            self.conn_threads.clone(),
+        );
+        std::thread::Builder::new()
+            .name(format!("ofp-{}", hub.bridge.name))
+            .spawn(move || accept_loop(l, hub, flags, conns))
+            .map_err(OfpError::Thread)
+    }
+
+    /// Stop serving bridge `name` (its connections are closed, its socket file removed).
+    fn stop_bridge(&self, name: &str) {
+        let Some(r) = lock(&self.bridges).remove(name) else {
+            return;
+        };
+        lock(&self.tcp).retain(|(b, _)| b != name);
+        r.finish();
+    }
+
+    fn stop_all(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = lock(&self.fail_clock).take() {
+            let _ = h.join();
+        }
+        let all: Vec<Running> = lock(&self.bridges).drain().map(|(_, r)| r).collect();
+        for r in all {
+            r.finish();
+        }
+        let conns: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.conn_threads));
+        for h in conns {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Running {
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.threads {
+            let _ = h.join();
+        }
+        self.hub.close_all();
+        for h in self.active {
+            let _ = h.join();
+        }
+        for p in self.sockets {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The stop flags a bridge's threads watch: the server's and the bridge's own.
+#[derive(Clone)]
+pub(crate) struct Flags {
+    server: Arc<AtomicBool>,
+    bridge: Arc<AtomicBool>,
+}
+
+impl Flags {
+    pub(crate) fn new(server: &Arc<AtomicBool>, bridge: &Arc<AtomicBool>) -> Flags {
+        Flags {
+            server: server.clone(),
+            bridge: bridge.clone(),
+        }
+    }
+
+    /// Either says stop.
+    pub(crate) fn stopped(&self) -> bool {
+        self.server.load(Ordering::Relaxed) || self.bridge.load(Ordering::Relaxed)
+    }
+}
+
+/// The server as the switch sees it (see [`BridgeRuntime`]).
+struct Runtime(Arc<Inner>);
+
+impl BridgeRuntime for Runtime {
+    fn prepare(&self, cfg: &BridgeConfig) -> Result<Box<dyn PreparedBridge>, String> {
+        self.0
+            .bind(cfg)
+            .map(|b| Box::new(b) as Box<dyn PreparedBridge>)
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop(&self, name: &str) {
+        self.0.stop_bridge(name);
+    }
+}
+
+impl PreparedBridge for Bound {
+    fn start(self: Box<Self>, hub: Arc<Hub>) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        if let Err(e) = server.run(*self, hub) {
+            eprintln!("dvs-switchd: OpenFlow for bridge {name}: {e}");
+        }
+    }
+}
+
+fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<JoinHandle<()>>>>) {
+    while !stop.stopped() {
         let sock = match l.accept() {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -61,7 +61,7 @@ use flowtable::Field;
 use openflow::convert::to_flowtable_actions;
 use openflow::error::{BadActionCode, BadRequestCode, ErrorCode};
 use openflow::{encode, Message, OxmField, PacketIn, PacketOut, OFP_NO_BUFFER};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -130,7 +130,7 @@ fn bump(c: &AtomicU64) {
 /// when `stop` is set.
 pub(super) fn spawn_packet_in(
     hub: Arc<Hub>,
-    stop: Arc<AtomicBool>,
+    stop: super::Flags,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("ofp-pin-{}", hub.bridge.name))
@@ -143,8 +143,8 @@ pub(super) fn spawn_packet_in(
         })
 }
 
-fn deliver_loop(hub: &Hub, rx: &Receiver<PacketInMsg>, stop: &AtomicBool, stats: &PacketIoStats) {
-    while !stop.load(Ordering::Relaxed) {
+fn deliver_loop(hub: &Hub, rx: &Receiver<PacketInMsg>, stop: &super::Flags, stats: &PacketIoStats) {
+    while !stop.stopped() {
         match rx.recv_timeout(POLL) {
             Ok(msg) => deliver(hub, &msg, stats),
             Err(RecvTimeoutError::Timeout) => {}

@@ -24,7 +24,7 @@ const SPEED_KBPS: u32 = 10_000_000;
 /// The FEATURES_REPLY of a bridge.
 pub(super) fn features(hub: &Hub) -> SwitchFeatures {
     SwitchFeatures {
-        datapath_id: hub.bridge.datapath_id,
+        datapath_id: hub.bridge.datapath_id(),
         n_buffers: 0,
         n_tables: n_tables(&hub.bridge.view()),
         auxiliary_id: 0,

@@ -23,7 +23,8 @@ pub enum Change {
         /// Bridge name.
         bridge: String,
     },
-    /// A bridge setting that cannot change in place yet.
+    /// A bridge setting: its static flows (not live yet), or its OpenFlow side (controllers,
+    /// fail mode, datapath id, extra listeners).
     BridgeSetting {
         /// Bridge name.
         bridge: String,
@@ -93,9 +94,14 @@ pub enum Change {
 impl Change {
     /// Whether the engine applies this change while running.
     pub fn live(&self) -> bool {
+        if let Change::BridgeSetting { field, .. } = self {
+            return *field != "flows";
+        }
         matches!(
             self,
-            Change::MacAging { .. }
+            Change::BridgeAdded { .. }
+                | Change::BridgeRemoved { .. }
+                | Change::MacAging { .. }
                 | Change::MacLimit { .. }
                 | Change::PortAdded { .. }
                 | Change::PortRemoved { .. }
@@ -388,16 +394,17 @@ mod tests {
     }
 
     #[test]
-    fn ports_added_and_removed_are_live_bridges_and_openflow_settings_are_not() {
+    fn ports_bridges_and_openflow_settings_are_live_static_flows_are_not() {
         let new = BASE.replace("name = \"b\"", "name = \"c\"").replace(
             "mac_aging_secs = 300",
-            "mac_aging_secs = 300\nfail_mode = \"secure\"",
+            "mac_aging_secs = 300\nfail_mode = \"secure\"\nflows = [\"priority=5,actions=drop\"]",
         ) + "\n[[bridge]]\nname = \"br1\"\n";
         let d = diff(&cfg(BASE), &cfg(&new));
         let text: Vec<String> = d.iter().map(Change::describe).collect();
         assert_eq!(
             text,
             [
+                "bridge br0: flows changed",
                 "bridge br0: fail_mode changed",
                 "bridge br0: port b removed",
                 "bridge br0: port c added",
@@ -405,7 +412,7 @@ mod tests {
             ]
         );
         let live: Vec<bool> = d.iter().map(Change::live).collect();
-        assert_eq!(live, [false, true, true, false]);
+        assert_eq!(live, [false, true, true, true, true]);
     }
 
     #[test]

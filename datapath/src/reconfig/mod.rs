@@ -6,26 +6,29 @@
 //! the running one and hands the list to one applier, [`apply`].
 //!
 //! Each change says whether the engine can apply it while traffic flows ([`Change::live`]). Today
-//! that is ports added to and removed from existing bridges (see `crate::ports`), a port whose
-//! kind, interface, backend settings, ofport or queues changed (re-created: the new instance is
-//! added as the old one is removed), a port's VLAN mode, tag and trunks (published in the
-//! bridge's snapshot, so the next batch of every PMD sees it) and MAC aging and limits. The
-//! others (bridges added or removed, flows in the file, OpenFlow settings, switch-wide settings)
-//! still need a restart: a desired configuration that contains any of them is refused as a whole
-//! with the list.
+//! that is bridges added and removed (see `crate::switch::bridges`), ports added and removed
+//! (see `crate::ports`), a port whose kind, interface, backend settings, ofport or queues
+//! changed (re-created: the new instance is added as the old one is removed), a port's VLAN
+//! mode, tag and trunks (published in the bridge's snapshot, so the next batch of every PMD sees
+//! it), MAC aging and limits, and a bridge's OpenFlow side (controllers, fail mode, datapath id,
+//! extra listeners: its listeners are restarted, its flows stay). The others (a bridge's static
+//! flows, switch-wide settings) still need a restart: a desired configuration that contains any
+//! of them is refused as a whole with the list.
 //!
-//! All or nothing: every new port, and the new instance of every re-created one, is opened
-//! first, while the old ones still run; if one cannot be (an interface that does not exist, a
+//! All or nothing: every new bridge is built (its flows installed, its OpenFlow listeners bound)
+//! and every new port, and the new instance of every re-created one, is opened first, while the
+//! old ones still run; if one cannot be (an interface that does not exist, a
 //! socket path that cannot be bound, a DPDK device or AF_XDP queue the old instance still holds)
-//! nothing is changed. Only then are ports removed, the new ones added, and the other changes
-//! made; none of those steps can fail. A vhost-user server re-created on the same socket path
+//! nothing is changed. Only then are ports and bridges removed, the new ones added, and the
+//! other changes made; none of those steps can fail, except re-binding the listeners of a bridge
+//! whose OpenFlow side changed (its old listeners must close first): that is logged. A vhost-user server re-created on the same socket path
 //! takes the path over (the old one leaves the file alone when it stops).
 
 mod diff;
 
 pub use diff::{diff, keep_ofports, Change};
 
-use crate::config::SwitchConfig;
+use crate::config::{BridgeConfig, SwitchConfig};
 use crate::switch::Switch;
 
 /// Why a desired configuration was not applied.
@@ -63,44 +66,77 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
     }
     // Ports whose backend settings changed are re-created (once each, however many settings).
     let mut recreated: Vec<(&String, &String)> = Vec::new();
+    let mut openflow: Vec<&String> = Vec::new();
     for c in &changes {
-        if let Change::PortSetting { bridge, port, .. } = c {
-            if !recreated.contains(&(bridge, port)) {
+        match c {
+            Change::PortSetting { bridge, port, .. } if !recreated.contains(&(bridge, port)) => {
                 recreated.push((bridge, port));
             }
+            Change::BridgeSetting { bridge, .. } if !openflow.contains(&bridge) => {
+                openflow.push(bridge);
+            }
+            _ => {}
         }
     }
-    // Open every new port, and every re-created port's new instance, before anything changes.
+    let find = |name: &str| desired.bridges.iter().find(|b| b.name == name);
+    // Build every new bridge (flows checked, listeners bound) and open every new port (those
+    // of new bridges too) and every re-created port's new instance, before anything changes.
+    let new_bridges: Vec<&BridgeConfig> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::BridgeAdded { bridge } => find(bridge),
+            _ => None,
+        })
+        .collect();
+    let built = sw
+        .build_bridges(&new_bridges)
+        .map_err(|e| ReconfigError::PortOpen(e.to_string()))?;
     let added = changes.iter().filter_map(|c| match c {
         Change::PortAdded { bridge, port } => Some((bridge, port)),
         _ => None,
     });
+    let in_new_bridges = new_bridges
+        .iter()
+        .flat_map(|b| b.ports.iter().map(move |p| (&b.name, &p.name)));
     let mut opened = Vec::new();
-    for (bridge, port) in added.chain(recreated.iter().copied()) {
-        let pc = desired
-            .bridges
-            .iter()
-            .find(|b| b.name == *bridge)
+    for (bridge, port) in added.chain(in_new_bridges).chain(recreated.iter().copied()) {
+        let pc = find(bridge)
             .and_then(|b| b.ports.iter().find(|p| p.name == *port))
-            .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not in the file")))?;
+            .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not configured")))?;
         opened.push(
             sw.open_new_port(bridge, pc)
                 .map_err(|e| ReconfigError::PortOpen(e.to_string()))?,
         );
     }
     for c in &changes {
-        if let Change::PortRemoved { port, .. } = c {
-            sw.remove_port(port);
+        match c {
+            Change::PortRemoved { port, .. } => {
+                sw.remove_port(port);
+            }
+            Change::BridgeRemoved { bridge } => {
+                sw.remove_bridge(bridge);
+            }
+            _ => {}
         }
     }
     for (_, port) in &recreated {
         sw.remove_port(port);
+    }
+    for b in built {
+        sw.add_bridge(b);
     }
     for o in opened {
         sw.add_port(o);
     }
     for c in &changes {
         apply_one(sw, c);
+    }
+    for name in openflow {
+        if let Some(b) = find(name) {
+            if let Err(e) = sw.reconfigure_openflow(b) {
+                eprintln!("dvs-switchd: bridge {name}: OpenFlow listeners: {e}");
+            }
+        }
     }
     *running = desired;
     Ok(changes)
@@ -109,7 +145,7 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
 /// Make one live change. The bridge and port exist: the change came from diffing the running
 /// configuration, which the switch was built from.
 fn apply_one(sw: &Switch, c: &Change) {
-    let bridge = |name: &str| sw.bridges.iter().find(|b| b.name == name);
+    let bridge = |name: &str| sw.bridge(name);
     match c {
         Change::MacAging { bridge: b, secs } => {
             if let Some(b) = bridge(b) {
@@ -155,10 +191,11 @@ fn apply_one(sw: &Switch, c: &Change) {
         }
         // Done by `apply` before the others.
         Change::PortAdded { .. } | Change::PortRemoved { .. } | Change::PortSetting { .. } => {}
-        // Not live: `apply` refused the whole configuration before getting here.
-        Change::Switch { .. }
-        | Change::BridgeAdded { .. }
+        // Done by `apply` before (bridges) or after (their OpenFlow side) the others.
+        Change::BridgeAdded { .. }
         | Change::BridgeRemoved { .. }
         | Change::BridgeSetting { .. } => {}
+        // Not live: `apply` refused the whole configuration before getting here.
+        Change::Switch { .. } => {}
     }
 }

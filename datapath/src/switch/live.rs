@@ -18,50 +18,47 @@ const PMD_ACK: Duration = Duration::from_secs(2);
 
 /// A port opened for adding, not yet part of the switch.
 pub struct NewPort {
-    bridge: usize,
+    bridge: String,
     config: PortConfig,
     port: Arc<dyn Port>,
 }
 
 impl Switch {
     /// Open the port `pc` of bridge `bridge` without adding it anywhere yet (so that a reload
-    /// can open every new port before it changes anything).
+    /// can open every new port before it changes anything). The bridge need not exist yet; it
+    /// must when the port is added.
     pub fn open_new_port(&self, bridge: &str, pc: &PortConfig) -> Result<NewPort, SwitchError> {
-        let bidx = self
-            .bridges
-            .iter()
-            .position(|b| b.name == bridge)
-            .ok_or_else(|| SwitchError::PortOpen {
-                location: pc.location.to_string(),
-                port: pc.name.clone(),
-                message: format!("no bridge {bridge}"),
-            })?;
         let (port, _mock) = open_port(pc, self.frame_size(), self.config.switch.pmd_cores.len())?;
         Ok(NewPort {
-            bridge: bidx,
+            bridge: bridge.to_string(),
             config: pc.clone(),
             port,
         })
     }
 
     /// Make an opened port part of the switch: table, bridge view, MAC limit, rx queues.
-    pub fn add_port(&self, o: NewPort) {
+    /// Returns false (and closes the port) when its bridge is not in service.
+    pub fn add_port(&self, o: NewPort) -> bool {
         let NewPort {
-            bridge: bidx,
+            bridge,
             config: pc,
             port,
         } = o;
+        let Some(hub) = self.hub(&bridge) else {
+            return false;
+        };
+        let bidx = hub.bridge.index;
         let gidx = {
             let mut cfg = lock(&self.port_cfg);
             cfg.push(Some(pc.clone()));
             cfg.len() - 1
         };
-        let generation = self.ports.publish(|ports, home| {
-            ports.push(port.clone());
-            home.push((bidx, pc.ofport));
+        let generation = self.ports.publish(|t| {
+            t.ports.push(port.clone());
+            t.home.push((bidx, pc.ofport));
         });
         self.wait_pmds(generation);
-        let bridge = &self.bridges[bidx];
+        let bridge = &hub.bridge;
         if let Some(l) = pc.mac_limit {
             bridge.macs().set_port_limit(pc.ofport, Some(l));
         }
@@ -77,7 +74,8 @@ impl Switch {
             Ok::<_, ()>(())
         });
         self.assign_new_queues(gidx, port.n_rxq());
-        self.ofp[bidx].port_status(OFPPR_ADD, pc.ofport);
+        hub.port_status(OFPPR_ADD, pc.ofport);
+        true
     }
 
     /// Take port `name` out of the switch; it is closed (dropped) here, once no PMD can touch it.
@@ -87,7 +85,7 @@ impl Switch {
             return false;
         };
         let (bidx, ofport) = self.ports.load().home[gidx];
-        let bridge = &self.bridges[bidx];
+        let bridge = self.ports.load().bridges[bidx].clone();
         // Out of the rx assignment and the bridge first: after this no new decision names it.
         {
             let _pmds = lock(&self.pmds);
@@ -98,7 +96,9 @@ impl Switch {
                 .collect();
             self.assignment.store(Arc::new(next));
         }
-        self.ofp[bidx].port_status(OFPPR_DELETE, ofport);
+        if let Some(hub) = self.hub_at(bidx) {
+            hub.port_status(OFPPR_DELETE, ofport);
+        }
         let _ = bridge.edit_view(|v| {
             v.ports.retain(|p| p.gidx != gidx);
             v.by_ofport = v
@@ -116,8 +116,8 @@ impl Switch {
         }
         bridge.bump_epoch();
         let old = self.ports.load().ports[gidx].clone();
-        let generation = self.ports.publish(|ports, _| {
-            ports[gidx] = Arc::new(GonePort::new(name));
+        let generation = self.ports.publish(|t| {
+            t.ports[gidx] = Arc::new(GonePort::new(name));
         });
         lock(&self.port_cfg)[gidx] = None;
         self.wait_pmds(generation);
@@ -127,7 +127,7 @@ impl Switch {
     }
 
     /// Wait until every running PMD works with port-table `generation` or later.
-    fn wait_pmds(&self, generation: u64) {
+    pub(super) fn wait_pmds(&self, generation: u64) {
         let seen: Vec<Arc<AtomicU64>> = lock(&self.pmds)
             .iter()
             .filter(|p| p.running())
