@@ -266,6 +266,12 @@ impl Control {
                 )))
             }
         };
+        if let Some(db) = self.sw.database() {
+            return Err(RpcError::failed(format!(
+                "reload: bridges and ports come from the database {db}: change them with \
+                 ovs-vsctl; nothing was changed"
+            )));
+        }
         let desired = crate::config::load(&self.sw.config.path)
             .map_err(|e| RpcError::failed(format!("reload: {e}; nothing was changed")))?;
         if dry_run {

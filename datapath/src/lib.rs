@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod cycles;
+pub mod dbfront;
 pub mod drops;
 pub mod edit;
 pub mod flowmod;

@@ -90,6 +90,8 @@ pub struct Switch {
     /// Who runs a bridge's OpenFlow listeners and controller connections (the daemon's OpenFlow
     /// server), told when bridges come and go while running.
     runtime: Mutex<Option<Arc<dyn BridgeRuntime>>>,
+    /// The Open_vSwitch database the bridges come from (`--db`), if not the file.
+    database: Mutex<Option<String>>,
     /// Rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
     /// PMDs.
@@ -179,6 +181,7 @@ impl Switch {
             ports: Arc::new(PortSet::new(ports, port_home, bridges)),
             hubs: Arc::new(ArcSwap::from_pointee(ofp_hubs)),
             runtime: Mutex::new(None),
+            database: Mutex::new(None),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
             pmds: Mutex::new(Vec::new()),
             mock_handles,
@@ -248,6 +251,17 @@ impl Switch {
     /// thread every 250 ms).
     pub fn housekeeping(&self) {
         housekeep(&self.hubs.load());
+    }
+
+    /// Say that the bridges come from the Open_vSwitch database at `addr` (so a file reload is
+    /// refused).
+    pub fn set_database(&self, addr: &str) {
+        *lock(&self.database) = Some(addr.to_string());
+    }
+
+    /// The Open_vSwitch database the bridges come from, if they do.
+    pub fn database(&self) -> Option<String> {
+        lock(&self.database).clone()
     }
 
     /// The OpenFlow state of every bridge in service, in configuration order.
@@ -388,9 +402,7 @@ fn mtu_of(frame: usize) -> u32 {
     }
 }
 
-/// Initialise DPDK's EAL once, and only when some port needs it. Without `dpdk_eal_args` in the
-/// config: in-memory (no files in /dev/hugepages to clean up), no telemetry socket, the first PMD
-/// core as EAL main core, and no hugepages (`--no-huge`) when none are reserved.
+/// Initialise DPDK's EAL once, and only when some port needs it (see [`start_dpdk`]).
 fn start_dpdk_if_needed(config: &SwitchConfig) -> Result<(), SwitchError> {
     let Some(first) = config
         .bridges
@@ -400,8 +412,19 @@ fn start_dpdk_if_needed(config: &SwitchConfig) -> Result<(), SwitchError> {
     else {
         return Ok(());
     };
-    let args: Vec<String> = if config.switch.dpdk_eal_args.is_empty() {
-        let core = config.switch.pmd_cores.first().copied().unwrap_or(0);
+    start_dpdk(&config.switch).map_err(|message| SwitchError::PortOpen {
+        location: first.location.to_string(),
+        port: first.name.clone(),
+        message,
+    })
+}
+
+/// Initialise DPDK's EAL with `switch.dpdk_eal_args`, or without them with the switch's
+/// defaults: in-memory (no files in /dev/hugepages to clean up), no telemetry socket, the first
+/// PMD core as EAL main core, and no hugepages (`--no-huge`) when none are reserved.
+pub fn start_dpdk(switch: &crate::config::SwitchSection) -> Result<(), String> {
+    let args: Vec<String> = if switch.dpdk_eal_args.is_empty() {
+        let core = switch.pmd_cores.first().copied().unwrap_or(0);
         let mut a: Vec<String> = ["--in-memory", "--no-telemetry", "-l"]
             .iter()
             .map(|s| s.to_string())
@@ -412,13 +435,9 @@ fn start_dpdk_if_needed(config: &SwitchConfig) -> Result<(), SwitchError> {
         }
         a
     } else {
-        config.switch.dpdk_eal_args.clone()
+        switch.dpdk_eal_args.clone()
     };
-    dpdk::init_eal(&args).map_err(|e| SwitchError::PortOpen {
-        location: first.location.to_string(),
-        port: first.name.clone(),
-        message: format!("DPDK EAL ({}): {e}", args.join(" ")),
-    })
+    dpdk::init_eal(&args).map_err(|e| format!("DPDK EAL ({}): {e}", args.join(" ")))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

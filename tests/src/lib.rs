@@ -10,6 +10,7 @@ pub mod frames;
 pub mod guest;
 pub mod lab;
 pub mod netns;
+pub mod ovsdb;
 pub mod rawsock;
 pub mod switchd;
 pub mod testpmd;

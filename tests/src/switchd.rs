@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 /// A running switch.
 pub struct Switchd {
     child: Option<Child>,
+    /// The arguments it runs with (for `restart`).
+    args: Vec<String>,
     /// Private directory with the config, the run directory and the log.
     pub dir: PathBuf,
     /// Control socket path.
@@ -38,36 +40,83 @@ impl Switchd {
         );
         let cfg = dir.join("switch.toml");
         std::fs::write(&cfg, text).expect("write config");
-        let log = std::fs::File::create(dir.join("switchd.log")).expect("log");
+        let args = vec!["--config".to_string(), cfg.display().to_string()];
+        Self::spawn(dir, rundir.join("dvs-switchd.sock"), args)
+    }
+
+    /// Start the switch on the Open_vSwitch database at `db` (`unix:<dir>/db.sock`), with
+    /// `switch` as its `[switch]` section (without `rundir`: the run directory is `rundir`,
+    /// normally the database's directory, as on an OVS host).
+    pub fn start_db(switch: &str, db: &str, rundir: &std::path::Path) -> Switchd {
+        let dir = temp_dir();
+        let text = switch.replacen(
+            "[switch]",
+            &format!("[switch]\nrundir = \"{}\"", rundir.display()),
+            1,
+        );
+        let cfg = dir.join("switch.toml");
+        std::fs::write(&cfg, text).expect("write config");
+        let args = vec![
+            "--config".to_string(),
+            cfg.display().to_string(),
+            "--db".to_string(),
+            db.to_string(),
+        ];
+        Self::spawn(dir, rundir.join("dvs-switchd.sock"), args)
+    }
+
+    fn spawn(dir: PathBuf, socket: PathBuf, args: Vec<String>) -> Switchd {
+        let mut s = Switchd {
+            child: None,
+            args,
+            dir,
+            socket,
+        };
+        s.launch();
+        s
+    }
+
+    /// Start the process (again, after `stop`) and wait until its control socket answers.
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("switchd.log"))
+            .expect("log");
         let child = Command::new(crate::bin("dvs-switchd"))
-            .arg("--config")
-            .arg(&cfg)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn dvs-switchd");
-        let mut s = Switchd {
-            child: Some(child),
-            dir,
-            socket: rundir.join("dvs-switchd.sock"),
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if s.try_call("switch/show", json!({})).is_ok() {
-                return s;
+            if self.try_call("switch/show", json!({})).is_ok() {
+                return;
             }
-            if let Some(c) = s.child.as_mut() {
+            if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!("dvs-switchd exited early ({st}): {}", s.log());
+                    panic!("dvs-switchd exited early ({st}): {}", self.log());
                 }
             }
             assert!(
                 Instant::now() < deadline,
                 "dvs-switchd did not come up: {}",
-                s.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Stop the switch (SIGTERM) and start it again with the same arguments.
+    pub fn restart(&mut self) {
+        assert!(
+            self.stop(),
+            "dvs-switchd did not stop cleanly: {}",
+            self.log()
+        );
+        self.launch();
     }
 
     /// The configuration file the switch was started with (rewrite it, then reload).

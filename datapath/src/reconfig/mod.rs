@@ -37,9 +37,30 @@ pub enum ReconfigError {
     /// It contains changes the engine cannot make while running; nothing was applied.
     #[error("these changes need a restart of dvs-switchd, so nothing was applied: {}", .0.join("; "))]
     NeedsRestart(Vec<String>),
-    /// A new port could not be opened; nothing was applied.
-    #[error("{0}; nothing was applied")]
-    PortOpen(String),
+    /// A new port (or bridge) could not be opened; nothing was applied.
+    #[error("{message}; nothing was applied")]
+    PortOpen {
+        /// The port's (or bridge's) name.
+        name: String,
+        /// Why, without the location (what a database front end shows on the row).
+        reason: String,
+        /// Why, with where it was configured.
+        message: String,
+    },
+}
+
+impl ReconfigError {
+    fn open(name: &str, e: crate::switch::SwitchError) -> ReconfigError {
+        let reason = match &e {
+            crate::switch::SwitchError::PortOpen { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        ReconfigError::PortOpen {
+            name: name.to_string(),
+            reason,
+            message: e.to_string(),
+        }
+    }
 }
 
 /// What applying `desired` would do, without doing it: every change, and whether the switch
@@ -90,7 +111,7 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
         .collect();
     let built = sw
         .build_bridges(&new_bridges)
-        .map_err(|e| ReconfigError::PortOpen(e.to_string()))?;
+        .map_err(|(name, e)| ReconfigError::open(&name, e))?;
     let added = changes.iter().filter_map(|c| match c {
         Change::PortAdded { bridge, port } => Some((bridge, port)),
         _ => None,
@@ -100,12 +121,12 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
         .flat_map(|b| b.ports.iter().map(move |p| (&b.name, &p.name)));
     let mut opened = Vec::new();
     for (bridge, port) in added.chain(in_new_bridges).chain(recreated.iter().copied()) {
-        let pc = find(bridge)
-            .and_then(|b| b.ports.iter().find(|p| p.name == *port))
-            .ok_or_else(|| ReconfigError::PortOpen(format!("port {port}: not configured")))?;
+        let Some(pc) = find(bridge).and_then(|b| b.ports.iter().find(|p| p.name == *port)) else {
+            continue;
+        };
         opened.push(
             sw.open_new_port(bridge, pc)
-                .map_err(|e| ReconfigError::PortOpen(e.to_string()))?,
+                .map_err(|e| ReconfigError::open(port, e))?,
         );
     }
     for c in &changes {

@@ -113,18 +113,26 @@ impl Switch {
 
     /// Build the bridges `cfgs` (without their ports) and bind their listeners, changing
     /// nothing yet. They take the next bridge indexes, in order: add them with
-    /// [`Switch::add_bridge`] in the same order, before any other bridge is built.
-    pub fn build_bridges(&self, cfgs: &[&BridgeConfig]) -> Result<Vec<NewBridge>, SwitchError> {
+    /// [`Switch::add_bridge`] in the same order, before any other bridge is built. An error
+    /// names the bridge.
+    pub fn build_bridges(
+        &self,
+        cfgs: &[&BridgeConfig],
+    ) -> Result<Vec<NewBridge>, (String, SwitchError)> {
         let first = self.ports.load().bridges.len();
         let rt = self.runtime();
         let mut out = Vec::with_capacity(cfgs.len());
         for (i, b) in cfgs.iter().enumerate() {
-            let bridge = new_bridge(first + i, b, Vec::new())?;
+            let bridge =
+                new_bridge(first + i, b, Vec::new()).map_err(|e| (b.name.clone(), e.into()))?;
             let prepared = match &rt {
-                Some(rt) => Some(rt.prepare(b).map_err(|message| SwitchError::PortOpen {
-                    location: b.location.to_string(),
-                    port: b.name.clone(),
-                    message,
+                Some(rt) => Some(rt.prepare(b).map_err(|message| {
+                    let e = SwitchError::PortOpen {
+                        location: b.location.to_string(),
+                        port: b.name.clone(),
+                        message,
+                    };
+                    (b.name.clone(), e)
                 })?),
                 None => None,
             };

@@ -1,0 +1,207 @@
+//! What the switch writes back to the Open_vSwitch database, as ovs-vswitchd does: on
+//! `Interface` its `ofport`, `error`, `admin_state`, `link_state`, `mtu`, `status` and (every few
+//! seconds) `statistics`; on `Bridge` its `datapath_id`; on `Open_vSwitch` `cur_cfg` (which
+//! `ovs-vsctl` waits for), `iface_types`, `datapath_types` and `dpdk_initialized`.
+//!
+//! Everything goes in one transaction per sync, and only columns whose value differs from the
+//! replica's are written (the monitor then echoes them back as an update, which changes
+//! nothing), so a quiet switch does not churn the database.
+
+use super::model::{Desired, IFACE_TYPES};
+use crate::switch::Switch;
+use ovsdb::{datum, Replica, Row};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The database name.
+pub const DB: &str = "Open_vSwitch";
+
+/// One `update` operation on the row `uuid` of `table`.
+fn update(table: &str, uuid: &str, row: Map<String, Value>) -> Value {
+    json!({
+        "op": "update",
+        "table": table,
+        "where": [["_uuid", "==", datum::uuid_ref(uuid)]],
+        "row": row,
+    })
+}
+
+/// Keep in `want` only the columns whose value differs from `have`'s.
+fn changed(have: &Row, want: Map<String, Value>) -> Map<String, Value> {
+    want.into_iter()
+        .filter(|(k, v)| !same(have.get(k), v))
+        .collect()
+}
+
+/// Whether two datums mean the same (a one-member set and its atom are the same datum; map
+/// and set member order does not count).
+fn same(a: Option<&Value>, b: &Value) -> bool {
+    let Some(a) = a else { return false };
+    let norm = |v: &Value| -> Value {
+        match v.as_array().map(Vec::as_slice) {
+            Some([tag, Value::Array(m)]) if tag == "set" && m.len() == 1 => m[0].clone(),
+            Some([tag, Value::Array(m)]) if tag == "set" || tag == "map" => {
+                let mut m = m.clone();
+                m.sort_by_key(|x| x.to_string());
+                json!([tag, m])
+            }
+            _ => v.clone(),
+        }
+    };
+    norm(a) == norm(b)
+}
+
+/// The operations that bring the database's status columns in line with the switch.
+/// `statistics`: also write the interfaces' counters.
+pub fn ops(
+    sw: &Switch,
+    db: &Replica,
+    d: &Desired,
+    dpdk_initialized: bool,
+    statistics: bool,
+) -> Vec<Value> {
+    let mut ops = Vec::new();
+    let running = running_ports(sw);
+    for (uuid, row) in db.table("Interface") {
+        let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
+        let mut want = Map::new();
+        if let Some(err) = d.errors.get(name) {
+            want.insert("error".into(), json!(err));
+            want.insert("ofport".into(), json!(-1));
+            want.insert("link_state".into(), json!(["set", []]));
+            want.insert("admin_state".into(), json!(["set", []]));
+        } else if let Some(p) = running.get(name) {
+            want.insert("error".into(), json!(["set", []]));
+            want.insert("ofport".into(), json!(p.ofport));
+            want.insert("admin_state".into(), json!("up"));
+            want.insert(
+                "link_state".into(),
+                json!(if p.link_up { "up" } else { "down" }),
+            );
+            want.insert("mtu".into(), json!(sw.config.switch.mtu));
+            want.insert("status".into(), status_map(&p.details));
+            if statistics {
+                want.insert("statistics".into(), stats_map(&p.counters));
+            }
+        } else {
+            // Not (or no longer) in any bridge: nothing to report.
+            continue;
+        }
+        let statistics_col = want.remove("statistics");
+        let mut row_ops = changed(row, want);
+        // Statistics are not monitored (they change all the time): always written when asked.
+        if let Some(s) = statistics_col {
+            row_ops.insert("statistics".into(), s);
+        }
+        if !row_ops.is_empty() {
+            ops.push(update("Interface", uuid, row_ops));
+        }
+    }
+    for (uuid, row) in db.table("Bridge") {
+        let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some(b) = sw.bridge(name) else { continue };
+        let mut want = Map::new();
+        want.insert(
+            "datapath_id".into(),
+            json!(format!("{:016x}", b.datapath_id())),
+        );
+        let row_ops = changed(row, want);
+        if !row_ops.is_empty() {
+            ops.push(update("Bridge", uuid, row_ops));
+        }
+    }
+    if let Some((uuid, row)) = db.table("Open_vSwitch").next() {
+        let mut want = Map::new();
+        want.insert("cur_cfg".into(), json!(d.next_cfg));
+        want.insert(
+            "iface_types".into(),
+            datum::set_of(IFACE_TYPES.iter().map(|t| json!(t))),
+        );
+        want.insert("datapath_types".into(), datum::set_of([json!("netdev")]));
+        want.insert("dpdk_initialized".into(), json!(dpdk_initialized));
+        let row_ops = changed(row, want);
+        if !row_ops.is_empty() {
+            ops.push(update("Open_vSwitch", uuid, row_ops));
+        }
+    }
+    ops
+}
+
+/// What the switch knows about one running port.
+struct Running {
+    ofport: u32,
+    link_up: bool,
+    details: Value,
+    counters: crate::port::PortStats,
+}
+
+fn running_ports(sw: &Switch) -> BTreeMap<String, Running> {
+    let mut out = BTreeMap::new();
+    for b in sw.bridges() {
+        for p in &b.view().ports {
+            out.insert(
+                p.name.clone(),
+                Running {
+                    ofport: p.ofport,
+                    link_up: p.port.link_up(),
+                    details: p.port.details(),
+                    counters: p.port.counters().snapshot(),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// `Interface.status`: the port's top-level details as strings (for vhost-user: the socket,
+/// `mode` client or server, the negotiated features, whether a VM is connected).
+fn status_map(details: &Value) -> Value {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(o) = details.as_object() {
+        for (k, v) in o {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            if k == "role" {
+                pairs.push(("mode".into(), s.clone()));
+            }
+            pairs.push((k.clone(), s));
+        }
+    }
+    datum::map_of(pairs)
+}
+
+/// `Interface.statistics`, with OVS's key names.
+fn stats_map(c: &crate::port::PortStats) -> Value {
+    let n = |v: u64| json!(i64::try_from(v).unwrap_or(i64::MAX));
+    datum::map_of([
+        ("rx_packets", n(c.rx_packets)),
+        ("rx_bytes", n(c.rx_bytes)),
+        ("rx_dropped", n(c.rx_dropped)),
+        ("rx_errors", n(c.rx_errors)),
+        ("tx_packets", n(c.tx_packets)),
+        ("tx_bytes", n(c.tx_bytes)),
+        ("tx_dropped", n(c.tx_dropped)),
+        ("tx_errors", n(c.tx_errors)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datums_compare_by_meaning() {
+        assert!(same(Some(&json!(["set", [5]])), &json!(5)));
+        assert!(same(
+            Some(&json!(["map", [["b", "2"], ["a", "1"]]])),
+            &json!(["map", [["a", "1"], ["b", "2"]]])
+        ));
+        assert!(!same(Some(&json!(["set", []])), &json!("x")));
+        assert!(same(Some(&json!(["set", []])), &json!(["set", []])));
+        assert!(!same(None, &json!(1)));
+    }
+}
