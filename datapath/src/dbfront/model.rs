@@ -498,23 +498,37 @@ fn settle_ofports(
     had: &BTreeMap<String, u32>,
     errors: &mut BTreeMap<String, String>,
 ) {
+    // A hint is the number the interface holds: it counts as asking for it.
     let mut askers: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for p in b.ports.iter().filter(|p| p.ofport_requested) {
+    for p in b.ports.iter().filter(|p| p.ofport != 0) {
         askers.entry(p.ofport).or_default().push(p.name.clone());
     }
     let mut refused = HashSet::new();
+    let mut renumber = HashSet::new();
+    let requested: HashSet<String> = b
+        .ports
+        .iter()
+        .filter(|p| p.ofport_requested)
+        .map(|p| p.name.clone())
+        .collect();
     for (n, names) in askers.iter().filter(|(_, v)| v.len() > 1) {
         let holder = names.iter().find(|nm| had.get(*nm) == Some(n));
-        for nm in names {
-            if Some(nm) != holder {
-                refused.insert(nm.clone());
-                let why = match holder {
-                    Some(h) => format!("ofport_request {n} is in use by interface {h}"),
-                    None => format!("ofport_request {n} is asked for by more than one interface"),
-                };
-                errors.insert(nm.clone(), why);
+        for nm in names.iter().filter(|nm| Some(*nm) != holder) {
+            if !requested.contains(nm) {
+                // Only a hint: the interface simply gets another number.
+                renumber.insert(nm.clone());
+                continue;
             }
+            refused.insert(nm.clone());
+            let why = match holder {
+                Some(h) => format!("ofport_request {n} is in use by interface {h}"),
+                None => format!("ofport_request {n} is asked for by more than one interface"),
+            };
+            errors.insert(nm.clone(), why);
         }
+    }
+    for p in b.ports.iter_mut().filter(|p| renumber.contains(&p.name)) {
+        p.ofport = 0;
     }
     b.ports.retain(|p| !refused.contains(&p.name));
     let mut taken: HashSet<u32> = b
@@ -529,5 +543,176 @@ fn settle_ofports(
         } else {
             p.ofport = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ovsdb::TableUpdates;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        Context {
+            switch: SwitchConfig::default().switch,
+            vhost_dir: PathBuf::from("/run/openvswitch"),
+            dpdk_initialized: false,
+        }
+    }
+
+    /// A database with one bridge `br0` holding one port per `(port row, interface row)`.
+    fn db(ports: &[(Value, Value)], bridge: Value) -> Replica {
+        let mut t = json!({
+            "Open_vSwitch": {"root": {"new": {"bridges": ["uuid", "b0"], "next_cfg": 4}}},
+            "Bridge": {"b0": {"new": bridge}},
+            "Port": {},
+            "Interface": {},
+        });
+        let mut port_refs = Vec::new();
+        for (i, (p, iface)) in ports.iter().enumerate() {
+            let (pu, iu) = (format!("p{i}"), format!("i{i}"));
+            let mut p = p.clone();
+            p["interfaces"] = json!(["uuid", iu]);
+            t["Port"][&pu] = json!({ "new": p });
+            t["Interface"][&iu] = json!({ "new": iface });
+            port_refs.push(json!(["uuid", pu]));
+        }
+        t["Bridge"]["b0"]["new"]["ports"] = json!(["set", port_refs]);
+        let mut r = Replica::default();
+        r.apply(&TableUpdates::from_update(&t).unwrap()).unwrap();
+        r
+    }
+
+    fn one(port: Value, iface: Value) -> Desired {
+        desired(&db(&[(port, iface)], json!({"name": "br0"})), &ctx())
+    }
+
+    #[test]
+    fn interface_types_become_port_kinds() {
+        let d = one(
+            json!({"name": "v1"}),
+            json!({"name": "v1", "type": "dpdkvhostuserclient",
+                   "options": ["map", [["vhost-server-path", "/tmp/v1.sock"], ["n_rxq", "2"]]]}),
+        );
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.next_cfg, 4);
+        let p = &d.config.bridges[0].ports[0];
+        assert_eq!((p.kind, p.rxq), (PortKind::Vhost, 2));
+        assert!(matches!(&p.backend, Backend::Vhost { socket, role: VhostRole::Client, .. }
+            if socket == Path::new("/tmp/v1.sock")));
+        let d = one(json!({"name": "s"}), json!({"name": "s", "type": "dpdkvhostuser"}));
+        assert!(matches!(&d.config.bridges[0].ports[0].backend,
+            Backend::Vhost { socket, role: VhostRole::Server, .. }
+            if socket == Path::new("/run/openvswitch/s")));
+        for (t, kind) in [
+            ("", PortKind::AfPacket),
+            ("system", PortKind::AfPacket),
+            ("internal", PortKind::Tap),
+            ("tap", PortKind::Tap),
+            ("afxdp", PortKind::AfXdp),
+        ] {
+            let d = one(json!({"name": "x"}), json!({"name": "x", "type": t}));
+            assert_eq!(d.config.bridges[0].ports[0].kind, kind, "type {t:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_left_out_with_its_error() {
+        let cases = [
+            (json!({"name": "x", "type": "vxlan"}), "is not supported"),
+            (
+                json!({"name": "x", "type": "dpdkvhostuserclient"}),
+                "vhost-server-path",
+            ),
+            (json!({"name": "x", "type": "dpdk"}), "DPDK is not initialized"),
+            (
+                json!({"name": "x", "options": ["map", [["n_rxq", "2"]]]}),
+                "exactly one rx queue",
+            ),
+            (json!({"name": "x", "ofport_request": 0}), "out of range"),
+        ];
+        for (iface, want) in cases {
+            let d = one(json!({"name": "x"}), iface.clone());
+            assert!(d.config.bridges[0].ports.is_empty(), "{iface}");
+            assert!(d.errors["x"].contains(want), "{iface}: {}", d.errors["x"]);
+        }
+        let d = one(
+            json!({"name": "x", "vlan_mode": "native-tagged", "tag": 5}),
+            json!({"name": "x"}),
+        );
+        assert!(d.errors["x"].contains("native-tagged is not supported"));
+    }
+
+    #[test]
+    fn vlan_columns_follow_ovs() {
+        let vlan = |p: Value| one(p, json!({"name": "x"})).config.bridges[0].ports[0].vlan.clone();
+        assert_eq!(vlan(json!({"name": "x"})), VlanMode::None);
+        assert_eq!(
+            vlan(json!({"name": "x", "tag": 10})),
+            VlanMode::Access { tag: 10 }
+        );
+        let VlanMode::Trunk { allowed, native } =
+            vlan(json!({"name": "x", "trunks": ["set", [10, 20]]}))
+        else {
+            panic!("trunk expected");
+        };
+        assert_eq!((allowed.len(), native), (2, None));
+        let VlanMode::Trunk { allowed, native } = vlan(
+            json!({"name": "x", "tag": 5, "trunks": 7, "vlan_mode": "native-untagged"}),
+        ) else {
+            panic!("trunk expected");
+        };
+        assert!(allowed.contains(5) && allowed.contains(7));
+        assert_eq!(native, Some(5));
+        let d = one(json!({"name": "x", "tag": 5000}), json!({"name": "x"}));
+        assert!(d.errors["x"].contains("out of range"));
+    }
+
+    #[test]
+    fn a_taken_ofport_request_refuses_only_the_newcomer() {
+        let d = desired(
+            &db(
+                &[
+                    (json!({"name": "a"}), json!({"name": "a", "ofport": 7})),
+                    (
+                        json!({"name": "b"}),
+                        json!({"name": "b", "ofport_request": 7}),
+                    ),
+                    (json!({"name": "c"}), json!({"name": "c", "ofport": 3})),
+                ],
+                json!({"name": "br0"}),
+            ),
+            &ctx(),
+        );
+        assert!(d.errors["b"].contains("in use by interface a"), "{:?}", d.errors);
+        let numbers: Vec<(&str, u32)> = d.config.bridges[0]
+            .ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.ofport))
+            .collect();
+        assert_eq!(numbers, [("a", 7), ("c", 3)], "hints kept");
+    }
+
+    #[test]
+    fn bridge_columns_and_unsupported_settings() {
+        let d = desired(
+            &db(
+                &[],
+                json!({"name": "br0", "fail_mode": "secure",
+                       "other_config": ["map", [["datapath-id", "00000000000000d5"],
+                           ["mac-aging-time", "60"], ["mac-table-size", "1000"]]],
+                       "datapath_type": "system"}),
+            ),
+            &ctx(),
+        );
+        let b = &d.config.bridges[0];
+        assert_eq!(
+            (b.datapath_id, b.mac_aging_secs, b.fail_mode),
+            (0xd5, 60, FailMode::Secure)
+        );
+        assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
+        let plain = desired(&db(&[], json!({"name": "br0"})), &ctx());
+        assert_eq!(plain.config.bridges[0].datapath_id, default_dpid("br0"));
+        assert!(default_dpid("br0") != default_dpid("br1"));
     }
 }
