@@ -103,8 +103,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn send(&self, msg: &Value) -> Result<(), Error> {
+        // Serialized whole first: one write per message, not one per JSON token.
+        let bytes = serde_json::to_vec(msg).map_err(|e| Error::Io(e.into()))?;
         let mut w = lock(&self.writer);
-        serde_json::to_writer(&mut *w, msg).map_err(|e| Error::Io(e.into()))?;
+        w.write_all(&bytes)?;
         w.flush()?;
         Ok(())
     }

@@ -25,12 +25,12 @@
 pub mod model;
 pub mod status;
 
-use crate::reconfig::{self, ReconfigError};
+use crate::reconfig::{self, Change, ReconfigError};
 use crate::switch::Switch;
 use model::{Context, Desired};
 use ovsdb::{Client, Error, Replica};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -149,6 +149,8 @@ fn run(sw: &Switch, addr: &str, ctx: &Context, stop: &AtomicBool) {
 struct SyncState {
     warnings: BTreeSet<String>,
     errors: BTreeSet<(String, String)>,
+    /// Statistics last written, by interface row (forgotten on reconnection).
+    stats: HashMap<String, Value>,
 }
 
 fn session(
@@ -158,6 +160,8 @@ fn session(
     stop: &AtomicBool,
     state: &mut SyncState,
 ) -> Result<(), Error> {
+    // The new server may have lost what was written to the old one.
+    state.stats.clear();
     let id = json!("dvs-switchd");
     let initial = client.monitor(status::DB, &id, &monitor_requests())?;
     let mut db = Replica::default();
@@ -195,7 +199,7 @@ fn sync(
     statistics: bool,
 ) -> Result<(), Error> {
     let mut d = model::desired(db, ctx);
-    apply(sw, &mut d);
+    let changes = apply(sw, &mut d);
     let warnings: BTreeSet<String> = d.warnings.iter().cloned().collect();
     for w in warnings.difference(&state.warnings) {
         eprintln!("dvs-switchd: database: {w}");
@@ -206,17 +210,46 @@ fn sync(
         eprintln!("dvs-switchd: database: interface {name}: {e}");
     }
     state.errors = errors;
-    let ops = status::ops(sw, db, &d, ctx.dpdk_initialized, statistics);
+    // Ports' `status` (their details, a few microseconds each) is refreshed for the ports this
+    // sync touched, and for all of them with the statistics: at 1000 ports a full refresh on
+    // every update would cost more than the change itself.
+    let scope = if statistics {
+        status::Scope::Full
+    } else {
+        status::Scope::Touched(touched(&changes, &d))
+    };
+    let ops = status::ops(sw, db, &d, ctx.dpdk_initialized, &scope, &mut state.stats);
     if !ops.is_empty() {
         client.transact(status::DB, &ops)?;
     }
     Ok(())
 }
 
+/// The ports `changes` made or re-made (those of new bridges too).
+fn touched(changes: &[Change], d: &Desired) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for c in changes {
+        match c {
+            Change::PortAdded { port, .. }
+            | Change::PortSetting { port, .. }
+            | Change::PortVlan { port, .. } => {
+                out.insert(port.clone());
+            }
+            Change::BridgeAdded { bridge } => {
+                for b in d.config.bridges.iter().filter(|b| b.name == *bridge) {
+                    out.extend(b.ports.iter().map(|p| p.name.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Apply `d.config`; a port that cannot be opened gets its error and is left out, and the rest
 /// is applied again without it (a bridge that cannot be built: the same, its interfaces get the
-/// error).
-fn apply(sw: &Switch, d: &mut Desired) {
+/// error). Returns the changes made.
+fn apply(sw: &Switch, d: &mut Desired) -> Vec<Change> {
     // Each failed round leaves out one more port or bridge, so this ends.
     let mut rounds = 1 + d
         .config
@@ -231,7 +264,7 @@ fn apply(sw: &Switch, d: &mut Desired) {
                 for c in &changes {
                     eprintln!("dvs-switchd: database: {}", c.describe());
                 }
-                return;
+                return changes;
             }
             Err(ReconfigError::PortOpen { name, reason, .. }) => {
                 if let Some(pos) = d.config.bridges.iter().position(|b| b.name == name) {
@@ -250,8 +283,9 @@ fn apply(sw: &Switch, d: &mut Desired) {
             }
             Err(e) => {
                 eprintln!("dvs-switchd: database: {e}");
-                return;
+                return Vec::new();
             }
         }
     }
+    Vec::new()
 }

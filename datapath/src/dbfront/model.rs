@@ -598,9 +598,14 @@ mod tests {
         assert_eq!(d.next_cfg, 4);
         let p = &d.config.bridges[0].ports[0];
         assert_eq!((p.kind, p.rxq), (PortKind::Vhost, 2));
-        assert!(matches!(&p.backend, Backend::Vhost { socket, role: VhostRole::Client, .. }
-            if socket == Path::new("/tmp/v1.sock")));
-        let d = one(json!({"name": "s"}), json!({"name": "s", "type": "dpdkvhostuser"}));
+        assert!(
+            matches!(&p.backend, Backend::Vhost { socket, role: VhostRole::Client, .. }
+            if socket == Path::new("/tmp/v1.sock"))
+        );
+        let d = one(
+            json!({"name": "s"}),
+            json!({"name": "s", "type": "dpdkvhostuser"}),
+        );
         assert!(matches!(&d.config.bridges[0].ports[0].backend,
             Backend::Vhost { socket, role: VhostRole::Server, .. }
             if socket == Path::new("/run/openvswitch/s")));
@@ -624,7 +629,10 @@ mod tests {
                 json!({"name": "x", "type": "dpdkvhostuserclient"}),
                 "vhost-server-path",
             ),
-            (json!({"name": "x", "type": "dpdk"}), "DPDK is not initialized"),
+            (
+                json!({"name": "x", "type": "dpdk"}),
+                "DPDK is not initialized",
+            ),
             (
                 json!({"name": "x", "options": ["map", [["n_rxq", "2"]]]}),
                 "exactly one rx queue",
@@ -645,7 +653,11 @@ mod tests {
 
     #[test]
     fn vlan_columns_follow_ovs() {
-        let vlan = |p: Value| one(p, json!({"name": "x"})).config.bridges[0].ports[0].vlan.clone();
+        let vlan = |p: Value| {
+            one(p, json!({"name": "x"})).config.bridges[0].ports[0]
+                .vlan
+                .clone()
+        };
         assert_eq!(vlan(json!({"name": "x"})), VlanMode::None);
         assert_eq!(
             vlan(json!({"name": "x", "tag": 10})),
@@ -657,9 +669,9 @@ mod tests {
             panic!("trunk expected");
         };
         assert_eq!((allowed.len(), native), (2, None));
-        let VlanMode::Trunk { allowed, native } = vlan(
-            json!({"name": "x", "tag": 5, "trunks": 7, "vlan_mode": "native-untagged"}),
-        ) else {
+        let VlanMode::Trunk { allowed, native } =
+            vlan(json!({"name": "x", "tag": 5, "trunks": 7, "vlan_mode": "native-untagged"}))
+        else {
             panic!("trunk expected");
         };
         assert!(allowed.contains(5) && allowed.contains(7));
@@ -684,7 +696,11 @@ mod tests {
             ),
             &ctx(),
         );
-        assert!(d.errors["b"].contains("in use by interface a"), "{:?}", d.errors);
+        assert!(
+            d.errors["b"].contains("in use by interface a"),
+            "{:?}",
+            d.errors
+        );
         let numbers: Vec<(&str, u32)> = d.config.bridges[0]
             .ports
             .iter()

@@ -11,7 +11,7 @@ use super::model::{Desired, IFACE_TYPES};
 use crate::switch::Switch;
 use ovsdb::{datum, Replica, Row};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 /// The database name.
 pub const DB: &str = "Open_vSwitch";
@@ -51,17 +51,33 @@ fn same(a: Option<&Value>, b: &Value) -> bool {
     norm(a) == norm(b)
 }
 
+/// How much of each running interface's state to write.
+pub enum Scope {
+    /// Everything, `status` and `statistics` included (the periodic refresh).
+    Full,
+    /// `ofport`, `error`, the states and `mtu` of every interface, and `status` only for these
+    /// (the ports a change just made).
+    Touched(HashSet<String>),
+}
+
 /// The operations that bring the database's status columns in line with the switch.
-/// `statistics`: also write the interfaces' counters.
+/// `written_stats` holds the statistics last written per interface row: unchanged counters (an
+/// idle port) are not written again.
 pub fn ops(
     sw: &Switch,
     db: &Replica,
     d: &Desired,
     dpdk_initialized: bool,
-    statistics: bool,
+    scope: &Scope,
+    written_stats: &mut HashMap<String, Value>,
 ) -> Vec<Value> {
     let mut ops = Vec::new();
-    let running = running_ports(sw);
+    let statistics = matches!(scope, Scope::Full);
+    let detailed = |name: &str| match scope {
+        Scope::Full => true,
+        Scope::Touched(set) => set.contains(name),
+    };
+    let running = running_ports(sw, &detailed);
     for (uuid, row) in db.table("Interface") {
         let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
         let mut want = Map::new();
@@ -79,7 +95,9 @@ pub fn ops(
                 json!(if p.link_up { "up" } else { "down" }),
             );
             want.insert("mtu".into(), json!(sw.config.switch.mtu));
-            want.insert("status".into(), status_map(&p.details));
+            if let Some(details) = &p.details {
+                want.insert("status".into(), status_map(details));
+            }
             if statistics {
                 want.insert("statistics".into(), stats_map(&p.counters));
             }
@@ -89,9 +107,13 @@ pub fn ops(
         }
         let statistics_col = want.remove("statistics");
         let mut row_ops = changed(row, want);
-        // Statistics are not monitored (they change all the time): always written when asked.
+        // Statistics are not monitored (they change all the time): compared with what was
+        // last written instead.
         if let Some(s) = statistics_col {
-            row_ops.insert("statistics".into(), s);
+            if written_stats.get(uuid) != Some(&s) {
+                written_stats.insert(uuid.clone(), s.clone());
+                row_ops.insert("statistics".into(), s);
+            }
         }
         if !row_ops.is_empty() {
             ops.push(update("Interface", uuid, row_ops));
@@ -131,12 +153,13 @@ pub fn ops(
 struct Running {
     ofport: u32,
     link_up: bool,
-    details: Value,
+    /// The port's details, when asked for.
+    details: Option<Value>,
     counters: crate::port::PortStats,
 }
 
-fn running_ports(sw: &Switch) -> BTreeMap<String, Running> {
-    let mut out = BTreeMap::new();
+fn running_ports(sw: &Switch, detailed: &dyn Fn(&str) -> bool) -> HashMap<String, Running> {
+    let mut out = HashMap::new();
     for b in sw.bridges() {
         for p in &b.view().ports {
             out.insert(
@@ -144,7 +167,7 @@ fn running_ports(sw: &Switch) -> BTreeMap<String, Running> {
                 Running {
                     ofport: p.ofport,
                     link_up: p.port.link_up(),
-                    details: p.port.details(),
+                    details: detailed(&p.name).then(|| p.port.details()),
                     counters: p.port.counters().snapshot(),
                 },
             );
