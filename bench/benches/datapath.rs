@@ -55,22 +55,8 @@ fn setup(flows: &[String], n_flows: u32) -> Setup {
     let input: Arc<dyn Port> = Arc::new(inp);
     let output: Arc<dyn Port> = Arc::new(out);
     let members = vec![
-        BridgePort {
-            name: "in".into(),
-            ofport: 1,
-            gidx: 0,
-            vlan: VlanMode::None,
-            port: input.clone(),
-            config: 0,
-        },
-        BridgePort {
-            name: "out".into(),
-            ofport: 2,
-            gidx: 1,
-            vlan: VlanMode::None,
-            port: output.clone(),
-            config: 0,
-        },
+        BridgePort::new("in", 1, 0, VlanMode::None, input.clone()),
+        BridgePort::new("out", 2, 1, VlanMode::None, output.clone()),
     ];
     let mut pipeline = Pipeline::new();
     let resolve = |_: &str| None;

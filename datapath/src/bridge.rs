@@ -11,10 +11,10 @@
 //! path (cache misses) and the control thread take. Cache hits refresh a learned entry's timestamp
 //! through its `Arc<MacEntry>` without locking.
 
-use crate::config::VlanMode;
+use crate::config::{Policing, VlanMode};
 use crate::group::GroupTable;
 use crate::inject::InjectQueue;
-use crate::meter::MeterTable;
+use crate::meter::{Meter, MeterTable};
 use crate::packet_in::PacketInQueue;
 use crate::port::Port;
 use arc_swap::{ArcSwap, Guard};
@@ -40,6 +40,26 @@ pub struct BridgePort {
     /// OpenFlow `OFPPC_*` config bits (PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN) set by
     /// PORT_MOD.
     pub config: u32,
+    /// Ingress policer: a one-band drop meter every received packet passes first.
+    pub policer: Option<Arc<Meter>>,
+}
+
+/// The meter that enforces `p`: one drop band at the rate, with the burst as its bucket
+/// (`None` only for a zero rate, which `Policing` never has).
+pub fn policer(p: Policing) -> Option<Arc<Meter>> {
+    use openflow::meter::{OFPMF_BURST, OFPMF_KBPS};
+    let band = openflow::MeterBand::Drop {
+        rate: p.rate_kbps,
+        burst_size: p.burst_kb,
+    };
+    Meter::new(
+        0,
+        OFPMF_KBPS | OFPMF_BURST,
+        vec![band],
+        crate::cycles::monotonic_ns(),
+    )
+    .ok()
+    .map(Arc::new)
 }
 
 /// OFPPC_PORT_DOWN: administratively down (no receive, no transmit).
@@ -61,7 +81,14 @@ impl BridgePort {
             vlan,
             port,
             config: 0,
+            policer: None,
         }
+    }
+
+    /// The same member, policed as `policing` says (`None`: not policed).
+    pub fn with_policing(mut self, policing: Option<Policing>) -> Self {
+        self.policer = policing.and_then(policer);
+        self
     }
 
     /// The port may transmit: not administratively down, not NO_FWD.

@@ -72,12 +72,13 @@ impl Control {
                                 json!(packet::EthernetAddress(*m).to_string()),
                             );
                         }
+                        let policing = pc.as_ref().and_then(|c| c.policing);
                         let interface = pc.map(|c| c.interface);
                         json!({
                             "name": p.name, "ofport": p.ofport, "kind": p.port.kind(),
                             "interface": interface, "vlan_mode": mode, "tag": tag,
                             "trunks": trunks, "native_vlan": native, "link_up": p.port.link_up(),
-                            "details": details,
+                            "ingress_policing": policing, "details": details,
                         })
                     })
                     .collect();

@@ -47,6 +47,7 @@ drop_reasons! {
     NoPacketIn => "no_packet_in", "Output to CONTROLLER for a packet from a port set to no_packet_in (PORT_MOD).";
     Unsupported => "unsupported_action", "An action the datapath cannot execute (set_queue).";
     Meter => "meter_drop", "A meter's drop band policed the packet.";
+    Policed => "ingress_policed", "Received above the port's ingress policing rate (ingress_policing_rate).";
     UnknownMeter => "unknown_meter", "A meter instruction names a meter that was deleted while the packet was in flight.";
     UnknownGroup => "unknown_group", "A group action names a group that does not exist.";
     GroupNoBucket => "group_no_live_bucket", "A group had no bucket to execute (fast-failover with every bucket dead, or no buckets).";

@@ -445,6 +445,7 @@ mod tests {
                 vlan: VlanMode::None,
                 port: Arc::new(p),
                 config: 0,
+                policer: None,
             });
             handles.push(h);
         }

@@ -214,6 +214,12 @@ impl Worker {
                 self.tx.drop_pkt(pkt, DropReason::Runt, counters);
                 continue;
             }
+            if let Some(p) = &in_port.policer {
+                if p.apply(pkt.len() as u32, now) == Verdict::Drop {
+                    self.tx.drop_pkt(pkt, DropReason::Policed, counters);
+                    continue;
+                }
+            }
             let key = &self.keys[i];
             if let Err(reason) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
                 self.tx.drop_pkt(pkt, reason, counters);

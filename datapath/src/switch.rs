@@ -133,13 +133,10 @@ impl Switch {
                     mock_handles.push((pc.name.clone(), h));
                 }
                 let gidx = ports.len();
-                list.push(BridgePort::new(
-                    &pc.name,
-                    pc.ofport,
-                    gidx,
-                    pc.vlan.clone(),
-                    port.clone(),
-                ));
+                list.push(
+                    BridgePort::new(&pc.name, pc.ofport, gidx, pc.vlan.clone(), port.clone())
+                        .with_policing(pc.policing),
+                );
                 ports.push(port);
                 port_cfg.push(Some(pc.clone()));
                 port_home.push((bidx, pc.ofport));

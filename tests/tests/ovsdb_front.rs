@@ -112,7 +112,7 @@ fn ovs_vsctl_changes_ports_and_bridges_while_other_ports_forward() {
     let r = Rig::new();
     let (ns1, v1) = r.host("10.61.0.1/24", 1, &["tag=10"]);
     let (_ns2, v2) = r.host("10.61.0.2/24", 2, &["tag=10"]);
-    let (_ns3, v3) = r.host("10.61.0.3/24", 3, &["tag=20"]);
+    let (ns3, v3) = r.host("10.61.0.3/24", 3, &["tag=20"]);
     // ovs-vsctl waited for cur_cfg: the ports run and have their numbers in the database.
     for v in [&v1, &v2, &v3] {
         let ofport: u64 = r.iface(&v.host, "ofport").parse().expect("ofport");
@@ -143,7 +143,7 @@ fn ovs_vsctl_changes_ports_and_bridges_while_other_ports_forward() {
             "vlan_mode=native-untagged",
             "trunks=30",
         ]);
-        r.db.must(&["set", "interface", &v4.host, "ingress_policing_rate=1000"]);
+        r.db.must(&["set", "interface", &v4.host, "mtu_request=9000"]);
         r.db.must(&["set-controller", &r.br, "tcp:127.0.0.1:1"]);
         r.db.must(&["set-fail-mode", &r.br, "secure"]);
         r.db.must(&[
@@ -189,9 +189,47 @@ fn ovs_vsctl_changes_ports_and_bridges_while_other_ports_forward() {
     assert!(flows.contains("actions=NORMAL"), "{flows}");
     // Unsupported settings are said in the log, not silently taken.
     let log = r.sw.log();
+    assert!(log.contains("mtu_request 9000"), "{log}");
+    // Ingress policing on vm3 (1 Mb/s, 100 kb bursts): a 1400-byte flood from it (about 11 Mb/s)
+    // is cut down and counted, while vm1 -> vm2 still passes everything.
+    r.db.must(&[
+        "set",
+        "interface",
+        &v3.host,
+        "ingress_policing_rate=1000",
+        "ingress_policing_burst=100",
+    ]);
+    let policed0 = r.sw.drops("ingress_policed");
+    let (sent, got) = pings_during(&ns1, "10.61.0.2", 100, || {
+        let _ = ns3.exec(&[
+            "ping",
+            "-q",
+            "-n",
+            "-s",
+            "1400",
+            "-i",
+            "0.001",
+            "-c",
+            "1000",
+            "-W",
+            "1",
+            "10.61.0.1",
+        ]);
+    });
+    assert_eq!((sent, got), (100, 100), "policing vm3 cost vm1 pings");
+    let policed = r.sw.drops("ingress_policed") - policed0;
     assert!(
-        log.contains("ingress_policing_rate is not supported"),
-        "{log}"
+        policed > 300,
+        "only {policed} of 1000 frames over 1 Mb/s policed"
+    );
+    let port3 = r.sw.call("switch/show", json!({}))["bridges"][0]["ports"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == v3.host.as_str()).cloned())
+        .expect("vm3 port");
+    assert_eq!(
+        port3["ingress_policing"],
+        json!({"rate_kbps": 1000, "burst_kb": 100}),
+        "{port3}"
     );
 
     // del-br: the bridge, its ports and its management socket go.

@@ -8,8 +8,8 @@
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
 use super::{
     parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
-    Location, OfpController, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode, VlanSet,
-    VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
+    Location, OfpController, Policing, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode,
+    VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -631,6 +631,14 @@ fn build_port(
             n
         }
     };
+    let kbits = |v: &Option<Spanned<i64>>, key: &str| -> Result<u32, ConfigError> {
+        match v {
+            None => Ok(0),
+            Some(v) => Ok(in_range(src, v, &f(key), key, 0, i64::from(u32::MAX))? as u32),
+        }
+    };
+    let rate = kbits(&p.ingress_policing_rate, "ingress_policing_rate")?;
+    let burst = kbits(&p.ingress_policing_burst, "ingress_policing_burst")?;
     Ok(PortConfig {
         name,
         kind,
@@ -640,6 +648,7 @@ fn build_port(
         vlan,
         mac_limit,
         rxq,
+        policing: Policing::new(rate, burst),
         backend,
         location: src.loc(raw.span(), &prefix),
     })

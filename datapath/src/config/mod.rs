@@ -304,10 +304,39 @@ pub struct PortConfig {
     pub mac_limit: Option<usize>,
     /// Number of receive queues (vhost: queue pairs).
     pub rxq: u16,
+    /// Ingress policing: what the port may send into the switch (`None`: no limit).
+    pub policing: Option<Policing>,
     /// Backend-specific settings.
     pub backend: Backend,
     /// The `[[bridge.port]]` header.
     pub location: Location,
+}
+
+/// An ingress policer, with OVS's `ingress_policing_rate`/`_burst` meaning: traffic received on
+/// the port above `rate_kbps` is dropped, with bursts of up to `burst_kb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Policing {
+    /// Rate in kb/s (1000 bits per second), at least 1.
+    pub rate_kbps: u32,
+    /// Bucket size in kb.
+    pub burst_kb: u32,
+}
+
+impl Policing {
+    /// OVS's default burst when none is given (`ingress_policing_burst` 0): 8000 kb.
+    pub const DEFAULT_BURST_KB: u32 = 8000;
+
+    /// The policer for `rate_kbps` (0: none) and `burst_kb` (0: the default).
+    pub fn new(rate_kbps: u32, burst_kb: u32) -> Option<Policing> {
+        (rate_kbps > 0).then_some(Policing {
+            rate_kbps,
+            burst_kb: if burst_kb == 0 {
+                Self::DEFAULT_BURST_KB
+            } else {
+                burst_kb
+            },
+        })
+    }
 }
 
 /// Read and validate the config file at `path`.

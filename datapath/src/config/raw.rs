@@ -70,6 +70,8 @@ pub(super) struct RawPort {
     pub native_vlan: Option<Spanned<i64>>,
     pub mac_limit: Option<Spanned<i64>>,
     pub rxq: Option<Spanned<i64>>,
+    pub ingress_policing_rate: Option<Spanned<i64>>,
+    pub ingress_policing_burst: Option<Spanned<i64>>,
     pub socket: Option<Spanned<String>>,
     pub vhost_role: Option<Spanned<String>>,
     pub mac: Option<Spanned<String>>,

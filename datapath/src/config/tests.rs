@@ -714,3 +714,26 @@ fn controllers_and_fail_mode() {
     let e = err("[[bridge]]\nname = \"a\"\ncontrollers = \"tcp:1.2.3.4\"\n");
     assert!(e.contains("switch.toml:3: bridge[0].controllers"), "{e}");
 }
+
+#[test]
+fn ingress_policing_keys() {
+    let p = |extra: &str| ok(&one_port(extra)).bridges[0].ports[0].policing;
+    assert_eq!(p(""), None);
+    assert_eq!(p("ingress_policing_rate = 0\n"), None);
+    assert_eq!(
+        p("ingress_policing_rate = 1000\n"),
+        Some(Policing {
+            rate_kbps: 1000,
+            burst_kb: Policing::DEFAULT_BURST_KB
+        })
+    );
+    assert_eq!(
+        p("ingress_policing_rate = 1000\ningress_policing_burst = 64\n"),
+        Some(Policing {
+            rate_kbps: 1000,
+            burst_kb: 64
+        })
+    );
+    let e = err(&one_port("ingress_policing_rate = -1\n"));
+    assert!(e.contains("ingress_policing_rate"), "{e}");
+}

@@ -51,7 +51,8 @@ fn monitor_requests() -> Value {
             "datapath_type", "other_config", "datapath_id"]},
         "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode"]},
         "Interface": {"columns": ["name", "type", "options", "ofport", "ofport_request",
-            "mtu_request", "ingress_policing_rate", "ingress_policing_kpkts_rate", "error",
+            "mtu_request", "ingress_policing_rate", "ingress_policing_burst",
+            "ingress_policing_kpkts_rate", "error",
             "link_state", "admin_state", "mtu", "status"]},
         "Controller": {"columns": ["target"]},
     })

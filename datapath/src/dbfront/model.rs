@@ -25,8 +25,8 @@
 //!   survives restarts.
 
 use crate::config::{
-    parse_controller, parse_listen, Backend, BridgeConfig, FailMode, Location, PortConfig,
-    PortKind, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet, XdpMode,
+    parse_controller, parse_listen, Backend, BridgeConfig, FailMode, Location, Policing,
+    PortConfig, PortKind, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet, XdpMode,
 };
 use ovsdb::{datum, Replica, Row};
 use serde_json::Value;
@@ -440,13 +440,19 @@ fn interface(
             ));
         }
     }
-    for c in ["ingress_policing_rate", "ingress_policing_kpkts_rate"] {
-        if datum::opt_int(col(i, c)).is_some_and(|r| r != 0) {
-            warnings.push(format!(
-                "interface {name}: {c} is not supported yet (use an OpenFlow meter); ignored"
-            ));
-        }
+    if datum::opt_int(col(i, "ingress_policing_kpkts_rate")).is_some_and(|r| r != 0) {
+        warnings.push(format!(
+            "interface {name}: ingress_policing_kpkts_rate is not supported (use \
+             ingress_policing_rate, in kb/s); ignored"
+        ));
     }
+    let kbits = |c: &str| {
+        datum::opt_int(col(i, c)).map_or(0, |v| u32::try_from(v.max(0)).unwrap_or(u32::MAX))
+    };
+    let policing = Policing::new(
+        kbits("ingress_policing_rate"),
+        kbits("ingress_policing_burst"),
+    );
     let requested = datum::opt_int(col(i, "ofport_request"));
     if let Some(r) = requested {
         if !(1..=OFPORT_MAX).contains(&r) {
@@ -470,6 +476,7 @@ fn interface(
         vlan,
         mac_limit: None,
         rxq: n_rxq,
+        policing,
         backend,
         location: location("Interface", name),
     })

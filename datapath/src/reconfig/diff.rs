@@ -3,7 +3,7 @@
 //! compares meaning, not text: where something was written never counts, and bridges and ports
 //! are matched by name, so reordering a file changes nothing.
 
-use crate::config::{BridgeConfig, PortConfig, SwitchConfig, VlanMode};
+use crate::config::{BridgeConfig, Policing, PortConfig, SwitchConfig, VlanMode};
 
 /// One difference between two configurations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,15 @@ pub enum Change {
         /// The new VLAN behaviour (boxed: a trunk's VLAN bitmap is 512 bytes).
         vlan: Box<VlanMode>,
     },
+    /// A port's ingress policing (`None`: none).
+    PortPolicing {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+        /// The new policer.
+        policing: Option<Policing>,
+    },
     /// A port's own MAC limit (`None`: the bridge's).
     PortMacLimit {
         /// Bridge name.
@@ -107,6 +116,7 @@ impl Change {
                 | Change::PortRemoved { .. }
                 | Change::PortSetting { .. }
                 | Change::PortVlan { .. }
+                | Change::PortPolicing { .. }
                 | Change::PortMacLimit { .. }
         )
     }
@@ -127,6 +137,17 @@ impl Change {
             Change::PortVlan { bridge, port, vlan } => {
                 format!("bridge {bridge}: port {port}: {}", vlan_text(vlan))
             }
+            Change::PortPolicing {
+                bridge,
+                port,
+                policing,
+            } => match policing {
+                Some(p) => format!(
+                    "bridge {bridge}: port {port}: ingress policing {} kb/s, burst {} kb",
+                    p.rate_kbps, p.burst_kb
+                ),
+                None => format!("bridge {bridge}: port {port}: no ingress policing"),
+            },
             Change::PortMacLimit {
                 bridge,
                 port,
@@ -322,6 +343,13 @@ fn port_diff(bridge: &str, old: &PortConfig, new: &PortConfig, out: &mut Vec<Cha
             bridge: b.clone(),
             port: p.clone(),
             vlan: Box::new(new.vlan.clone()),
+        });
+    }
+    if old.policing != new.policing {
+        out.push(Change::PortPolicing {
+            bridge: b.clone(),
+            port: p.clone(),
+            policing: new.policing,
         });
     }
     if old.mac_limit != new.mac_limit {

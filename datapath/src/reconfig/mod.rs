@@ -159,6 +159,14 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
             }
         }
     }
+    if changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::PortVlan { .. } | Change::PortPolicing { .. } | Change::PortMacLimit { .. }
+        )
+    }) {
+        sw.update_port_configs(desired.bridges.iter().flat_map(|b| &b.ports));
+    }
     *running = desired;
     Ok(changes)
 }
@@ -208,6 +216,20 @@ fn apply_one(sw: &Switch, c: &Change) {
             if let Some(ofport) = ofport {
                 b.macs().flush_port(ofport);
                 b.bump_epoch();
+            }
+        }
+        Change::PortPolicing {
+            bridge: b,
+            port,
+            policing,
+        } => {
+            // A new policer starts with a full bucket; the next batch of every PMD uses it.
+            if let Some(b) = bridge(b) {
+                let _ = b.edit_view(|v| {
+                    let p = v.ports.iter_mut().find(|p| p.name == *port).ok_or(())?;
+                    p.policer = policing.and_then(crate::bridge::policer);
+                    Ok::<_, ()>(())
+                });
             }
         }
         // Done by `apply` before the others.

@@ -64,13 +64,10 @@ impl Switch {
         }
         let _ = bridge.edit_view(|v| {
             v.by_ofport.insert(pc.ofport, v.ports.len());
-            v.ports.push(BridgePort::new(
-                &pc.name,
-                pc.ofport,
-                gidx,
-                pc.vlan.clone(),
-                port.clone(),
-            ));
+            v.ports.push(
+                BridgePort::new(&pc.name, pc.ofport, gidx, pc.vlan.clone(), port.clone())
+                    .with_policing(pc.policing),
+            );
             Ok::<_, ()>(())
         });
         self.assign_new_queues(gidx, port.n_rxq());
@@ -124,6 +121,20 @@ impl Switch {
         // The last reference (PMDs have let go of the old table): the backend closes here.
         drop(old);
         true
+    }
+
+    /// Record the configurations of running ports changed in place (VLAN, policing, MAC
+    /// limit), so that what the switch shows is what it does.
+    pub fn update_port_configs<'a>(&self, ports: impl IntoIterator<Item = &'a PortConfig>) {
+        let mut cfg = lock(&self.port_cfg);
+        for pc in ports {
+            if let Some(slot) = cfg
+                .iter_mut()
+                .find(|c| c.as_ref().is_some_and(|c| c.name == pc.name))
+            {
+                *slot = Some(pc.clone());
+            }
+        }
     }
 
     /// Wait until every running PMD works with port-table `generation` or later.
