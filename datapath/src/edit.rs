@@ -41,7 +41,7 @@ fn be16(d: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([d[off], d[off + 1]])
 }
 
-/// Header offsets of a frame.
+/// Header offsets of a frame (from the one walker, `packet::layout`).
 struct Layout {
     l3: usize,
     eth_type: u16,
@@ -50,32 +50,11 @@ struct Layout {
 }
 
 fn layout(d: &[u8]) -> Option<Layout> {
-    let mut off = 12;
-    if d.len() < ETH_HLEN {
-        return None;
-    }
-    let mut t = be16(d, off);
-    while is_tpid(t) {
-        off += 4;
-        if d.len() < off + 2 {
-            return None;
-        }
-        t = be16(d, off);
-    }
-    let l3 = off + 2;
-    let l4 = match t {
-        0x0800 if d.len() >= l3 + 20 => {
-            let ihl = usize::from(d[l3] & 0x0f) * 4;
-            let frag_off = be16(d, l3 + 6) & 0x1fff;
-            (ihl >= 20 && frag_off == 0 && d.len() >= l3 + ihl).then_some((l3 + ihl, d[l3 + 9]))
-        }
-        0x86dd if d.len() >= l3 + 40 => Some((l3 + 40, d[l3 + 6])),
-        _ => None,
-    };
+    let w = packet::layout::walk(d);
     Some(Layout {
-        l3,
-        eth_type: t,
-        l4,
+        l3: w.l3,
+        eth_type: w.ethertype?,
+        l4: w.l4(d),
     })
 }
 

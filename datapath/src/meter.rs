@@ -37,7 +37,6 @@ use crate::mempool::Packet;
 use openflow::meter::{OFPMF_BURST, OFPMF_KBPS, OFPMF_PKTPS};
 use openflow::MeterBand;
 use packet::checksum;
-use packet::vlan::is_tpid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -389,19 +388,11 @@ fn be16(d: &[u8], off: usize) -> u16 {
 
 /// [`remark`] on the raw frame bytes.
 fn remark_frame(d: &mut [u8], levels: u8) -> bool {
-    if d.len() < 14 {
+    let w = packet::layout::walk(d);
+    let Some(ty) = w.ethertype else {
         return true;
-    }
-    let mut off = 12;
-    let mut ty = be16(d, off);
-    while is_tpid(ty) {
-        off += 4;
-        if d.len() < off + 2 {
-            return true;
-        }
-        ty = be16(d, off);
-    }
-    let l3 = off + 2;
+    };
+    let l3 = w.l3;
     match ty {
         0x0800 => {
             if d.len() < l3 + 20 {

@@ -25,16 +25,8 @@ use crate::key::{FlowKey, FRAG_ANY, FRAG_LATER, VLAN_PRESENT};
 
 /// Ethertype written for 802.3 (length-field) frames, as OVS does (`FLOW_DL_TYPE_NONE`).
 pub const ETH_TYPE_NONE: u16 = 0x05ff;
-/// IPv4 ethertype.
-pub const ETH_TYPE_IPV4: u16 = 0x0800;
-/// ARP ethertype.
-pub const ETH_TYPE_ARP: u16 = 0x0806;
-/// IPv6 ethertype.
-pub const ETH_TYPE_IPV6: u16 = 0x86dd;
-/// 802.1Q customer VLAN tag.
-pub const ETH_TYPE_VLAN: u16 = 0x8100;
-/// 802.1ad service VLAN tag.
-pub const ETH_TYPE_QINQ: u16 = 0x88a8;
+// The EtherTypes are defined once, with the flow fields.
+pub use crate::field::{ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, ETH_TYPE_QINQ, ETH_TYPE_VLAN};
 
 /// IP protocol numbers the extractor decodes.
 pub const IPPROTO_ICMP: u8 = 1;
@@ -115,22 +107,15 @@ fn parse_l2(frame: &[u8], key: &mut FlowKey) -> Option<()> {
     let eth = chunk::<14>(frame, 0)?;
     key.eth_dst = mac(eth, 0);
     key.eth_src = mac(eth, 6);
-    let mut eth_type = be16(eth, 12);
-    let mut off = 14;
-    if eth_type == ETH_TYPE_VLAN || eth_type == ETH_TYPE_QINQ {
+    // The one walk over tags (`packet::layout`): what a VLAN tag is is decided there.
+    let l = packet::layout::walk(frame);
+    if l.tagged {
         // A truncated tag still marks the frame as tagged: an access port must refuse it.
-        key.vlan_tci = VLAN_PRESENT;
-        let tag = chunk::<4>(frame, off)?;
         // PCP and VID; the DEI/CFI bit position carries VLAN_PRESENT instead.
-        key.vlan_tci = (be16(tag, 0) & !VLAN_PRESENT) | VLAN_PRESENT;
-        eth_type = be16(tag, 2);
-        off += 4;
-        while eth_type == ETH_TYPE_VLAN || eth_type == ETH_TYPE_QINQ {
-            let tag = chunk::<4>(frame, off)?;
-            eth_type = be16(tag, 2);
-            off += 4;
-        }
+        key.vlan_tci = l.outer_tci.map_or(0, |t| t & !VLAN_PRESENT) | VLAN_PRESENT;
     }
+    let eth_type = l.ethertype?;
+    let off = l.l3;
     if eth_type < 0x600 {
         key.eth_type = ETH_TYPE_NONE;
         return Some(());
@@ -425,6 +410,9 @@ mod tests {
         assert_eq!(k.vlan_tci, VLAN_PRESENT | (5 << 13) | 100);
         assert_eq!((k.vlan_vid(), k.vlan_pcp()), (Some(100), 5));
         assert_eq!((k.eth_type, k.tp_dst), (ETH_TYPE_IPV4, 2));
+        // The legacy 0x9100 is an EtherType, not a tag (as in edit and the checksum code).
+        let k = key_of(&eth(&[(0x9100, 100)], ETH_TYPE_IPV4, &udp));
+        assert_eq!((k.vlan_tci, k.eth_type), (0, 0x9100));
         // 802.1ad outer, 802.1Q inner: the outer tag wins, the inner one is skipped. The DEI bit
         // of the outer tag must not leak into VLAN_PRESENT's position.
         let tags = [(ETH_TYPE_QINQ, 0x1000 | 300), (ETH_TYPE_VLAN, 42)];

@@ -114,16 +114,18 @@ pub enum Prereq {
     NdTll,
 }
 
+use packet::ethernet::ethertype;
+
 /// Ethertype of IPv4.
-pub const ETH_TYPE_IPV4: u16 = 0x0800;
+pub const ETH_TYPE_IPV4: u16 = ethertype::IPV4;
 /// Ethertype of ARP.
-pub const ETH_TYPE_ARP: u16 = 0x0806;
+pub const ETH_TYPE_ARP: u16 = ethertype::ARP;
 /// Ethertype of IPv6.
-pub const ETH_TYPE_IPV6: u16 = 0x86dd;
+pub const ETH_TYPE_IPV6: u16 = ethertype::IPV6;
 /// Ethertype of an 802.1Q tag.
-pub const ETH_TYPE_VLAN: u16 = 0x8100;
+pub const ETH_TYPE_VLAN: u16 = ethertype::VLAN;
 /// Ethertype of an 802.1ad service tag.
-pub const ETH_TYPE_QINQ: u16 = 0x88a8;
+pub const ETH_TYPE_QINQ: u16 = ethertype::QINQ;
 /// IP protocol numbers.
 pub const IPPROTO_ICMP: u8 = 1;
 /// TCP.

@@ -35,6 +35,7 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod layout;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;

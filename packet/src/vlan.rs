@@ -27,12 +27,12 @@ mod field {
 /// Length of one tag (TPID + TCI) on the wire.
 pub const TAG_LEN: usize = 4;
 
-/// True for 0x8100, 0x88a8 and the legacy 0x9100.
+/// True for the TPIDs dvs treats as VLAN tags: 0x8100 (802.1Q) and 0x88a8 (802.1ad), as
+/// OpenFlow 1.3 and Open vSwitch do. The legacy 0x9100 is an EtherType like any other (see
+/// [`crate::layout`]).
+#[inline(always)]
 pub fn is_tpid(ethertype: u16) -> bool {
-    matches!(
-        ethertype,
-        ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_LEGACY
-    )
+    matches!(ethertype, ethertype::VLAN | ethertype::QINQ)
 }
 
 /// Compose a TCI from priority (3 bits), drop-eligible bit and VLAN ID

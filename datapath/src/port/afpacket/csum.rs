@@ -6,7 +6,8 @@
 //! not survive the copy into our pool: once the switch transmits the frame it is just bytes, and a
 //! receiver would drop it as corrupt. So for exactly those frames we recompute the checksum over
 //! the segment. Only plain IPv4 (unfragmented) and IPv6 without extension headers are handled,
-//! behind at most two VLAN tags; anything else is left untouched (offload is only used for those).
+//! behind any VLAN tags (`packet::layout`); anything else is left untouched (offload is only used
+//! for those).
 
 use packet::checksum::{combine, finish, pseudo_header_v4, pseudo_header_v6, sum};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -16,24 +17,12 @@ const UDP: u8 = 17;
 
 /// Recompute the TCP/UDP checksum of an Ethernet frame in place. Returns true if it did.
 pub(super) fn complete_l4(frame: &mut [u8]) -> bool {
-    let mut off = 12;
-    let mut ethertype = be16(frame, off);
-    let mut tags = 0;
-    while matches!(ethertype, Some(0x8100 | 0x88a8)) && tags < 2 {
-        off += 4;
-        tags += 1;
-        ethertype = be16(frame, off);
-    }
-    let l3 = off + 2;
-    match ethertype {
-        Some(0x0800) => ipv4(frame, l3),
-        Some(0x86dd) => ipv6(frame, l3),
+    let w = packet::layout::walk(frame);
+    match w.ethertype {
+        Some(0x0800) => ipv4(frame, w.l3),
+        Some(0x86dd) => ipv6(frame, w.l3),
         _ => false,
     }
-}
-
-fn be16(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
 }
 
 fn ipv4(frame: &mut [u8], l3: usize) -> bool {
