@@ -7,7 +7,6 @@
 //! through `flowmod`, the one flow-modification path, into `bridge` snapshots.
 
 pub mod bridge;
-pub mod cli;
 pub mod config;
 pub mod control;
 pub mod cycles;
@@ -27,7 +26,8 @@ pub mod port;
 pub mod ports;
 pub mod process;
 pub mod reconfig;
-pub mod rpc;
+/// The management interface's protocol and server shell (the `dvs-switchd-api` crate).
+pub use switchd_api::rpc;
 pub mod switch;
 pub mod vlan;
 pub mod xlate;

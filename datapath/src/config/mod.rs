@@ -43,12 +43,7 @@ use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Default run directory (holds the control socket).
-pub const DEFAULT_RUNDIR: &str = "/run/dvs";
-/// File name of the control socket inside the run directory.
-pub const SOCKET_NAME: &str = "dvs-switchd.sock";
-/// Default control socket path.
-pub const DEFAULT_SOCKET: &str = "/run/dvs/dvs-switchd.sock";
+pub use switchd_api::{DEFAULT_RUNDIR, DEFAULT_SOCKET, SOCKET_NAME};
 
 /// Where something was written: file, line (1-based) and dotted field path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

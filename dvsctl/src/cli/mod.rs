@@ -163,7 +163,7 @@ pub fn socket_path(flag: Option<&Path>, env: Option<&str>) -> PathBuf {
     match (flag, env) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(e)) if !e.is_empty() => PathBuf::from(e),
-        _ => PathBuf::from(crate::config::DEFAULT_SOCKET),
+        _ => PathBuf::from(switchd_api::DEFAULT_SOCKET),
     }
 }
 

@@ -1,13 +1,16 @@
 //! dvsctl: the command-line client of dvs-switchd's control socket.
 //!
 //! Deliberately thin: argument parsing, request building and output formatting live in
-//! `datapath::cli` (unit tested); this file only connects, calls and prints. Exit status is 0 on
+//! [`cli`] (unit tested); this file only connects, calls and prints. It depends on the
+//! management API crate only, so it links no DPDK. Exit status is 0 on
 //! success and 1 with `dvsctl: <message>` on stderr for any failure.
 
+mod cli;
+
 use clap::Parser;
-use datapath::cli::{self, format, Cli, SwitchCmd, Top};
-use datapath::rpc::{RpcClient, RpcClientError};
+use cli::{format, Cli, SwitchCmd, Top};
 use std::process::ExitCode;
+use switchd_api::rpc::{RpcClient, RpcClientError};
 
 fn run(args: Cli) -> Result<String, String> {
     let Top::Switch(cmd) = &args.command;
