@@ -109,3 +109,16 @@ impl Drop for Veth {
         let _ = try_run("ip", &["link", "del", &self.host]);
     }
 }
+
+/// The (transmitted, received) counts of a `ping` summary.
+pub fn ping_counts(out: &str) -> (u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or_else(|| panic!("no ping summary in {out}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}

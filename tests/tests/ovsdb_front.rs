@@ -93,15 +93,7 @@ fn pings_during(ns: &Netns, dst: &str, count: u32, during: impl FnOnce()) -> (u6
         during();
         flood.join().expect("ping thread")
     });
-    let line = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or_else(|| panic!("no ping summary in {out}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (nums[0], nums[1])
+    tests::netns::ping_counts(&out)
 }
 
 #[test]

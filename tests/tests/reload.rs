@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 use tests::lab::{Lab, VmSpec};
+use tests::netns::ping_counts;
 use tests::{require_root, wait_until as wait};
 
 /// Write `text` as the running switch's config file.
@@ -24,19 +25,6 @@ fn reload_under_pings(lab: &Lab, dst: &str) -> ((bool, String), (bool, String)) 
         let reload = lab.sw.dvsctl(&["switch", "reload"]);
         (reload, flood.join().expect("ping thread"))
     })
-}
-
-/// The transmitted and received counts of a ping summary.
-fn ping_counts(out: &str) -> (u64, u64) {
-    let line = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or_else(|| panic!("no ping summary in {out}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (nums[0], nums[1])
 }
 
 #[test]

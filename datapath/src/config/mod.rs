@@ -177,6 +177,17 @@ pub struct BridgeConfig {
     pub location: Location,
 }
 
+impl BridgeConfig {
+    /// The OpenFlow numbers its ports ask for explicitly.
+    pub fn requested_ofports(&self) -> std::collections::HashSet<u32> {
+        self.ports
+            .iter()
+            .filter(|p| p.ofport_requested)
+            .map(|p| p.ofport)
+            .collect()
+    }
+}
+
 /// One static flow, in ovs-ofctl syntax, with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlowLine {

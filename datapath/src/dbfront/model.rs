@@ -538,12 +538,7 @@ fn settle_ofports(
         p.ofport = 0;
     }
     b.ports.retain(|p| !refused.contains(&p.name));
-    let mut taken: HashSet<u32> = b
-        .ports
-        .iter()
-        .filter(|p| p.ofport_requested)
-        .map(|p| p.ofport)
-        .collect();
+    let mut taken = b.requested_ofports();
     for p in b.ports.iter_mut().filter(|p| !p.ofport_requested) {
         if p.ofport != 0 && taken.insert(p.ofport) {
             p.ofport_requested = true;

@@ -182,7 +182,7 @@ fn vlan_text(v: &VlanMode) -> String {
 /// order would renumber every later port when one is removed; OVS keeps numbers stable the same
 /// way (`ofport_request` or else the number a port already has).
 pub fn keep_ofports(running: &SwitchConfig, desired: &mut SwitchConfig) {
-    use std::collections::{HashMap, HashSet};
+    use std::collections::HashMap;
     for b in &mut desired.bridges {
         let was: HashMap<&str, u32> = running
             .bridges
@@ -195,12 +195,7 @@ pub fn keep_ofports(running: &SwitchConfig, desired: &mut SwitchConfig) {
                     .collect()
             })
             .unwrap_or_default();
-        let mut taken: HashSet<u32> = b
-            .ports
-            .iter()
-            .filter(|p| p.ofport_requested)
-            .map(|p| p.ofport)
-            .collect();
+        let mut taken = b.requested_ofports();
         let mut unplaced = Vec::new();
         for (i, p) in b.ports.iter_mut().enumerate() {
             if p.ofport_requested {
