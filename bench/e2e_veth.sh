@@ -10,7 +10,7 @@ set -euo pipefail
 T=${1:-5}
 ROUNDS=${2:-3}
 cd "$(dirname "$0")/.."
-cargo build --release -p datapath --bins -q
+cargo build --release -p dvs-switchd -p dvsctl --bins -q
 SWITCHD=${CARGO_TARGET_DIR:-$(pwd)/target}/release/dvs-switchd
 NS=dvsbench-sink
 WORK=$(mktemp -d)

@@ -9,7 +9,7 @@
 set -euo pipefail
 ROUNDS=${1:-2}
 cd "$(dirname "$0")/.."
-cargo build --release -p datapath --bins -q
+cargo build --release -p dvs-switchd -p dvsctl --bins -q
 BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/release
 WORK=$(mktemp -d /tmp/dvs-dbchurn.XXXX)
 PIDS=()

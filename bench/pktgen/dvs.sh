@@ -18,8 +18,8 @@ DVS_PID=""; DVS_DIR=""; DVS_SOCK=""; DVS_MARK=""
 
 dvs_build() {
   [ -n "${DVS_BIN:-}" ] && [ -x "$DVSCTL" ] && { log "using dvs-switchd $DVS_BIN"; return 0; }
-  log "building dvs (cargo build --release -p datapath --bins)"
-  (cd "$REPO" && cargo build --release -p datapath --bins -q) || die "cargo build failed"
+  log "building dvs (cargo build --release -p dvs-switchd -p dvsctl --bins)"
+  (cd "$REPO" && cargo build --release -p dvs-switchd -p dvsctl --bins -q) || die "cargo build failed"
 }
 
 dvsctl() { "$DVSCTL" --socket "$DVS_SOCK" "$@"; }

@@ -8,9 +8,7 @@
 
 pub mod bridge;
 pub mod config;
-pub mod control;
 pub mod cycles;
-pub mod dbfront;
 pub mod drops;
 pub mod edit;
 pub mod flowmod;

@@ -126,6 +126,26 @@ pub struct SwitchConfig {
     pub bridges: Vec<BridgeConfig>,
 }
 
+/// A configuration without a file: the switch-wide defaults and no bridges (the database front
+/// end starts from it).
+impl Default for SwitchConfig {
+    fn default() -> SwitchConfig {
+        SwitchConfig {
+            path: PathBuf::new(),
+            switch: SwitchSection {
+                rundir: PathBuf::from(DEFAULT_RUNDIR),
+                pmd_cores: vec![0],
+                pool_frames: 4096,
+                mtu: 1500,
+                stats_interval_ms: 0,
+                pmd_sleep_max_us: 0,
+                dpdk_eal_args: Vec::new(),
+            },
+            bridges: Vec::new(),
+        }
+    }
+}
+
 /// Switch-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SwitchSection {

@@ -8,7 +8,7 @@
 //! nothing), so a quiet switch does not churn the database.
 
 use super::model::{Desired, IFACE_TYPES};
-use crate::switch::Switch;
+use datapath::switch::Switch;
 use ovsdb::{datum, Replica, Row};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -155,7 +155,7 @@ struct Running {
     link_up: bool,
     /// The port's details, when asked for.
     details: Option<Value>,
-    counters: crate::port::PortStats,
+    counters: datapath::port::PortStats,
 }
 
 fn running_ports(sw: &Switch, detailed: &dyn Fn(&str) -> bool) -> HashMap<String, Running> {
@@ -198,7 +198,7 @@ fn status_map(details: &Value) -> Value {
 }
 
 /// `Interface.statistics`, with OVS's key names.
-fn stats_map(c: &crate::port::PortStats) -> Value {
+fn stats_map(c: &datapath::port::PortStats) -> Value {
     let n = |v: u64| json!(i64::try_from(v).unwrap_or(i64::MAX));
     datum::map_of([
         ("rx_packets", n(c.rx_packets)),

@@ -5,7 +5,6 @@
 
 use datapath::bridge::{OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN};
 use datapath::config;
-use datapath::control::Control;
 use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
 use datapath::xlate::{self, InPort, Mode, OFPR_ACTION, OFPR_NO_MATCH};
@@ -20,6 +19,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchd::control::Control;
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];

@@ -8,16 +8,13 @@
 //! changed, as `dvsctl switch reload` does.
 //!
 //! With `--db` the bridges and ports come from the Open_vSwitch database instead (see
-//! `datapath::dbfront`); `--config` may still give the `[switch]` section (it must then have no
+//! `switchd::dbfront`); `--config` may still give the `[switch]` section (it must then have no
 //! bridges). The run directory defaults to the database socket's directory, so management
 //! sockets sit where `ovs-ofctl br0` looks (`/run/openvswitch/br0.mgmt`). The database's
 //! `other_config:pmd-cpu-mask`, `dpdk-init` and `dpdk-extra` are read once at start.
 
 use clap::Parser;
 use datapath::config::{self, SwitchConfig};
-use datapath::control::Control;
-use datapath::dbfront::model::Context;
-use datapath::dbfront::DbFront;
 use datapath::ofp::OfpServer;
 use datapath::rpc::RpcServer;
 use datapath::switch::Switch;
@@ -26,6 +23,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use switchd::control::Control;
+use switchd::dbfront::model::Context;
+use switchd::dbfront::DbFront;
 
 #[derive(Parser)]
 #[command(name = "dvs-switchd", version, about = "dvs user-mode virtual switch")]
@@ -235,7 +235,7 @@ fn startup_settings(db: &str, cfg: &mut SwitchConfig) -> Option<bool> {
         let select = serde_json::json!({"op": "select", "table": "Open_vSwitch", "where": [],
                                           "columns": ["other_config"]});
         let got = ovsdb::Client::connect(db)
-            .and_then(|c| c.transact(datapath::dbfront::status::DB, &[select]));
+            .and_then(|c| c.transact(switchd::dbfront::status::DB, &[select]));
         match got {
             Ok(r) => {
                 break r[0]["rows"]

@@ -6,20 +6,20 @@
 //! not at all, and the next packet after the reply sees the new tables (the cache epoch moves with
 //! every publish).
 
-use crate::bridge::Bridge;
-use crate::config::VlanMode;
-use crate::cycles::monotonic_ns;
-use crate::drops::DropReason;
-use crate::flowmod::{self, Command, FlowModRequest};
-use crate::rpc::{RpcError, RpcHandler};
-use crate::switch::Switch;
-use crate::vlan;
-use crate::xlate::{self, DpAction, InPort, Mode};
+use datapath::bridge::Bridge;
+use datapath::config::VlanMode;
+use datapath::cycles::monotonic_ns;
+use datapath::drops::DropReason;
+use datapath::flowmod::{self, Command, FlowModRequest};
+use datapath::switch::Switch;
+use datapath::vlan;
+use datapath::xlate::{self, DpAction, InPort, Mode};
 use flowtable::text::{format_flow, parse_flow, parse_match};
 use flowtable::trace::Trace;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use switchd_api::rpc::{RpcError, RpcHandler};
 
 /// The RPC handler: a switch plus a shutdown flag for `switch/shutdown`.
 pub struct Control {
@@ -64,8 +64,10 @@ impl Control {
                             }
                         };
                         let mut details = p.port.details();
-                        if let (Some(crate::config::Backend::Vhost { mac: Some(m), .. }), Some(d)) =
-                            (pc.as_ref().map(|c| &c.backend), details.as_object_mut())
+                        if let (
+                            Some(datapath::config::Backend::Vhost { mac: Some(m), .. }),
+                            Some(d),
+                        ) = (pc.as_ref().map(|c| &c.backend), details.as_object_mut())
                         {
                             d.insert(
                                 "vm_mac".into(),
@@ -273,23 +275,23 @@ impl Control {
                  ovs-vsctl; nothing was changed"
             )));
         }
-        let desired = crate::config::load(&self.sw.config.path)
+        let desired = datapath::config::load(&self.sw.config.path)
             .map_err(|e| RpcError::failed(format!("reload: {e}; nothing was changed")))?;
         if dry_run {
-            let plan = crate::reconfig::plan(&self.sw, desired);
+            let plan = datapath::reconfig::plan(&self.sw, desired);
             let (live, restart): (Vec<_>, Vec<_>) = plan.iter().partition(|c| c.live());
-            let text = |v: Vec<&crate::reconfig::Change>| -> Vec<String> {
+            let text = |v: Vec<&datapath::reconfig::Change>| -> Vec<String> {
                 v.into_iter()
-                    .map(crate::reconfig::Change::describe)
+                    .map(datapath::reconfig::Change::describe)
                     .collect()
             };
             return Ok(json!({ "would_apply": text(live), "needs_restart": text(restart) }));
         }
-        let applied = crate::reconfig::apply(&self.sw, desired)
+        let applied = datapath::reconfig::apply(&self.sw, desired)
             .map_err(|e| RpcError::failed(format!("reload: {e}")))?;
         let applied: Vec<String> = applied
             .iter()
-            .map(crate::reconfig::Change::describe)
+            .map(datapath::reconfig::Change::describe)
             .collect();
         Ok(json!({ "applied": applied }))
     }

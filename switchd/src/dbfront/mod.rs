@@ -8,7 +8,7 @@
 //! 1. reads the rows as a desired configuration ([`model`]): the same validated
 //!    `SwitchConfig` the file front end makes, minus the rows that cannot work (each with its
 //!    error);
-//! 2. applies it through the one applier, `crate::reconfig::apply` (all or nothing). When a port
+//! 2. applies it through the one applier, `datapath::reconfig::apply` (all or nothing). When a port
 //!    cannot be opened (a device that does not exist, a socket path already bound), that port
 //!    gets the error and the rest is applied again without it: a bad row affects nothing else;
 //! 3. writes back what ovs-vswitchd writes ([`status`]), `cur_cfg` last in the same
@@ -25,8 +25,8 @@
 pub mod model;
 pub mod status;
 
-use crate::reconfig::{self, Change, ReconfigError};
-use crate::switch::Switch;
+use datapath::reconfig::{self, Change, ReconfigError};
+use datapath::switch::Switch;
 use model::{Context, Desired};
 use ovsdb::{Client, Error, Replica};
 use serde_json::{json, Value};

@@ -2,7 +2,6 @@
 //! ports: no root needed, exact frames in and out.
 
 use datapath::config;
-use datapath::control::Control;
 use datapath::port::mock::MockHandle;
 use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
@@ -15,6 +14,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchd::control::Control;
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];

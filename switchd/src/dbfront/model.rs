@@ -2,7 +2,7 @@
 //!
 //! [`desired`] walks `Open_vSwitch` -> `Bridge` -> `Port` -> `Interface` (and `Controller`) the
 //! way ovs-vswitchd does, and produces the same validated [`SwitchConfig`] the file front end
-//! produces, so both go through one applier (`crate::reconfig`). What cannot be applied is kept
+//! produces, so both go through one applier (`datapath::reconfig`). What cannot be applied is kept
 //! out of it, per row, never silently:
 //! - a row that cannot work at all (an unknown interface type, a `dpdkvhostuserclient` without
 //!   `options:vhost-server-path`, a bond) leaves its interface out, with the message ovs-vswitchd
@@ -24,7 +24,7 @@
 //! - without `other_config:datapath-id` a bridge's datapath id is derived from its name, so it
 //!   survives restarts.
 
-use crate::config::{
+use datapath::config::{
     parse_controller, parse_listen, Backend, BridgeConfig, FailMode, Location, Policing,
     PortConfig, PortKind, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet, XdpMode,
 };
@@ -60,24 +60,6 @@ pub struct Desired {
     pub warnings: Vec<String>,
     /// `Open_vSwitch.next_cfg`.
     pub next_cfg: i64,
-}
-
-impl Default for SwitchConfig {
-    fn default() -> SwitchConfig {
-        SwitchConfig {
-            path: PathBuf::new(),
-            switch: SwitchSection {
-                rundir: PathBuf::from(crate::config::DEFAULT_RUNDIR),
-                pmd_cores: vec![0],
-                pool_frames: 4096,
-                mtu: 1500,
-                stats_interval_ms: 0,
-                pmd_sleep_max_us: 0,
-                dpdk_eal_args: Vec::new(),
-            },
-            bridges: Vec::new(),
-        }
-    }
 }
 
 /// Where the switch keeps what the rows do not say.

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use datapath::config;
-use datapath::control::Control;
 use datapath::ofp::{mgmt_path, OfpServer};
 use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
@@ -16,6 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchd::control::Control;
 
 pub const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 pub const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
