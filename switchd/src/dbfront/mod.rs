@@ -168,7 +168,8 @@ fn session(
     let mut db = Replica::default();
     db.apply(&initial).map_err(Error::Protocol)?;
     let mut last_stats = Instant::now();
-    sync(sw, client, &db, ctx, state, true)?;
+    let mut links = link_states(sw);
+    sync(sw, client, &db, ctx, state, true, HashSet::new())?;
     while !stop.load(Ordering::Relaxed) {
         let mut dirty = false;
         if let Some((_, u)) = client.next_update(Duration::from_millis(200))? {
@@ -179,15 +180,38 @@ fn session(
                 db.apply(&u).map_err(Error::Protocol)?;
             }
         }
+        // A link that came up or went down (a VM connected) is written within 200 ms, as
+        // ovs-vswitchd does, not at the next statistics round.
+        let now_links = link_states(sw);
+        let flipped: HashSet<String> = now_links
+            .iter()
+            .filter(|(name, up)| links.get(*name) != Some(*up))
+            .map(|(name, _)| name.clone())
+            .collect();
+        links = now_links;
         let stats_due = last_stats.elapsed() >= STATS_INTERVAL;
-        if dirty || stats_due {
+        if dirty || stats_due || !flipped.is_empty() {
             if stats_due {
                 last_stats = Instant::now();
             }
-            sync(sw, client, &db, ctx, state, stats_due)?;
+            sync(sw, client, &db, ctx, state, stats_due, flipped)?;
         }
     }
     Ok(())
+}
+
+/// Every running port's link state, by name (an atomic load each).
+fn link_states(sw: &Switch) -> HashMap<String, bool> {
+    sw.bridges()
+        .iter()
+        .flat_map(|b| {
+            b.view()
+                .ports
+                .iter()
+                .map(|p| (p.name.clone(), p.port.link_up()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Apply what the rows say, then write back the switch's state.
@@ -198,6 +222,7 @@ fn sync(
     ctx: &Context,
     state: &mut SyncState,
     statistics: bool,
+    mut touched_too: HashSet<String>,
 ) -> Result<(), Error> {
     let mut d = model::desired(db, ctx);
     let changes = apply(sw, &mut d);
@@ -217,7 +242,8 @@ fn sync(
     let scope = if statistics {
         status::Scope::Full
     } else {
-        status::Scope::Touched(touched(&changes, &d))
+        touched_too.extend(touched(&changes, &d));
+        status::Scope::Touched(touched_too)
     };
     let ops = status::ops(sw, db, &d, ctx.dpdk_initialized, &scope, &mut state.stats);
     if !ops.is_empty() {
