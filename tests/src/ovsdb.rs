@@ -92,6 +92,16 @@ impl OvsDb {
         }
     }
 
+    /// Send the server SIGKILL without waiting for it (usable while others run `vsctl`);
+    /// [`OvsDb::kill`] reaps it.
+    pub fn sigkill(&self) {
+        if let Some(c) = self.child.as_ref() {
+            // SAFETY: signalling our own child process, which has not been reaped (it is only
+            // waited for in `kill`, which needs `&mut self`).
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        }
+    }
+
     /// Kill the server (the database file stays).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

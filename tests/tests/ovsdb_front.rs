@@ -379,6 +379,83 @@ fn restarts_of_the_switch_and_of_ovsdb_server() {
     assert!(r.sw.log().contains("reconnecting"), "{}", r.sw.log());
 }
 
+/// ovsdb-server killed while ovs-vsctl adds ports one after another: some changes are
+/// committed, one may be cut off. Once the database is back, the switch runs exactly the ports
+/// the database has (nothing half-applied, nothing kept that the database lost) and `cur_cfg`
+/// catches up.
+#[test]
+fn a_database_that_goes_away_mid_change_leaves_the_switch_consistent() {
+    if skip("a_database_that_goes_away_mid_change_leaves_the_switch_consistent") {
+        return;
+    }
+    let mut r = Rig::new();
+    let tag = unique_tag();
+    let names: Vec<String> = (0..40).map(|i| format!("dvm{tag}x{i}")).collect();
+    let added = std::thread::scope(|s| {
+        let adder = s.spawn(|| {
+            let mut n = 0;
+            for name in &names {
+                let (ok, _) = r.db.vsctl(&[
+                    "add-port",
+                    &r.br,
+                    name,
+                    "--",
+                    "set",
+                    "interface",
+                    name,
+                    "type=internal",
+                ]);
+                if !ok {
+                    break;
+                }
+                n += 1;
+            }
+            n
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // While the adder is between (or inside) transactions.
+        r.db.sigkill();
+        adder.join().expect("adder")
+    });
+    assert!(added < names.len(), "the database outlived every change");
+    std::thread::sleep(Duration::from_millis(500));
+    r.db.kill();
+    r.db.run();
+    let in_db = || -> Vec<String> {
+        let mut v: Vec<String> =
+            r.db.must(&["list-ports", &r.br])
+                .lines()
+                .map(str::to_string)
+                .collect();
+        v.push(r.br.clone());
+        v.sort();
+        v
+    };
+    let running = || -> Vec<String> { r.running_ports().into_iter().map(|(n, _)| n).collect() };
+    assert!(
+        wait(Duration::from_secs(20), || running() == in_db()),
+        "switch runs {:?}, database has {:?}: {}",
+        running(),
+        in_db(),
+        r.sw.log()
+    );
+    assert!(
+        wait(Duration::from_secs(10), || r.db.get(
+            "Open_vSwitch",
+            ".",
+            "cur_cfg"
+        ) == r.db.get(
+            "Open_vSwitch",
+            ".",
+            "next_cfg"
+        )),
+        "cur_cfg never caught up"
+    );
+    // And it follows changes again.
+    r.db.must(&["del-port", &r.br, &names[0]]);
+    assert!(!running().contains(&names[0]));
+}
+
 /// libvirt's sequence for `<interface type='vhostuser'>` with `<virtualport
 /// type='openvswitch'/>` (QEMU as the vhost-user server, the switch as client), with a real
 /// guest: it forwards once plugged and loses its link once unplugged.
