@@ -19,8 +19,8 @@ shift || true
 SIZES=("$@")
 [[ $# -gt 0 ]] || SIZES=(0 100 1000)
 cd "$(dirname "$0")/.."
-cargo build --release -p dvs-switchd -p dvsctl --bins -q
-BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/release
+source bench/common.sh
+dvs_build
 OVS=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 WORK=$(mktemp -d /tmp/dvs-addport.XXXX)
 PIDS=()

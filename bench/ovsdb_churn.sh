@@ -9,28 +9,18 @@
 set -euo pipefail
 ROUNDS=${1:-2}
 cd "$(dirname "$0")/.."
-cargo build --release -p dvs-switchd -p dvsctl --bins -q
-BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/release
+source bench/common.sh
+dvs_build
 WORK=$(mktemp -d /tmp/dvs-dbchurn.XXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for h in a b; do ip netns del "dvsdbch-$h" 2>/dev/null || true; ip link del "dvsdb-$h" 2>/dev/null || true; done
+  ns_pair_del dvsdbch dvsdb
   sleep 0.5
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-for h in a b; do ip netns del "dvsdbch-$h" 2>/dev/null || true; ip link del "dvsdb-$h" 2>/dev/null || true; done
-for h in a b; do
-  ip netns add "dvsdbch-$h"
-  ip link add "dvsdb-$h" type veth peer name "dvsdb-$h-p"
-  ip link set "dvsdb-$h-p" netns "dvsdbch-$h"
-  ip -n "dvsdbch-$h" link set "dvsdb-$h-p" name eth0
-  ip -n "dvsdbch-$h" addr add "10.78.0.$([[ $h == a ]] && echo 1 || echo 2)/24" dev eth0
-  ip -n "dvsdbch-$h" link set eth0 up
-  ip -n "dvsdbch-$h" link set lo up
-  ip link set "dvsdb-$h" up
-done
+ns_pair dvsdbch dvsdb 10.78.0
 ovsdb-tool create "$WORK/conf.db" /usr/share/openvswitch/vswitch.ovsschema
 OVS_RUNDIR=$WORK OVS_LOGDIR=$WORK ovsdb-server --remote=punix:"$WORK/db.sock" --detach \
   --pidfile="$WORK/ovsdb-server.pid" --log-file="$WORK/ovsdb-server.log" -vconsole:off "$WORK/conf.db"

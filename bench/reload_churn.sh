@@ -8,27 +8,17 @@
 set -euo pipefail
 ROUNDS=${1:-3}
 cd "$(dirname "$0")/.."
-cargo build --release -p dvs-switchd -p dvsctl --bins -q
-BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/release
+source bench/common.sh
+dvs_build
 WORK=$(mktemp -d)
 PID=
 cleanup() {
   [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  for h in a b; do ip netns del "dvschurn-$h" 2>/dev/null || true; ip link del "dvsch-$h" 2>/dev/null || true; done
+  ns_pair_del dvschurn dvsch
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-for h in a b; do ip netns del "dvschurn-$h" 2>/dev/null || true; ip link del "dvsch-$h" 2>/dev/null || true; done
-for h in a b; do
-  ip netns add "dvschurn-$h"
-  ip link add "dvsch-$h" type veth peer name "dvsch-$h-p"
-  ip link set "dvsch-$h-p" netns "dvschurn-$h"
-  ip -n "dvschurn-$h" link set "dvsch-$h-p" name eth0
-  ip -n "dvschurn-$h" addr add "10.77.0.$([[ $h == a ]] && echo 1 || echo 2)/24" dev eth0
-  ip -n "dvschurn-$h" link set eth0 up
-  ip -n "dvschurn-$h" link set lo up
-  ip link set "dvsch-$h" up
-done
+ns_pair dvschurn dvsch 10.77.0
 port() { printf '\n[[bridge.port]]\nname = "%s"\nkind = "%s"\n%bvlan_mode = "access"\ntag = 10\n' "$@"; }
 cfg=$WORK/switch.toml
 {

@@ -15,8 +15,8 @@ shift || true
 SIZES=("${@:-0 100 1000}")
 [[ $# -gt 0 ]] || SIZES=(0 100 1000)
 cd "$(dirname "$0")/.."
-cargo build --release -p dvs-switchd -p dvsctl --bins -q
-BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/release
+source bench/common.sh
+dvs_build
 WORK=$(mktemp -d)
 PID=
 cleanup() {

@@ -2,109 +2,18 @@
 //! Debian's `ovs-vsctl` making the changes an operator, libvirt or os-vif would make.
 //! Each test runs its own server in a private directory; no root needed.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ovsdb::{datum, Client, Error, Replica, RowChange};
 use serde_json::{json, Value};
+use tests::ovsdb::OvsDb;
 
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 const DB: &str = "Open_vSwitch";
 
-struct Server {
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    /// A fresh database with its root row (`ovs-vsctl init`), or `None` (saying why) when Open
-    /// vSwitch's tools are not installed.
-    fn start(test: &str) -> Option<Server> {
-        let have = Command::new("ovsdb-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !have || !std::path::Path::new(SCHEMA).exists() {
-            eprintln!("skipping {test}: needs ovsdb-server and {SCHEMA} (apt-get install openvswitch-common openvswitch-switch)");
-            return None;
-        }
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("dvs-ovsdb-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("conf.db");
-        let ok = Command::new("ovsdb-tool")
-            .arg("create")
-            .arg(&db)
-            .arg(SCHEMA)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ovsdb-tool create failed");
-        let mut s = Server { dir, child: None };
-        s.run();
-        assert!(s.vsctl(&["--no-wait", "init"]).0, "ovs-vsctl init failed");
-        Some(s)
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.dir.join("db.sock")
-    }
-
-    fn addr(&self) -> String {
-        format!("unix:{}", self.sock().display())
-    }
-
-    /// Start ovsdb-server on the database and wait for its socket.
-    fn run(&mut self) {
-        let _ = std::fs::remove_file(self.sock());
-        let child = Command::new("ovsdb-server")
-            .arg(format!("--remote=punix:{}", self.sock().display()))
-            .arg(format!("--unixctl={}", self.dir.join("ctl").display()))
-            .arg("--no-chdir")
-            .arg(self.dir.join("conf.db"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ovsdb-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.sock().exists() {
-            assert!(Instant::now() < deadline, "ovsdb-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Run `ovs-vsctl --db=... ARGS`; (success, stdout + stderr).
-    fn vsctl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("ovs-vsctl")
-            .arg(format!("--db={}", self.addr()))
-            .args(args)
-            .output()
-            .expect("run ovs-vsctl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A fresh database with its root row, or `None` (saying why) when Open vSwitch's tools are not
+/// installed.
+fn server(test: &str) -> Option<OvsDb> {
+    tests::ovsdb::available(test).then(OvsDb::start)
 }
 
 /// Updates for `mon` until `want` holds on the replica (bounded).
@@ -123,7 +32,7 @@ fn until(c: &Client, replica: &mut Replica, want: impl Fn(&Replica) -> bool) -> 
 
 #[test]
 fn lists_dbs_reads_the_schema_and_echoes() {
-    let Some(s) = Server::start("lists_dbs_reads_the_schema_and_echoes") else {
+    let Some(s) = server("lists_dbs_reads_the_schema_and_echoes") else {
         return;
     };
     let c = Client::connect(&s.addr()).expect("connect");
@@ -160,7 +69,7 @@ fn lists_dbs_reads_the_schema_and_echoes() {
 
 #[test]
 fn a_monitor_follows_what_ovs_vsctl_changes() {
-    let Some(s) = Server::start("a_monitor_follows_what_ovs_vsctl_changes") else {
+    let Some(s) = server("a_monitor_follows_what_ovs_vsctl_changes") else {
         return;
     };
     let c = Client::connect(&s.addr()).expect("connect");
@@ -241,7 +150,7 @@ fn a_monitor_follows_what_ovs_vsctl_changes() {
 fn writing_cur_cfg_releases_a_waiting_ovs_vsctl_and_failed_transactions_change_nothing() {
     let test =
         "writing_cur_cfg_releases_a_waiting_ovs_vsctl_and_failed_transactions_change_nothing";
-    let Some(s) = Server::start(test) else {
+    let Some(s) = server(test) else {
         return;
     };
     let c = Client::connect(&s.addr()).expect("connect");
@@ -302,7 +211,7 @@ fn writing_cur_cfg_releases_a_waiting_ovs_vsctl_and_failed_transactions_change_n
 
 #[test]
 fn a_server_that_goes_away_fails_every_call() {
-    let Some(mut s) = Server::start("a_server_that_goes_away_fails_every_call") else {
+    let Some(mut s) = server("a_server_that_goes_away_fails_every_call") else {
         return;
     };
     let c = Client::connect(&s.addr()).expect("connect");
