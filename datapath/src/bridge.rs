@@ -157,6 +157,8 @@ pub struct Bridge {
     epoch: Arc<AtomicU64>,
     edit: Mutex<()>,
     fail_open: AtomicBool,
+    /// Each member's link as housekeeping last saw it (see [`Bridge::link_changes`]).
+    links_seen: Mutex<HashMap<u32, bool>>,
     /// Packets on their way to the OpenFlow controllers.
     pub packet_in: PacketInQueue,
     /// Packets from the control plane (PACKET_OUT) on their way to PMD 0.
@@ -194,9 +196,32 @@ impl Bridge {
             epoch,
             edit: Mutex::new(()),
             fail_open: AtomicBool::new(false),
+            links_seen: Mutex::new(HashMap::new()),
             packet_in: PacketInQueue::default(),
             inject: InjectQueue::default(),
         }
+    }
+
+    /// The members whose link went up or down since the last call (a member seen for the
+    /// first time is not a change). A change invalidates the caches, since fast-failover groups
+    /// read liveness.
+    pub fn link_changes(&self) -> Vec<u32> {
+        let view = self.view();
+        let changed: Vec<u32> = {
+            let mut seen = self.links_seen.lock().unwrap_or_else(|e| e.into_inner());
+            view.ports
+                .iter()
+                .filter_map(|p| {
+                    let up = p.port.link_up();
+                    let prev = seen.insert(p.ofport, up);
+                    prev.is_some_and(|was| was != up).then_some(p.ofport)
+                })
+                .collect()
+        };
+        if !changed.is_empty() {
+            self.bump_epoch();
+        }
+        changed
     }
 
     /// The OpenFlow datapath id.

@@ -1,10 +1,12 @@
-//! dvs-switchd, the dvs user-mode switch: ports and their I/O backends, packet buffers, PMD
-//! threads, action execution, bridges, and the management (JSON-RPC) server.
+//! The dvs engine: ports and their I/O backends, packet buffers, PMD threads, action execution,
+//! bridges, and live reconfiguration.
 //!
 //! Data flows `port::Port::rx_burst` -> `process` (parse, admit, cache, slow path via
 //! `flowtable`'s pipeline and `xlate`, execute with `edit`) -> per-port transmit batches. Control
-//! flows from `config` (at start), `control` (at run time) and `ofp` (OpenFlow 1.3 connections)
-//! through `flowmod`, the one flow-modification path, into `bridge` snapshots.
+//! comes from the daemon (`dvs-switchd`: the file and database front ends, the control socket and
+//! the OpenFlow server) through `reconfig` (ports and bridges) and `flowmod` (the one
+//! flow-modification path) into `bridge` snapshots; what the engine has to tell the daemon
+//! (ports coming and going, flows expiring) goes out through `switch::BridgeEvents`.
 
 pub mod bridge;
 pub mod config;
@@ -17,15 +19,12 @@ pub mod group;
 pub mod inject;
 pub mod mempool;
 pub mod meter;
-pub mod ofp;
 pub mod packet_in;
 pub mod pmd;
 pub mod port;
 pub mod ports;
 pub mod process;
 pub mod reconfig;
-/// The management interface's protocol and server shell (the `dvs-switchd-api` crate).
-pub use switchd_api::rpc;
 pub mod switch;
 pub mod vlan;
 pub mod xlate;

@@ -11,7 +11,6 @@ use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, Vh
 use crate::cycles::monotonic_ns;
 use crate::flowmod;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
-use crate::ofp::Hub;
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
 use crate::port::afpacket::{AfPacketOptions, AfPacketPort};
 use crate::port::afxdp::{AfXdpOptions, AfXdpPort, XdpMode as AfXdpMode};
@@ -23,10 +22,12 @@ use crate::port::Port;
 use crate::ports::PortSet;
 
 mod bridges;
+mod events;
 mod live;
 use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
-pub use bridges::{BridgeRuntime, PreparedBridge};
+pub use bridges::{BridgeRuntime, NewBridge, PreparedBridge};
+pub use events::{BridgeEvents, PortChange, Quiet, Served};
 pub use live::NewPort;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,10 +84,9 @@ pub struct Switch {
     pub port_cfg: Mutex<Vec<Option<PortConfig>>>,
     /// Ports and their (bridge, ofport) by switch-wide index, as the PMDs see them.
     pub ports: Arc<PortSet>,
-    /// The OpenFlow state of each bridge in service (connections, roles, FLOW_REMOVED), which
-    /// holds the bridge: the control plane's list of bridges. The PMDs find bridges by index in
-    /// the port table instead (see `ports`).
-    hubs: Arc<ArcSwap<Vec<Arc<Hub>>>>,
+    /// The bridges in service with who hears their events: the control plane's list of
+    /// bridges. The PMDs find bridges by index in the port table instead (see `ports`).
+    served: Arc<ArcSwap<Vec<Served>>>,
     /// Who runs a bridge's OpenFlow listeners and controller connections (the daemon's OpenFlow
     /// server), told when bridges come and go while running.
     runtime: Mutex<Option<Arc<dyn BridgeRuntime>>>,
@@ -147,17 +147,7 @@ impl Switch {
         for ((bidx, b), list) in config.bridges.iter().enumerate().zip(members) {
             bridges.push(bridges::new_bridge(bidx, b, list)?);
         }
-        let ofp_hubs: Vec<Arc<Hub>> = bridges
-            .iter()
-            .zip(&config.bridges)
-            .map(|(b, c)| {
-                Arc::new(Hub::with_controllers(
-                    b.clone(),
-                    c.controllers.clone(),
-                    c.fail_mode,
-                ))
-            })
-            .collect();
+        let served: Vec<Served> = bridges.iter().cloned().map(Served::quiet).collect();
         let n_pmds = config.switch.pmd_cores.len().max(1);
         let mut pools = Vec::new();
         for id in 0..n_pmds {
@@ -176,7 +166,7 @@ impl Switch {
             config,
             port_cfg: Mutex::new(port_cfg),
             ports: Arc::new(PortSet::new(ports, port_home, bridges)),
-            hubs: Arc::new(ArcSwap::from_pointee(ofp_hubs)),
+            served: Arc::new(ArcSwap::from_pointee(served)),
             runtime: Mutex::new(None),
             database: Mutex::new(None),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
@@ -230,13 +220,13 @@ impl Switch {
                 handle: Some(handle),
             });
         }
-        let (hubs, stop) = (self.hubs.clone(), self.stop.clone());
+        let (served, stop) = (self.served.clone(), self.stop.clone());
         let h = std::thread::Builder::new()
             .name("housekeeping".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(250));
-                    housekeep(&hubs.load());
+                    housekeep(&served.load());
                 }
             })
             .map_err(|e| SwitchError::Thread(usize::MAX, e))?;
@@ -247,7 +237,7 @@ impl Switch {
     /// Periodic work: flow timeouts and MAC aging (also run by the switch's own housekeeping
     /// thread every 250 ms).
     pub fn housekeeping(&self) {
-        housekeep(&self.hubs.load());
+        housekeep(&self.served.load());
     }
 
     /// Say that the bridges come from the Open_vSwitch database at `addr` (so a file reload is
@@ -261,42 +251,45 @@ impl Switch {
         lock(&self.database).clone()
     }
 
-    /// The OpenFlow state of every bridge in service, in configuration order.
-    pub fn hubs(&self) -> Arc<Vec<Arc<Hub>>> {
-        self.hubs.load_full()
-    }
-
-    /// The list of bridges in service, shared: it changes when bridges are added or removed
-    /// (the OpenFlow server's fail-mode clock follows it).
-    pub fn hubs_handle(&self) -> Arc<ArcSwap<Vec<Arc<Hub>>>> {
-        self.hubs.clone()
+    /// Every bridge in service with its events receiver, in configuration order.
+    pub fn served_bridges(&self) -> Arc<Vec<Served>> {
+        self.served.load_full()
     }
 
     /// Every bridge in service, in configuration order.
     pub fn bridges(&self) -> Vec<Arc<Bridge>> {
-        self.hubs.load().iter().map(|h| h.bridge.clone()).collect()
-    }
-
-    /// The OpenFlow state of bridge `name`.
-    pub fn hub(&self, name: &str) -> Option<Arc<Hub>> {
-        self.hubs
+        self.served
             .load()
             .iter()
-            .find(|h| h.bridge.name == name)
+            .map(|s| s.bridge.clone())
+            .collect()
+    }
+
+    /// Bridge `name` in service, with its events receiver.
+    pub fn served(&self, name: &str) -> Option<Served> {
+        self.served
+            .load()
+            .iter()
+            .find(|s| s.bridge.name == name)
             .cloned()
     }
 
     /// Bridge `name`.
     pub fn bridge(&self, name: &str) -> Option<Arc<Bridge>> {
-        self.hub(name).map(|h| h.bridge.clone())
+        self.served(name).map(|s| s.bridge)
     }
 
-    /// The OpenFlow state of the bridge at index `bidx` (in service).
-    fn hub_at(&self, bidx: usize) -> Option<Arc<Hub>> {
-        self.hubs
+    /// Who hears bridge `name`'s events.
+    pub fn bridge_events(&self, name: &str) -> Option<Arc<dyn BridgeEvents>> {
+        self.served(name).map(|s| s.events)
+    }
+
+    /// The bridge at index `bidx` (in service).
+    fn served_at(&self, bidx: usize) -> Option<Served> {
+        self.served
             .load()
             .iter()
-            .find(|h| h.bridge.index == bidx)
+            .find(|s| s.bridge.index == bidx)
             .cloned()
     }
 
@@ -367,13 +360,13 @@ impl Switch {
 /// Expire timed-out flows (republishing a bridge's pipeline only when something expired, and
 /// sending FLOW_REMOVED to OpenFlow connections for those that asked) and aged-out MAC entries
 /// (invalidating caches when any went).
-fn housekeep(hubs: &[Arc<Hub>]) {
+fn housekeep(served: &[Served]) {
     let now = monotonic_ns();
-    for hub in hubs {
-        let b = &hub.bridge;
+    for s in served {
+        let b = &s.bridge;
         let expired = flowmod::expire(b, now);
         if !expired.is_empty() {
-            hub.flows_removed(&expired);
+            s.events.flows_removed(&expired);
         }
         let changed = {
             let mut macs = b.macs();
@@ -386,7 +379,9 @@ fn housekeep(hubs: &[Arc<Hub>]) {
         for p in &b.view().ports {
             p.port.refresh_stats();
         }
-        hub.check_links();
+        for ofport in b.link_changes() {
+            s.events.port_changed(PortChange::Modified, ofport);
+        }
     }
 }
 

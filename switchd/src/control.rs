@@ -6,6 +6,7 @@
 //! not at all, and the next packet after the reply sees the new tables (the cache epoch moves with
 //! every publish).
 
+use crate::ofp::Hub;
 use datapath::bridge::Bridge;
 use datapath::config::VlanMode;
 use datapath::cycles::monotonic_ns;
@@ -14,6 +15,7 @@ use datapath::flowmod::{self, Command, FlowModRequest};
 use datapath::switch::Switch;
 use datapath::vlan;
 use datapath::xlate::{self, DpAction, InPort, Mode};
+use flowtable::pipeline::RemovedReason;
 use flowtable::text::{format_flow, parse_flow, parse_match};
 use flowtable::trace::Trace;
 use serde_json::{json, Value};
@@ -46,10 +48,11 @@ impl Control {
     fn show(&self) -> Value {
         let bridges: Vec<Value> = self
             .sw
-            .hubs()
+            .served_bridges()
             .iter()
-            .map(|hub| {
-                let b = &hub.bridge;
+            .map(|served| {
+                let b = &served.bridge;
+                let hub = served.events.clone().into_any().downcast::<Hub>().ok();
                 let view = b.view();
                 let ports: Vec<Value> = view
                     .ports
@@ -89,10 +92,14 @@ impl Control {
                     "entries": macs.len(), "moves": macs.moves(), "flaps_held": macs.flaps(),
                 });
                 drop(macs);
-                let mut openflow = serde_json::to_value(hub.fail_status()).unwrap_or(Value::Null);
-                if let Value::Object(o) = &mut openflow {
-                    o.insert("packet_io".into(), json!(hub.packet_io.snapshot()));
-                }
+                // A bridge the OpenFlow server does not serve (yet) has no OpenFlow state.
+                let openflow = hub.map_or(Value::Null, |hub| {
+                    let mut o = serde_json::to_value(hub.fail_status()).unwrap_or(Value::Null);
+                    if let Value::Object(o) = &mut o {
+                        o.insert("packet_io".into(), json!(hub.packet_io.snapshot()));
+                    }
+                    o
+                });
                 json!({"name": b.name, "datapath_id": format!("{:016x}", b.datapath_id()),
                        "mac_table": mac_table, "openflow": openflow, "ports": ports})
             })
@@ -251,8 +258,13 @@ impl Control {
         let applied = flowmod::apply_batch(&b, &[FlowModRequest::from_text(cmd, fm)])
             .map_err(|e| RpcError::failed(e.error.to_string()))?;
         let n = applied.removed.len();
-        if let Some(hub) = self.sw.hub(&b.name) {
-            hub.flows_deleted(applied.removed);
+        if let Some(events) = self.sw.bridge_events(&b.name) {
+            let removed: Vec<_> = applied
+                .removed
+                .into_iter()
+                .map(|e| (e, RemovedReason::Delete))
+                .collect();
+            events.flows_removed(&removed);
         }
         Ok(json!({ "deleted": n }))
     }
@@ -275,7 +287,7 @@ impl Control {
                  ovs-vsctl; nothing was changed"
             )));
         }
-        let desired = datapath::config::load(&self.sw.config.path)
+        let desired = crate::conffile::load(&self.sw.config.path)
             .map_err(|e| RpcError::failed(format!("reload: {e}; nothing was changed")))?;
         if dry_run {
             let plan = datapath::reconfig::plan(&self.sw, desired);

@@ -15,17 +15,18 @@
 
 use clap::Parser;
 use datapath::config::{self, SwitchConfig};
-use datapath::ofp::OfpServer;
-use datapath::rpc::RpcServer;
 use datapath::switch::Switch;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use switchd::conffile;
 use switchd::control::Control;
 use switchd::dbfront::model::Context;
 use switchd::dbfront::DbFront;
+use switchd::ofp::OfpServer;
+use switchd_api::rpc::RpcServer;
 
 #[derive(Parser)]
 #[command(name = "dvs-switchd", version, about = "dvs user-mode virtual switch")]
@@ -58,7 +59,7 @@ fn reload(sw: &Switch) {
         eprintln!("dvs-switchd: reload: bridges and ports come from the database {db}; ignored");
         return;
     }
-    let desired = match config::load(&sw.config.path) {
+    let desired = match conffile::load(&sw.config.path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dvs-switchd: reload: {e}; nothing was changed");
@@ -92,7 +93,7 @@ fn install_signals() {
 fn main() -> ExitCode {
     let args = Args::parse();
     let cfg = match (&args.config, &args.db) {
-        (Some(path), db) => match config::load(path) {
+        (Some(path), db) => match conffile::load(path) {
             Ok(c) if db.is_some() && !c.bridges.is_empty() => {
                 eprintln!(
                     "dvs-switchd: {}: with --db, bridges come from the database: the file may \
@@ -213,7 +214,7 @@ fn main() -> ExitCode {
 /// The switch-wide settings without a file: the run directory is the database socket's
 /// directory (where OVS keeps `<bridge>.mgmt` and vhost-user sockets).
 fn db_defaults(db: &str) -> SwitchConfig {
-    let mut c = SwitchConfig::default();
+    let mut c = conffile::defaults();
     if let Some(dir) = db.strip_prefix("unix:").and_then(|p| Path::new(p).parent()) {
         if !dir.as_os_str().is_empty() {
             c.switch.rundir = dir.to_path_buf();

@@ -14,7 +14,6 @@ mod client;
 mod rig;
 
 use client::{barrier_header, flow_mod, Client};
-use datapath::ofp::mgmt_path;
 use openflow::error::ErrorType;
 use openflow::flow_mod::{removed_reason, OFPFF_SEND_FLOW_REM, OFPG_ALL};
 use openflow::{
@@ -25,6 +24,7 @@ use rig::*;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+use switchd::ofp::mgmt_path;
 
 const ANY: u32 = 0xffff_ffff;
 

@@ -13,7 +13,6 @@ mod client;
 mod rig;
 
 use client::{flow_mod, Client};
-use datapath::ofp::mgmt_path;
 use openflow::error::ErrorType;
 use openflow::flow_mod::OFPFF_SEND_FLOW_REM;
 use openflow::instruction::Instruction;
@@ -25,6 +24,7 @@ use openflow::{
 use rig::*;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+use switchd::ofp::mgmt_path;
 
 /// Inject `n` copies of `frame` into port a at once; return every frame port b sent, the frame
 /// counts of a and c, and how long the PMD took to take all of them off port a's queue.

@@ -17,7 +17,6 @@ mod client;
 mod rig;
 
 use client::{barrier_header, flow_mod, Client};
-use datapath::ofp::mgmt_path;
 use flowtable::field::ETH_TYPE_IPV4;
 use flowtable::Field;
 use openflow::control::SwitchConfig;
@@ -32,6 +31,7 @@ use packet::build;
 use rig::*;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+use switchd::ofp::mgmt_path;
 
 const OFPP_CONTROLLER: u32 = 0xffff_fffd;
 const OFPP_LOCAL: u32 = 0xffff_fffe;

@@ -10,9 +10,6 @@ mod client;
 mod rig;
 
 use client::{barrier_header, flow_mod, flow_stats, udp_dst_match, Client};
-use datapath::config;
-use datapath::ofp::mgmt_path;
-use datapath::rpc::RpcHandler;
 use flowtable::field::ETH_TYPE_IPV4;
 use flowtable::Field;
 use openflow::error::ErrorType;
@@ -25,6 +22,8 @@ use serde_json::json;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
+use switchd::ofp::mgmt_path;
+use switchd_api::rpc::RpcHandler;
 
 #[test]
 fn show_ports_and_tables() {
@@ -208,7 +207,7 @@ fn add_flows_file_and_cookie_masks() {
 #[test]
 fn bad_listener_targets_name_their_line() {
     let text = "[[bridge]]\nname = \"br0\"\nofp_listen = [\"tcp:1.2.3.4:6653\"]\n";
-    let e = config::parse(text, Path::new("x.toml"))
+    let e = switchd::conffile::parse(text, Path::new("x.toml"))
         .unwrap_err()
         .to_string();
     assert!(

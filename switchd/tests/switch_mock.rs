@@ -1,9 +1,7 @@
 //! The whole datapath (PMD thread, parse, cache, pipeline, NORMAL, actions, transmit) over mock
 //! ports: no root needed, exact frames in and out.
 
-use datapath::config;
 use datapath::port::mock::MockHandle;
-use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
 use packet::build;
 use packet::ipv4::Ipv4Packet;
@@ -15,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchd::control::Control;
+use switchd_api::rpc::RpcHandler;
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
@@ -37,7 +36,7 @@ impl Rig {
             "[switch]\npmd_cores = {cores}\npool_frames = 1024\npmd_sleep_max_us = 100\n\n\
              [[bridge]]\nname = \"br0\"\n{bridge_extra}\nflows = [\n{flows}]\n{ports}"
         );
-        let cfg = config::parse(&text, Path::new("mock.toml")).expect("config");
+        let cfg = switchd::conffile::parse(&text, Path::new("mock.toml")).expect("config");
         let sw = Arc::new(Switch::build(cfg).expect("build"));
         sw.start().expect("start");
         let ctl = Control::new(sw.clone(), Arc::new(AtomicBool::new(false)));

@@ -4,8 +4,6 @@
 //! translate on the control thread, execute on PMD 0, including output:TABLE).
 
 use datapath::bridge::{OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN};
-use datapath::config;
-use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
 use datapath::xlate::{self, InPort, Mode, OFPR_ACTION, OFPR_NO_MATCH};
 use flowtable::action::{Action, OFPP_CONTROLLER, OFPP_TABLE};
@@ -20,6 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchd::control::Control;
+use switchd_api::rpc::RpcHandler;
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
@@ -42,7 +41,7 @@ impl Rig {
             port("b", 2),
             port("c", 3)
         );
-        let cfg = config::parse(&text, Path::new("ofp-dp.toml")).expect("config");
+        let cfg = switchd::conffile::parse(&text, Path::new("ofp-dp.toml")).expect("config");
         let sw = Arc::new(Switch::build(cfg).expect("build"));
         sw.start().expect("start");
         let ctl = Control::new(sw.clone(), Arc::new(AtomicBool::new(false)));

@@ -12,7 +12,7 @@
 //! - Without root (mock ports, no namespaces): handshake, inactivity probe with the default
 //!   5 s interval, redial after the controller closes, prompt shutdown; and config errors.
 //!
-//! The switch's timings (see `datapath/src/ofp/active.rs`): backoff 1 s doubling to 8 s, probe
+//! The switch's timings (see `switchd/src/ofp/active.rs`): backoff 1 s doubling to 8 s, probe
 //! after 5 s of silence, fail-open after 3 s without a controller. Waits below are bounded by
 //! those plus generous slack.
 

@@ -1,35 +1,14 @@
-//! The switch configuration file (`dvs-switchd --config switch.toml`): typed, validated, located.
+//! The switch's desired configuration, as every front end produces it (the file and the
+//! Open_vSwitch database front ends in `dvs-switchd`): typed and validated, free of any file or
+//! database format. `reconfig` diffs it against the running one and applies the difference.
 //!
-//! Loading happens in two steps. [`raw`] deserializes the TOML into structs that mirror the file,
-//! keeping the byte span of every value that needs checking; [`build`] then validates the whole
-//! thing (ranges, VLAN consistency, uniqueness, core availability), applies defaults, assigns
-//! OpenFlow port numbers and produces the typed [`SwitchConfig`]. Nothing is started until the
-//! whole file has been accepted, so a bad config never leaves a half-built switch behind.
-//!
-//! Every error names the file, the line and the field (`switch.toml:17: bridge[0].port[1].tag:
-//! VLAN 5000 out of range 1..4094`). Flow strings are *not* parsed here (that is the flow
-//! table's job, done by the caller); each one carries its [`Location`] so the caller can report a
-//! flow-syntax error in the same shape with [`ConfigError::at`] or [`FlowLine::error`].
-//!
-//! Choices worth knowing:
-//! - A trunk's `native_vlan` need not appear in `trunks`; like OVS it is added to the allowed
-//!   set, so a frame tagged with the native VLAN is accepted too. `native_vlan` on an access port
-//!   is rejected (the access `tag` already is its untagged VLAN).
-//! - Relative paths (`rundir`, `flows_file`) are relative to the config file's directory, so a
-//!   config works the same from any working directory.
-//! - Bridges without `datapath_id` and ports without `ofport` get the lowest numbers (from 1) not
-//!   taken explicitly, in file order.
-//! - `controllers` (active `tcp:` OpenFlow connections) and `fail_mode` follow OVS: the default
-//!   mode is standalone, and a secure bridge starts without the default NORMAL flow. A secure
-//!   bridge without controllers is allowed (its flows come from the config, ovs-ofctl or an
-//!   agent); the same target listed twice is an error.
+//! Each bridge, port and flow keeps the [`Location`] it came from (a file line, a database
+//! row), so that an error found later (a flow that does not parse, a port that does not open)
+//! names it the way the front end's own errors do, with [`ConfigError::at`] or
+//! [`FlowLine::error`].
 
 mod backend;
-mod build;
 mod ofp;
-mod raw;
-#[cfg(test)]
-mod tests;
 mod vlanset;
 
 pub use backend::{Backend, VhostRole, XdpMode};
@@ -41,9 +20,7 @@ pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
 
 use serde::Serialize;
 use std::fmt;
-use std::path::{Path, PathBuf};
-
-pub use switchd_api::{DEFAULT_RUNDIR, DEFAULT_SOCKET, SOCKET_NAME};
+use std::path::PathBuf;
 
 /// Where something was written: file, line (1-based) and dotted field path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,26 +103,6 @@ pub struct SwitchConfig {
     pub bridges: Vec<BridgeConfig>,
 }
 
-/// A configuration without a file: the switch-wide defaults and no bridges (the database front
-/// end starts from it).
-impl Default for SwitchConfig {
-    fn default() -> SwitchConfig {
-        SwitchConfig {
-            path: PathBuf::new(),
-            switch: SwitchSection {
-                rundir: PathBuf::from(DEFAULT_RUNDIR),
-                pmd_cores: vec![0],
-                pool_frames: 4096,
-                mtu: 1500,
-                stats_interval_ms: 0,
-                pmd_sleep_max_us: 0,
-                dpdk_eal_args: Vec::new(),
-            },
-            bridges: Vec::new(),
-        }
-    }
-}
-
 /// Switch-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SwitchSection {
@@ -163,13 +120,6 @@ pub struct SwitchSection {
     pub pmd_sleep_max_us: u64,
     /// DPDK EAL arguments (used only when a `dpdk` port exists; empty = the switch's defaults).
     pub dpdk_eal_args: Vec<String>,
-}
-
-impl SwitchSection {
-    /// The control socket path, `<rundir>/dvs-switchd.sock`.
-    pub fn socket_path(&self) -> PathBuf {
-        self.rundir.join(SOCKET_NAME)
-    }
 }
 
 /// One bridge.
@@ -255,7 +205,8 @@ impl PortKind {
         }
     }
 
-    fn from_name(s: &str) -> Option<PortKind> {
+    /// The kind named `s` (as the file writes it).
+    pub fn from_name(s: &str) -> Option<PortKind> {
         match s {
             "afpacket" => Some(PortKind::AfPacket),
             "tap" => Some(PortKind::Tap),
@@ -363,20 +314,6 @@ impl Policing {
             },
         })
     }
-}
-
-/// Read and validate the config file at `path`.
-pub fn load(path: &Path) -> Result<SwitchConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text, path)
-}
-
-/// Validate config `text` that was read from `path` (used for messages and relative paths).
-pub fn parse(text: &str, path: &Path) -> Result<SwitchConfig, ConfigError> {
-    build::parse_with_cores(text, path, &usable_cores())
 }
 
 /// The CPUs this process may run on (its affinity mask), ascending.

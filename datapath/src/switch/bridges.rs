@@ -10,15 +10,15 @@
 //! its slot in the port table stays, like a removed port's (indexes are never reused).
 //!
 //! The OpenFlow side of a bridge (controllers, fail mode, datapath id, extra listeners) changes
-//! by replacing the bridge's [`Hub`]: the listeners are stopped (connections close, controllers
-//! reconnect, as with OVS), and new ones started on the same bridge. Flows, ports and learned
-//! addresses stay.
+//! by replacing its events receiver (see `events`): the runtime's listeners are stopped
+//! (connections close, controllers reconnect, as with OVS), and new ones started on the same
+//! bridge. Flows, ports and learned addresses stay.
 
+use super::events::{BridgeEvents, Served};
 use super::{lock, Switch, SwitchError, DEFAULT_FLOW};
 use crate::bridge::{Bridge, BridgePort};
 use crate::config::{BridgeConfig, ConfigError, FailMode};
 use crate::flowmod::{self, Command, FlowModRequest};
-use crate::ofp::Hub;
 use flowtable::mactable::MacTable;
 use flowtable::pipeline::Pipeline;
 use flowtable::text::parse_flow;
@@ -29,9 +29,13 @@ use std::sync::Arc;
 /// bridges come and go, and asks it first to bind what a new bridge needs, so that a bridge
 /// whose socket cannot be bound refuses the change before anything happened.
 pub trait BridgeRuntime: Send + Sync {
-    /// Bind what bridge `cfg` needs (its management socket, its `ofp_listen` listeners) without
-    /// serving anything yet.
-    fn prepare(&self, cfg: &BridgeConfig) -> Result<Box<dyn PreparedBridge>, String>;
+    /// Bind what `bridge` (configured as `cfg`) needs, such as its management socket and its
+    /// `ofp_listen` listeners, without serving anything yet.
+    fn prepare(
+        &self,
+        bridge: &Arc<Bridge>,
+        cfg: &BridgeConfig,
+    ) -> Result<Box<dyn PreparedBridge>, String>;
     /// Stop serving bridge `name`: listeners closed, connections closed, controller connections
     /// stopped.
     fn stop(&self, name: &str);
@@ -39,13 +43,15 @@ pub trait BridgeRuntime: Send + Sync {
 
 /// A bridge's listeners, bound, not serving yet. Dropped unstarted, it releases them.
 pub trait PreparedBridge: Send {
-    /// Serve `hub` on them.
-    fn start(self: Box<Self>, hub: Arc<Hub>);
+    /// Who will hear the bridge's events once it is served.
+    fn events(&self) -> Arc<dyn BridgeEvents>;
+    /// Start serving.
+    fn start(self: Box<Self>);
 }
 
 /// A bridge built for adding, not yet part of the switch.
 pub struct NewBridge {
-    hub: Arc<Hub>,
+    served: Served,
     prepared: Option<Box<dyn PreparedBridge>>,
 }
 
@@ -125,23 +131,23 @@ impl Switch {
         for (i, b) in cfgs.iter().enumerate() {
             let bridge =
                 new_bridge(first + i, b, Vec::new()).map_err(|e| (b.name.clone(), e.into()))?;
+            let mut served = Served::quiet(bridge);
             let prepared = match &rt {
-                Some(rt) => Some(rt.prepare(b).map_err(|message| {
-                    let e = SwitchError::PortOpen {
-                        location: b.location.to_string(),
-                        port: b.name.clone(),
-                        message,
-                    };
-                    (b.name.clone(), e)
-                })?),
+                Some(rt) => {
+                    let p = rt.prepare(&served.bridge, b).map_err(|message| {
+                        let e = SwitchError::PortOpen {
+                            location: b.location.to_string(),
+                            port: b.name.clone(),
+                            message,
+                        };
+                        (b.name.clone(), e)
+                    })?;
+                    served.events = p.events();
+                    Some(p)
+                }
                 None => None,
             };
-            let hub = Arc::new(Hub::with_controllers(
-                bridge,
-                b.controllers.clone(),
-                b.fail_mode,
-            ));
-            out.push(NewBridge { hub, prepared });
+            out.push(NewBridge { served, prepared });
         }
         Ok(out)
     }
@@ -149,27 +155,27 @@ impl Switch {
     /// Put a built bridge in service: the PMDs get it, then the control plane, then its
     /// OpenFlow listeners start.
     pub fn add_bridge(&self, nb: NewBridge) {
-        let NewBridge { hub, prepared } = nb;
+        let NewBridge { served, prepared } = nb;
         let generation = self.ports.publish(|t| {
-            debug_assert_eq!(t.bridges.len(), hub.bridge.index);
-            t.bridges.push(hub.bridge.clone());
+            debug_assert_eq!(t.bridges.len(), served.bridge.index);
+            t.bridges.push(served.bridge.clone());
         });
         self.wait_pmds(generation);
-        let mut list = Vec::clone(&self.hubs.load());
-        list.push(hub.clone());
-        self.hubs.store(Arc::new(list));
+        let mut list = Vec::clone(&self.served.load());
+        list.push(served);
+        self.served.store(Arc::new(list));
         if let Some(p) = prepared {
-            p.start(hub);
+            p.start();
         }
     }
 
     /// Take bridge `name` out of service: its ports are removed (and closed), then its OpenFlow
     /// side stops. Returns false when there is no such bridge.
     pub fn remove_bridge(&self, name: &str) -> bool {
-        let Some(hub) = self.hub(name) else {
+        let Some(served) = self.served(name) else {
             return false;
         };
-        let ports: Vec<String> = hub
+        let ports: Vec<String> = served
             .bridge
             .view()
             .ports
@@ -182,59 +188,78 @@ impl Switch {
         if let Some(rt) = self.runtime() {
             rt.stop(name);
         }
-        hub.close_all();
-        let list: Vec<Arc<Hub>> = self
-            .hubs
+        served.events.close();
+        let list: Vec<Served> = self
+            .served
             .load()
             .iter()
-            .filter(|h| h.bridge.name != name)
+            .filter(|s| s.bridge.name != name)
             .cloned()
             .collect();
-        self.hubs.store(Arc::new(list));
+        self.served.store(Arc::new(list));
         true
+    }
+
+    /// Replace who hears bridge `name`'s events (the OpenFlow server, for the bridges the
+    /// switch was built with). The previous receiver is closed. Returns false when there is no
+    /// such bridge.
+    pub fn set_events(&self, name: &str, events: Arc<dyn BridgeEvents>) -> bool {
+        let Some(old) = self.served(name) else {
+            return false;
+        };
+        self.swap_events(name, events);
+        old.events.close();
+        true
+    }
+
+    fn swap_events(&self, name: &str, events: Arc<dyn BridgeEvents>) {
+        let list: Vec<Served> = self
+            .served
+            .load()
+            .iter()
+            .map(|s| {
+                if s.bridge.name == name {
+                    Served {
+                        bridge: s.bridge.clone(),
+                        events: events.clone(),
+                    }
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        self.served.store(Arc::new(list));
     }
 
     /// Give bridge `b.name` a new OpenFlow side from `b`: controllers, fail mode, datapath id
     /// and extra listeners. Its flows, ports and learned addresses stay.
     pub fn reconfigure_openflow(&self, b: &BridgeConfig) -> Result<(), String> {
-        let Some(old) = self.hub(&b.name) else {
+        let Some(old) = self.served(&b.name) else {
             return Err(format!("no bridge {}", b.name));
         };
         let rt = self.runtime();
         if let Some(rt) = &rt {
             rt.stop(&b.name);
         }
-        old.close_all();
+        old.events.close();
         old.bridge.set_datapath_id(b.datapath_id);
-        let hub = Arc::new(Hub::with_controllers(
-            old.bridge.clone(),
-            b.controllers.clone(),
-            b.fail_mode,
-        ));
         // Without controllers nothing can keep a standalone bridge failed closed.
         if b.fail_mode == FailMode::Secure || b.controllers.is_empty() {
             old.bridge.set_fail_open(false);
         }
-        let list: Vec<Arc<Hub>> = self
-            .hubs
-            .load()
-            .iter()
-            .map(|h| {
-                if h.bridge.name == b.name {
-                    hub.clone()
-                } else {
-                    h.clone()
-                }
-            })
-            .collect();
-        self.hubs.store(Arc::new(list));
-        match rt {
-            Some(rt) => {
-                let p = rt.prepare(b)?;
-                p.start(hub);
+        let Some(rt) = rt else {
+            return Ok(());
+        };
+        match rt.prepare(&old.bridge, b) {
+            Ok(p) => {
+                self.swap_events(&b.name, p.events());
+                p.start();
                 Ok(())
             }
-            None => Ok(()),
+            Err(e) => {
+                self.swap_events(&b.name, Arc::new(super::events::Quiet));
+                Err(e)
+            }
         }
     }
 }

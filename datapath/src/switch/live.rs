@@ -1,10 +1,9 @@
 //! Ports added to and removed from a running switch (see `crate::ports` for why the order of
 //! the steps makes them safe for the PMDs, and `crate::reconfig` for who calls these).
 
-use super::{lock, open_port, Switch, SwitchError};
+use super::{lock, open_port, PortChange, Switch, SwitchError};
 use crate::bridge::BridgePort;
 use crate::config::PortConfig;
-use crate::ofp::{OFPPR_ADD, OFPPR_DELETE};
 use crate::pmd::{Assignment, RxqRef};
 use crate::port::Port;
 use crate::ports::GonePort;
@@ -44,10 +43,10 @@ impl Switch {
             config: pc,
             port,
         } = o;
-        let Some(hub) = self.hub(&bridge) else {
+        let Some(served) = self.served(&bridge) else {
             return false;
         };
-        let bidx = hub.bridge.index;
+        let bidx = served.bridge.index;
         let gidx = {
             let mut cfg = lock(&self.port_cfg);
             cfg.push(Some(pc.clone()));
@@ -58,7 +57,7 @@ impl Switch {
             t.home.push((bidx, pc.ofport));
         });
         self.wait_pmds(generation);
-        let bridge = &hub.bridge;
+        let bridge = &served.bridge;
         if let Some(l) = pc.mac_limit {
             bridge.macs().set_port_limit(pc.ofport, Some(l));
         }
@@ -71,7 +70,7 @@ impl Switch {
             Ok::<_, ()>(())
         });
         self.assign_new_queues(gidx, port.n_rxq());
-        hub.port_status(OFPPR_ADD, pc.ofport);
+        served.events.port_changed(PortChange::Added, pc.ofport);
         true
     }
 
@@ -93,8 +92,8 @@ impl Switch {
                 .collect();
             self.assignment.store(Arc::new(next));
         }
-        if let Some(hub) = self.hub_at(bidx) {
-            hub.port_status(OFPPR_DELETE, ofport);
+        if let Some(served) = self.served_at(bidx) {
+            served.events.port_changed(PortChange::Deleted, ofport);
         }
         let _ = bridge.edit_view(|v| {
             v.ports.retain(|p| p.gidx != gidx);

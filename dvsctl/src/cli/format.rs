@@ -168,7 +168,7 @@ fn show(v: &Value) -> Result<String, FormatError> {
                 num(m, "flaps_held")
             );
         }
-        if let Some(of) = b.get("openflow") {
+        if let Some(of) = b.get("openflow").filter(|v| !v.is_null()) {
             openflow_lines(&mut o, of);
         }
         for p in b

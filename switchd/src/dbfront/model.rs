@@ -50,7 +50,7 @@ pub const IFACE_TYPES: &[&str] = &[
 ];
 
 /// What the database asks for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Desired {
     /// The configuration to apply (interfaces with an error left out).
     pub config: SwitchConfig,
@@ -97,7 +97,9 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
             switch: ctx.switch.clone(),
             bridges: Vec::new(),
         },
-        ..Desired::default()
+        errors: BTreeMap::new(),
+        warnings: Vec::new(),
+        next_cfg: 0,
     };
     let Some((_, root)) = db.table("Open_vSwitch").next() else {
         return out;
@@ -538,7 +540,7 @@ mod tests {
 
     fn ctx() -> Context {
         Context {
-            switch: SwitchConfig::default().switch,
+            switch: crate::conffile::defaults().switch,
             vhost_dir: PathBuf::from("/run/openvswitch"),
             dpdk_initialized: false,
         }

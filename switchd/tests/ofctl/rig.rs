@@ -3,9 +3,6 @@
 //! management socket, and frame injection/collection on the mock ports.
 #![allow(dead_code)]
 
-use datapath::config;
-use datapath::ofp::{mgmt_path, OfpServer};
-use datapath::rpc::RpcHandler;
 use datapath::switch::Switch;
 use packet::build;
 use serde_json::json;
@@ -16,6 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchd::control::Control;
+use switchd::ofp::{mgmt_path, OfpServer};
+use switchd_api::rpc::RpcHandler;
 
 pub const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 pub const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
@@ -49,7 +48,7 @@ impl Rig {
         if two_bridges {
             text.push_str(&format!("[[bridge]]\nname = \"br1\"\n{}", port("d", 4)));
         }
-        let cfg = config::parse(&text, Path::new("ofctl.toml")).expect("config");
+        let cfg = switchd::conffile::parse(&text, Path::new("ofctl.toml")).expect("config");
         let sw = Arc::new(Switch::build(cfg).expect("build"));
         sw.start().expect("start");
         let ofp = OfpServer::start(&sw).expect("ofp listeners");

@@ -24,14 +24,15 @@
 
 use super::packet_io::PacketIoStats;
 use super::Sock;
-use crate::bridge::Bridge;
-use crate::config::{FailMode, OfpController};
-use crate::cycles::monotonic_ns;
+use datapath::bridge::Bridge;
+use datapath::config::{FailMode, OfpController};
+use datapath::cycles::monotonic_ns;
+use datapath::switch::{BridgeEvents, PortChange};
 use flowtable::pipeline::{FlowEntry, RemovedReason, OFPFF_SEND_FLOW_REM};
 use openflow::error::{ErrorCode, RoleRequestFailedCode};
 use openflow::{encode, AsyncConfig, ControllerRole, Message, PortStatus, Role};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::any::Any;
 use std::io::Write;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -101,7 +102,6 @@ pub struct Hub {
     conns: Mutex<(bool, Vec<Arc<ConnShared>>)>,
     next_id: AtomicU64,
     generation: Mutex<Option<u64>>,
-    links: Mutex<HashMap<u32, bool>>,
     fail_mode: FailMode,
     controllers: Mutex<Controllers>,
     /// PACKET_IN and PACKET_OUT counters.
@@ -186,12 +186,6 @@ pub const OFPPR_ADD: u8 = 0;
 pub const OFPPR_DELETE: u8 = 1;
 
 impl Hub {
-    /// The OpenFlow state for `bridge`, with no connections and no controllers (it never
-    /// fails open).
-    pub fn new(bridge: Arc<Bridge>) -> Hub {
-        Hub::with_controllers(bridge, Vec::new(), FailMode::Standalone)
-    }
-
     /// The OpenFlow state for `bridge`, which connects to `controllers` (started by
     /// `OfpServer::start`) and behaves as `fail_mode` says while none is connected.
     pub fn with_controllers(
@@ -218,7 +212,6 @@ impl Hub {
             conns: Mutex::new((false, Vec::new())),
             next_id: AtomicU64::new(1),
             generation: Mutex::new(None),
-            links: Mutex::new(HashMap::new()),
             fail_mode,
             controllers: Mutex::new(Controllers {
                 slots,
@@ -513,28 +506,27 @@ impl Hub {
             }
         }
     }
+}
 
-    /// Look for link changes since the last call: each one invalidates the bridge's caches
-    /// (fast-failover groups read liveness) and is reported with PORT_STATUS.
-    pub fn check_links(&self) {
-        let view = self.bridge.view();
-        let changed: Vec<u32> = {
-            let mut links = lock(&self.links);
-            view.ports
-                .iter()
-                .filter_map(|p| {
-                    let up = p.port.link_up();
-                    let prev = links.insert(p.ofport, up);
-                    (prev.is_some_and(|was| was != up)).then_some(p.ofport)
-                })
-                .collect()
+impl BridgeEvents for Hub {
+    fn port_changed(&self, change: PortChange, ofport: u32) {
+        let reason = match change {
+            PortChange::Added => OFPPR_ADD,
+            PortChange::Deleted => OFPPR_DELETE,
+            PortChange::Modified => OFPPR_MODIFY,
         };
-        if changed.is_empty() {
-            return;
-        }
-        self.bridge.bump_epoch();
-        for ofport in changed {
-            self.port_status(OFPPR_MODIFY, ofport);
-        }
+        self.port_status(reason, ofport);
+    }
+
+    fn flows_removed(&self, removed: &[(Arc<FlowEntry>, RemovedReason)]) {
+        Hub::flows_removed(self, removed);
+    }
+
+    fn close(&self) {
+        self.close_all();
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }

@@ -21,8 +21,8 @@
 
 use super::hub::{ConnShared, Hub, DEFAULT_MISS_SEND_LEN, OFPPR_MODIFY};
 use super::{flows, groups, meters, packet_io, stats, Sock};
-use crate::cycles::monotonic_ns;
-use crate::flowmod;
+use datapath::cycles::monotonic_ns;
+use datapath::flowmod;
 use openflow::error::{
     BadRequestCode, ErrorCode, HelloFailedCode, PortModFailedCode, TableFeaturesFailedCode,
     TableModFailedCode,

@@ -1,6 +1,6 @@
 //! METER_MOD and the meter multipart replies (meter stats, meter config, meter features).
 //!
-//! Every METER_MOD is one publish of the bridge view ([`crate::bridge::Bridge::edit_view`]): the
+//! Every METER_MOD is one publish of the bridge view ([`datapath::bridge::Bridge::edit_view`]): the
 //! meter table is copied, edited and swapped in, so PMDs never see a half-applied change and the
 //! epoch bump makes them re-translate cached decisions (a modified meter is picked up at the next
 //! batch). Deleting a meter also deletes, in the same publish, every flow whose meter instruction
@@ -19,8 +19,8 @@
 //! poller racing a delete sees "no such meter" without an ERROR in its log.
 
 use super::hub::Hub;
-use crate::cycles::monotonic_ns;
-use crate::meter::{ConfigError, Meter, MAX_BANDS};
+use datapath::cycles::monotonic_ns;
+use datapath::meter::{ConfigError, Meter, MAX_BANDS};
 use openflow::error::{ErrorCode, MeterModFailedCode};
 use openflow::meter::{
     OFPMBT_DROP, OFPMBT_DSCP_REMARK, OFPMF_BURST, OFPMF_KBPS, OFPMF_PKTPS, OFPMF_STATS, OFPM_ALL,
@@ -103,7 +103,7 @@ pub(super) fn meter_mod(hub: &Hub, m: &MeterMod) -> Result<(), ErrorCode> {
 
 /// The meters a multipart request names: every one (by id) for OFPM_ALL, else the one with
 /// that id if it exists.
-fn selected(meters: &crate::meter::MeterTable, meter_id: u32) -> Vec<Arc<Meter>> {
+fn selected(meters: &datapath::meter::MeterTable, meter_id: u32) -> Vec<Arc<Meter>> {
     if meter_id == OFPM_ALL {
         meters.sorted().into_iter().cloned().collect()
     } else {

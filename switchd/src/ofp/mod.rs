@@ -12,8 +12,9 @@
 //!
 //! State that spans connections (roles and the master generation id, port config bits set with
 //! PORT_MOD, the list of connections that receive asynchronous messages) lives in a per-bridge
-//! [`Hub`], which the switch also holds so that flow expiry and control-socket deletes can send
-//! FLOW_REMOVED. The message handling itself is split into `conn` (framing, handshake, dispatch),
+//! [`Hub`]. The hub is also the bridge's `BridgeEvents` receiver in the engine, so that flow
+//! expiry, control-socket deletes, and ports coming, going or changing link send FLOW_REMOVED and
+//! PORT_STATUS. The message handling itself is split into `conn` (framing, handshake, dispatch),
 //! `flows` (FLOW_MOD and the flow statistics) and `stats` (the other replies).
 //!
 //! Accepted and switch-initiated connections run the same handler; the switch sends HELLO first
@@ -35,8 +36,9 @@ pub use active::ControllerTiming;
 pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub, OFPPR_ADD, OFPPR_DELETE};
 pub use packet_io::{PacketIoCounts, PacketIoStats};
 
-use crate::config::{BridgeConfig, OfpListen};
-use crate::switch::{BridgeRuntime, PreparedBridge, Switch};
+use datapath::bridge::Bridge;
+use datapath::config::{BridgeConfig, OfpListen};
+use datapath::switch::{BridgeEvents, BridgeRuntime, PreparedBridge, Switch};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -180,7 +182,7 @@ struct Inner {
     timing: ControllerTiming,
     /// Set when the whole server stops.
     stop: Arc<AtomicBool>,
-    bridges: Mutex<HashMap<String, Running>>,
+    bridges: Arc<Mutex<HashMap<String, Running>>>,
     conn_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     fail_clock: Mutex<Option<JoinHandle<()>>>,
     tcp: Mutex<Vec<(String, SocketAddr)>>,
@@ -202,6 +204,7 @@ struct Running {
 struct Bound {
     server: Arc<Inner>,
     name: String,
+    hub: Arc<Hub>,
     listeners: Vec<Listener>,
     sockets: Vec<PathBuf>,
     tcp: Vec<SocketAddr>,
@@ -245,30 +248,35 @@ impl OfpServer {
             rundir: sw.config.switch.rundir.clone(),
             timing,
             stop: Arc::new(AtomicBool::new(false)),
-            bridges: Mutex::new(HashMap::new()),
+            bridges: Arc::new(Mutex::new(HashMap::new())),
             conn_threads: Arc::new(Mutex::new(Vec::new())),
             fail_clock: Mutex::new(None),
             tcp: Mutex::new(Vec::new()),
         });
         let server = OfpServer { inner };
-        let hubs = sw.hubs();
-        let running = sw.running_config();
-        for hub in hubs.iter() {
-            let cfg = running
-                .bridges
-                .iter()
-                .find(|b| b.name == hub.bridge.name)
-                .cloned();
-            let Some(cfg) = cfg else { continue };
-            let bound = server.inner.bind(&cfg)?;
-            server.inner.run(bound, hub.clone())?;
+        let running = sw.running_config().clone();
+        for bridge in sw.bridges() {
+            let Some(cfg) = running.bridges.iter().find(|b| b.name == bridge.name) else {
+                continue;
+            };
+            let bound = server.inner.bind(&bridge, cfg)?;
+            sw.set_events(&bridge.name, bound.hub.clone());
+            server.inner.run(bound)?;
         }
-        drop(running);
-        let clock = active::spawn_fail_clock(sw.hubs_handle(), server.inner.stop.clone(), timing)
-            .map_err(OfpError::Thread)?;
+        let clock = active::spawn_fail_clock(
+            server.inner.bridges.clone(),
+            server.inner.stop.clone(),
+            timing,
+        )
+        .map_err(OfpError::Thread)?;
         *lock(&server.inner.fail_clock) = Some(clock);
         sw.set_runtime(Arc::new(Runtime(server.inner.clone())));
         Ok(server)
+    }
+
+    /// The OpenFlow state of bridge `name`, while it is served.
+    pub fn hub(&self, name: &str) -> Option<Arc<Hub>> {
+        lock(&self.inner.bridges).get(name).map(|r| r.hub.clone())
     }
 
     /// Bound TCP listeners as (bridge, address) (useful with port 0).
@@ -293,11 +301,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Bind bridge `cfg`'s management socket and `ptcp:` listeners.
-    fn bind(self: &Arc<Self>, cfg: &BridgeConfig) -> Result<Bound, OfpError> {
+    /// Bind bridge `cfg`'s management socket and `ptcp:` listeners, and make its hub.
+    fn bind(self: &Arc<Self>, bridge: &Arc<Bridge>, cfg: &BridgeConfig) -> Result<Bound, OfpError> {
         let mut bound = Bound {
             server: self.clone(),
             name: cfg.name.clone(),
+            hub: Arc::new(Hub::with_controllers(
+                bridge.clone(),
+                cfg.controllers.clone(),
+                cfg.fail_mode,
+            )),
             listeners: Vec::new(),
             sockets: Vec::new(),
             tcp: Vec::new(),
@@ -326,7 +339,8 @@ impl Inner {
 
     /// Serve `hub` on the listeners of `bound`: accept loops, packet-in delivery, controller
     /// connections.
-    fn run(&self, mut bound: Bound, hub: Arc<Hub>) -> Result<(), OfpError> {
+    fn run(&self, mut bound: Bound) -> Result<(), OfpError> {
+        let hub = bound.hub.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let mut r = Running {
             hub: hub.clone(),
@@ -452,9 +466,13 @@ impl Flags {
 struct Runtime(Arc<Inner>);
 
 impl BridgeRuntime for Runtime {
-    fn prepare(&self, cfg: &BridgeConfig) -> Result<Box<dyn PreparedBridge>, String> {
+    fn prepare(
+        &self,
+        bridge: &Arc<Bridge>,
+        cfg: &BridgeConfig,
+    ) -> Result<Box<dyn PreparedBridge>, String> {
         self.0
-            .bind(cfg)
+            .bind(bridge, cfg)
             .map(|b| Box::new(b) as Box<dyn PreparedBridge>)
             .map_err(|e| e.to_string())
     }
@@ -465,10 +483,14 @@ impl BridgeRuntime for Runtime {
 }
 
 impl PreparedBridge for Bound {
-    fn start(self: Box<Self>, hub: Arc<Hub>) {
+    fn events(&self) -> Arc<dyn BridgeEvents> {
+        self.hub.clone()
+    }
+
+    fn start(self: Box<Self>) {
         let server = self.server.clone();
         let name = self.name.clone();
-        if let Err(e) = server.run(*self, hub) {
+        if let Err(e) = server.run(*self) {
             eprintln!("dvs-switchd: OpenFlow for bridge {name}: {e}");
         }
     }

@@ -8,7 +8,7 @@
 //! same name always shows the same address, which is what tools that key on it need.
 
 use super::hub::Hub;
-use crate::bridge::{BridgePort, BridgeView, OFPPC_PORT_DOWN};
+use datapath::bridge::{BridgePort, BridgeView, OFPPC_PORT_DOWN};
 use openflow::control::{OFPC_FLOW_STATS, OFPC_GROUP_STATS, OFPC_PORT_STATS, OFPC_TABLE_STATS};
 use openflow::multipart::flow::TableStats;
 use openflow::multipart::stats::{Desc, PortStats};

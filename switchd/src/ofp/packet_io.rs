@@ -2,7 +2,7 @@
 //! plane), OpenFlow 1.3 sections 6.1.2 and 7.3.7 / 7.4.1.
 //!
 //! **PACKET_IN.** A PMD never talks to a controller: executing a `controller` action offers a
-//! copy of the packet to the bridge's bounded packet-in queue (`crate::packet_in`), and one
+//! copy of the packet to the bridge's bounded packet-in queue (`datapath::packet_in`), and one
 //! thread per bridge, started here, drains that queue. Each message becomes one PACKET_IN
 //! (no buffering: `buffer_id` is always OFP_NO_BUFFER, the frame is carried in the message)
 //! with an OXM match holding `in_port` (and `metadata` when it is not zero), and is written to
@@ -45,11 +45,11 @@
 //! Counters of both directions ([`PacketIoStats`]) are kept per bridge.
 
 use super::hub::{ConnShared, Hub};
-use crate::bridge::{Bridge, BridgeView};
-use crate::cycles::monotonic_ns;
-use crate::mempool::{HEADROOM, JUMBO_FRAME};
-use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
-use crate::xlate::{self, InPort, Mode, OFPR_NO_MATCH};
+use datapath::bridge::{Bridge, BridgeView};
+use datapath::cycles::monotonic_ns;
+use datapath::mempool::{HEADROOM, JUMBO_FRAME};
+use datapath::packet_in::{PacketInMsg, NO_BUFFER_LEN};
+use datapath::xlate::{self, InPort, Mode, OFPR_NO_MATCH};
 use flowtable::action::{
     Action as FtAction, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_MAX,
     OFPP_NORMAL, OFPP_TABLE,
@@ -338,8 +338,8 @@ fn execute(bridge: &Bridge, po: &PacketOut) -> Result<(), ErrorCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::GroupTable;
-    use crate::meter::MeterTable;
+    use datapath::group::GroupTable;
+    use datapath::meter::MeterTable;
     use flowtable::pipeline::Pipeline;
     use openflow::{decode, OFP_VERSION};
     use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! GROUP_MOD and the group multipart replies (group stats, group description, group features).
 //!
-//! Every GROUP_MOD is one publish of the bridge view ([`crate::bridge::Bridge::edit_view`]): the
+//! Every GROUP_MOD is one publish of the bridge view ([`datapath::bridge::Bridge::edit_view`]): the
 //! group table is copied, edited and swapped in, so PMDs never see a half-applied change, and the
 //! epoch bump makes them re-choose buckets for cached flows. Deleting a group also deletes, in the
 //! same publish, every flow whose actions (apply or write) name it (OpenFlow 1.3 section 6.5);
@@ -21,7 +21,7 @@
 //!   a port the bridge lacks, or to TABLE, LOCAL or ANY: BAD_ACTION/BAD_OUT_PORT; a bucket
 //!   naming its own group: LOOP; a group action naming a missing group: BAD_ACTION/BAD_OUT_GROUP;
 //! - a chain that comes back to the group: LOOP; a chain longer than
-//!   [`crate::group::MAX_CHAIN`] groups (the translator would cut it): CHAINING_UNSUPPORTED.
+//!   [`datapath::group::MAX_CHAIN`] groups (the translator would cut it): CHAINING_UNSUPPORTED.
 //!
 //! Delete of a missing id is a silent no-op; delete of a group that buckets of other groups
 //! forward to is refused with CHAINED_GROUP (delete the referring groups first, or everything
@@ -37,9 +37,9 @@
 //! number of flows that name it plus the number of buckets of other groups that forward to it.
 
 use super::hub::Hub;
-use crate::bridge::BridgeView;
-use crate::cycles::monotonic_ns;
-use crate::group::{ChainError, Group, GroupBucket, GroupKind, GroupTable, OFPG_ANY};
+use datapath::bridge::BridgeView;
+use datapath::cycles::monotonic_ns;
+use datapath::group::{ChainError, Group, GroupBucket, GroupKind, GroupTable, OFPG_ANY};
 use flowtable::action::{
     Action, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_MAX, OFPP_NORMAL,
 };

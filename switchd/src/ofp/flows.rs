@@ -7,7 +7,7 @@
 //! ([`FlowEntry::wire_match`]), so flow statistics and FLOW_REMOVED return the fields in the order
 //! and mask encoding received; rules from the text syntax are rendered from their match.
 
-use crate::flowmod::{Command, FlowModError, FlowModRequest};
+use datapath::flowmod::{Command, FlowModError, FlowModRequest};
 use flowtable::action::OFPP_ANY;
 use flowtable::pipeline::{FlowEntry, Pipeline, PipelineError, RemovedReason};
 use flowtable::MatchError;
@@ -226,8 +226,9 @@ mod tests {
         ];
         let req = to_request(&add(matches.clone(), 0)).unwrap();
         let mut p = Pipeline::default();
-        let mut out = crate::flowmod::Applied::default();
-        crate::flowmod::apply(&mut p, &crate::flowmod::NoReferences, &req, 0, &mut out).unwrap();
+        let mut out = datapath::flowmod::Applied::default();
+        datapath::flowmod::apply(&mut p, &datapath::flowmod::NoReferences, &req, 0, &mut out)
+            .unwrap();
         let all = FlowStatsRequest {
             table_id: OFPTT_ALL,
             out_port: OFPP_ANY,

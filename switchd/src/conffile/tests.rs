@@ -3,6 +3,7 @@
 
 use super::build::{flow_file_lines, parse_with_cores};
 use super::*;
+use datapath::config::*;
 
 const CORES: &[usize] = &[0, 1, 2, 3];
 
@@ -86,7 +87,7 @@ fn full_config_is_typed() {
         }
     );
     assert_eq!(
-        c.switch.socket_path(),
+        c.switch.rundir.join(switchd_api::SOCKET_NAME),
         PathBuf::from("/tmp/dvs-test/dvs-switchd.sock")
     );
     let b = &c.bridges[0];

@@ -37,13 +37,13 @@
 use super::conn::{self, Origin};
 use super::hub::Hub;
 use super::{Flags, Sock};
-use crate::config::OfpController;
-use arc_swap::ArcSwap;
+use datapath::config::OfpController;
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -115,7 +115,7 @@ pub(super) fn spawn_controller(
 /// with controllers) is checked. The list is read anew each tick, so bridges added or
 /// re-configured while running are covered.
 pub(super) fn spawn_fail_clock(
-    hubs: Arc<ArcSwap<Vec<Arc<Hub>>>>,
+    bridges: Arc<Mutex<HashMap<String, super::Running>>>,
     stop: Arc<AtomicBool>,
     timing: ControllerTiming,
 ) -> io::Result<JoinHandle<()>> {
@@ -124,8 +124,14 @@ pub(super) fn spawn_fail_clock(
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let now = Instant::now();
-                for h in hubs.load().iter() {
-                    if h.fail_mode() == crate::config::FailMode::Standalone && h.has_controllers() {
+                let hubs: Vec<Arc<Hub>> = super::lock(&bridges)
+                    .values()
+                    .map(|r| r.hub.clone())
+                    .collect();
+                for h in &hubs {
+                    if h.fail_mode() == datapath::config::FailMode::Standalone
+                        && h.has_controllers()
+                    {
                         h.fail_tick(now, timing.fail_grace);
                     }
                 }
@@ -301,7 +307,7 @@ mod tests {
     fn switch(
         bridge_extra: &str,
         timing: ControllerTiming,
-    ) -> (Arc<crate::switch::Switch>, super::super::OfpServer) {
+    ) -> (Arc<datapath::switch::Switch>, super::super::OfpServer) {
         use std::sync::atomic::AtomicU32;
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
@@ -312,8 +318,8 @@ mod tests {
              [[bridge.port]]\nname = \"p1\"\nkind = \"mock\"\n",
             rundir.display()
         );
-        let cfg = crate::config::parse(&text, std::path::Path::new("test.toml")).unwrap();
-        let sw = Arc::new(crate::switch::Switch::build(cfg).unwrap());
+        let cfg = crate::conffile::parse(&text, std::path::Path::new("test.toml")).unwrap();
+        let sw = Arc::new(datapath::switch::Switch::build(cfg).unwrap());
         let server = super::super::OfpServer::start_with(&sw, timing).unwrap();
         (sw, server)
     }
@@ -368,7 +374,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         drop(l);
         let (sw, server) = switch(&format!("controllers = [\"tcp:{addr}\"]"), fast());
-        let hub = sw.hubs()[0].clone();
+        let hub = server.hub(&sw.bridges()[0].name).unwrap();
         let bridge = sw.bridges()[0].clone();
         // Nobody listens yet: the grace period runs out.
         assert!(!bridge.fail_open());
@@ -454,8 +460,8 @@ mod tests {
         assert_eq!(sw.bridges()[0].view().pipeline.len(), 0);
         std::thread::sleep(Duration::from_millis(800));
         assert!(!sw.bridges()[0].fail_open());
-        let st = sw.hubs()[0].fail_status();
-        assert_eq!(st.fail_mode, crate::config::FailMode::Secure);
+        let st = server.hub(&sw.bridges()[0].name).unwrap().fail_status();
+        assert_eq!(st.fail_mode, datapath::config::FailMode::Secure);
         assert!(st.controllers[0].last_error.is_some(), "{st:?}");
         assert_eq!(st.controllers[0].connections, 0);
         server.shutdown();
@@ -465,7 +471,12 @@ mod tests {
         assert_eq!(sw.bridges()[0].view().pipeline.len(), 1);
         std::thread::sleep(Duration::from_millis(600));
         assert!(!sw.bridges()[0].fail_open());
-        assert!(sw.hubs()[0].fail_status().controllers.is_empty());
+        assert!(server
+            .hub(&sw.bridges()[0].name)
+            .unwrap()
+            .fail_status()
+            .controllers
+            .is_empty());
         server.shutdown();
     }
 
@@ -481,7 +492,7 @@ mod tests {
             ..fast()
         };
         let (sw, server) = switch(&format!("controllers = [\"tcp:{a}\", \"tcp:{b}\"]"), timing);
-        let hub = sw.hubs()[0].clone();
+        let hub = server.hub(&sw.bridges()[0].name).unwrap();
         let bridge = sw.bridges()[0].clone();
         let open = |l: &std::net::TcpListener| {
             let (mut c, _) = l.accept().unwrap();

@@ -6,14 +6,15 @@
 //! the line of the first definition too, so both ends of a clash are easy to find.
 
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
-use super::{
+use datapath::config::{
     parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
     Location, OfpController, Policing, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode,
-    VlanSet, VlanSetError, DEFAULT_RUNDIR, SOCKET_NAME,
+    VlanSet, VlanSetError,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use switchd_api::{DEFAULT_RUNDIR, SOCKET_NAME};
 use toml::Spanned;
 
 /// Highest OpenFlow port number a physical or logical port may use (OFPP_MAX).
