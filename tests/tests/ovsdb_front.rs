@@ -111,6 +111,14 @@ fn ovs_vsctl_changes_ports_and_bridges_while_other_ports_forward() {
         assert!(ofport >= 1, "{}: ofport {ofport}", v.host);
         assert_eq!(r.iface(&v.host, "error"), "[]");
         assert!(r.running_ports().contains(&(v.host.clone(), ofport)));
+        let sysfs = std::fs::read_to_string(format!("/sys/class/net/{}/address", v.host))
+            .expect("host side address");
+        assert_eq!(
+            r.iface(&v.host, "mac_in_use").trim_matches('"'),
+            sysfs.trim(),
+            "mac_in_use of {}",
+            v.host
+        );
     }
     assert_eq!(
         r.db.get("Open_vSwitch", ".", "cur_cfg"),

@@ -53,7 +53,7 @@ fn monitor_requests() -> Value {
         "Interface": {"columns": ["name", "type", "options", "ofport", "ofport_request",
             "mtu_request", "ingress_policing_rate", "ingress_policing_burst",
             "ingress_policing_kpkts_rate", "error",
-            "link_state", "admin_state", "mtu", "status"]},
+            "link_state", "admin_state", "mtu", "mac_in_use", "status"]},
         "Controller": {"columns": ["target"]},
     })
 }

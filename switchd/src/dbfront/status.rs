@@ -8,6 +8,7 @@
 //! nothing), so a quiet switch does not churn the database.
 
 use super::model::{Desired, IFACE_TYPES};
+use datapath::config::PortKind;
 use datapath::switch::Switch;
 use ovsdb::{datum, Replica, Row};
 use serde_json::{json, Map, Value};
@@ -95,6 +96,9 @@ pub fn ops(
                 json!(if p.link_up { "up" } else { "down" }),
             );
             want.insert("mtu".into(), json!(sw.config.switch.mtu));
+            if let Some(mac) = &p.mac {
+                want.insert("mac_in_use".into(), json!(mac));
+            }
             if let Some(details) = &p.details {
                 want.insert("status".into(), status_map(details));
             }
@@ -155,6 +159,9 @@ struct Running {
     link_up: bool,
     /// The port's details, when asked for.
     details: Option<Value>,
+    /// The MAC address of the kernel interface behind the port (when asked for, and there is
+    /// one: AF_PACKET, AF_XDP and TAP ports; vhost-user and DPDK ports have none to report).
+    mac: Option<String>,
     counters: datapath::port::PortStats,
 }
 
@@ -168,12 +175,30 @@ fn running_ports(sw: &Switch, detailed: &dyn Fn(&str) -> bool) -> HashMap<String
                     ofport: p.ofport,
                     link_up: p.port.link_up(),
                     details: detailed(&p.name).then(|| p.port.details()),
+                    mac: if detailed(&p.name) {
+                        kernel_mac(sw, p.gidx)
+                    } else {
+                        None
+                    },
                     counters: p.port.counters().snapshot(),
                 },
             );
         }
     }
     out
+}
+
+/// The address of port `gidx`'s kernel interface, as sysfs shows it.
+fn kernel_mac(sw: &Switch, gidx: usize) -> Option<String> {
+    let pc = sw.port_config(gidx)?;
+    if !matches!(
+        pc.kind,
+        PortKind::AfPacket | PortKind::AfXdp | PortKind::Tap
+    ) {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{}/address", pc.interface)).ok()?;
+    Some(text.trim().to_string()).filter(|m| m.len() == 17)
 }
 
 /// `Interface.status`: the port's top-level details as strings (for vhost-user: the socket,
