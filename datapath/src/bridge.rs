@@ -2,14 +2,20 @@
 //! its MAC table.
 //!
 //! PMD threads read a bridge through an immutable [`BridgeView`] snapshot published with
-//! `arc-swap`: an update (flow mod, port change) clones the view, edits the clone and swaps it in,
-//! so a reader never sees a half-applied change and never takes a lock. Every publish bumps the
+//! `arc-swap`: an update (flow mod, port change) makes a new view and swaps it in, so a reader
+//! never sees a half-applied change and never takes a lock. The view's parts are `Arc`s, so a
+//! new view copies only what changed; flow tables are edited on a spare copy that catches up by
+//! journal instead of being copied whole (see `tables`). Every publish bumps the
 //! bridge's cache epoch, which invalidates every PMD's exact-match cache for it at its next batch: the
 //! cost of a flow mod is one cache refill, and no stale decision survives a change.
 //!
 //! The MAC table is the one piece of shared mutable state: it is behind a mutex that only the slow
 //! path (cache misses) and the control thread take. Cache hits refresh a learned entry's timestamp
 //! through its `Arc<MacEntry>` without locking.
+
+mod tables;
+
+pub use tables::{EditCounts, RECLAIM_WAIT};
 
 use crate::config::{Policing, VlanMode};
 use crate::group::GroupTable;
@@ -157,6 +163,9 @@ pub struct Bridge {
     epoch: Arc<AtomicU64>,
     edit: Mutex<()>,
     fail_open: AtomicBool,
+    /// The flow tables' unpublished copy (see `tables`).
+    spare: Mutex<Option<tables::Spare>>,
+    edit_counts: tables::EditCounters,
     /// Each member's link as housekeeping last saw it (see [`Bridge::link_changes`]).
     links_seen: Mutex<HashMap<u32, bool>>,
     /// Packets on their way to the OpenFlow controllers.
@@ -196,6 +205,8 @@ impl Bridge {
             epoch,
             edit: Mutex::new(()),
             fail_open: AtomicBool::new(false),
+            spare: Mutex::new(None),
+            edit_counts: tables::EditCounters::default(),
             links_seen: Mutex::new(HashMap::new()),
             packet_in: PacketInQueue::default(),
             inject: InjectQueue::default(),
@@ -257,18 +268,13 @@ impl Bridge {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
-    /// Apply `f` to a copy of the pipeline and publish it if `f` succeeds: all or nothing, and
-    /// concurrent editors are serialized.
+    /// Apply `f` to the pipeline and publish the result if `f` succeeds: all or nothing, and
+    /// concurrent editors are serialized ([`Bridge::edit_tables`] without the view).
     pub fn edit_pipeline<R, E>(
         &self,
         f: impl FnOnce(&mut Pipeline) -> Result<R, E>,
     ) -> Result<R, E> {
-        self.edit_view(|v| {
-            let mut pipeline = (*v.pipeline).clone();
-            let r = f(&mut pipeline)?;
-            v.pipeline = Arc::new(pipeline);
-            Ok(r)
-        })
+        self.edit_tables(|p, _| f(p))
     }
 
     /// Apply `f` to a copy of the whole view (ports' config, pipeline, groups, meters) and

@@ -215,8 +215,9 @@ fn check_references(ins: &Instructions, refs: &dyn References) -> Result<(), Flo
     Ok(())
 }
 
-/// Apply one request to a pipeline (the building block of [`apply_batch`]; on error the
-/// pipeline may be partly changed, which is why callers work on a copy).
+/// Apply one request to a pipeline (the building block of [`apply_batch`] and [`apply_each`]).
+/// A request that fails does so before it changes anything: every check (table, match,
+/// references, goto, overlap) runs before the first rule moves.
 pub fn apply(
     p: &mut Pipeline,
     refs: &dyn References,
@@ -253,15 +254,32 @@ pub fn apply(
 /// Apply `reqs` to `bridge` all or nothing, and publish the result once.
 pub fn apply_batch(bridge: &Bridge, reqs: &[FlowModRequest]) -> Result<Applied, BatchError> {
     let now = monotonic_ns();
-    bridge.edit_view(|v| {
-        let mut p = (*v.pipeline).clone();
+    bridge.edit_tables(|p, v| {
         let mut out = Applied::default();
         for (index, r) in reqs.iter().enumerate() {
-            apply(&mut p, &*v, r, now, &mut out).map_err(|error| BatchError { index, error })?;
+            apply(p, v, r, now, &mut out).map_err(|error| BatchError { index, error })?;
         }
-        v.pipeline = Arc::new(p);
         Ok(out)
     })
+}
+
+/// Apply `reqs` to `bridge` one by one, as separate FLOW_MODs would be: a request that fails
+/// changes nothing and is reported with its index, the others land. Everything that landed is
+/// published once.
+pub fn apply_each(bridge: &Bridge, reqs: &[FlowModRequest]) -> (Applied, Vec<BatchError>) {
+    let now = monotonic_ns();
+    let mut failed = Vec::new();
+    let applied = bridge.edit_tables(|p, v| {
+        let mut out = Applied::default();
+        for (index, r) in reqs.iter().enumerate() {
+            // A request that fails does so before it changes anything (see `apply`).
+            if let Err(error) = apply(p, v, r, now, &mut out) {
+                failed.push(BatchError { index, error });
+            }
+        }
+        Ok::<_, ()>(out)
+    });
+    (applied.unwrap_or_default(), failed)
 }
 
 /// Remove the rules of `bridge` whose timeouts passed at `now_ns` (republishing only when one
@@ -377,5 +395,60 @@ mod tests {
             apply_batch(&b, &[g]).unwrap_err().error,
             FlowModError::UnknownGroup(7)
         );
+    }
+
+    #[test]
+    fn edits_reuse_the_spare_copy_and_each_request_stands_alone() {
+        let b = bridge();
+        for n in 0..20u64 {
+            let r = req(
+                Command::Add,
+                &format!("cookie={n},priority=5,ip,nw_dst=10.0.0.{n},actions=drop"),
+            );
+            apply_batch(&b, &[r]).expect("add");
+        }
+        // The first edit copies (there is no spare yet); the others reuse it.
+        let c = b.edit_counts();
+        assert_eq!((c.copied, c.reused), (1, 19), "{c:?}");
+        assert_eq!(cookies(&b).len(), 20);
+
+        // One bad request among good ones: only it is refused.
+        let reqs = [
+            req(Command::Add, "cookie=100,priority=6,actions=drop"),
+            req(Command::Add, "priority=7,actions=group:9"),
+            req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.3"),
+        ];
+        let (applied, failed) = apply_each(&b, &reqs);
+        assert_eq!((applied.added, applied.removed.len()), (1, 1));
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].index, 1);
+        let mut got = cookies(&b);
+        got.sort_unstable();
+        let mut want: Vec<u64> = (0..20).filter(|n| *n != 3).chain([100]).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+
+        // A failed batch changes nothing, and the spare stays usable.
+        let bad = [
+            req(Command::DeleteStrict, "priority=6"),
+            req(Command::Add, "priority=7,actions=group:9"),
+        ];
+        assert!(apply_batch(&b, &bad).is_err());
+        let mut again = cookies(&b);
+        again.sort_unstable();
+        assert_eq!(again, want);
+        apply_batch(&b, &[req(Command::DeleteStrict, "priority=6")]).expect("delete");
+        assert_eq!(cookies(&b).len(), 19);
+        assert_eq!(b.edit_counts().copied, 1, "{:?}", b.edit_counts());
+
+        // A reader that keeps the previous copy makes the next edit copy instead of waiting.
+        let held = b.view().pipeline.clone();
+        apply_batch(&b, &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.4")])
+            .expect("delete");
+        apply_batch(&b, &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.5")])
+            .expect("delete");
+        assert_eq!(b.edit_counts().copied, 2);
+        assert_eq!(held.len(), 19, "the held copy never changed");
+        assert_eq!(cookies(&b).len(), 17);
     }
 }

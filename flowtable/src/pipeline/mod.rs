@@ -15,10 +15,12 @@
 //! `generation` counter tells caches when their entries may be stale.
 
 mod exec;
+mod journal;
 #[cfg(test)]
 mod tests;
 
 pub use exec::{apply_to_key, Origin, PipelineResult};
+pub use journal::Journal;
 
 use crate::action::{Action, Instructions};
 use crate::classifier::{Classifier, RuleId};
@@ -336,12 +338,55 @@ struct Table {
     index: HashMap<RuleKey, RuleId>,
 }
 
+impl Table {
+    /// Put `entry` under `key`, returning the rule it replaces.
+    fn put(&mut self, key: RuleKey, entry: Arc<FlowEntry>) -> Option<Arc<FlowEntry>> {
+        let old = self.take(&key);
+        let id = self.cls.insert(key.value, key.mask, key.priority, entry);
+        self.index.insert(key, id);
+        old
+    }
+
+    /// Take out the rule under `key`.
+    fn take(&mut self, key: &RuleKey) -> Option<Arc<FlowEntry>> {
+        let id = self.index.remove(key)?;
+        self.cls.remove(id)
+    }
+
+    /// Replace the rule under `key` with `new`, returning the old one (nothing when there is
+    /// no such rule).
+    fn swap(&mut self, key: &RuleKey, new: Arc<FlowEntry>) -> Option<Arc<FlowEntry>> {
+        let id = *self.index.get(key)?;
+        let slot = self.cls.get_mut(id)?;
+        Some(std::mem::replace(slot, new))
+    }
+
+    /// The rule under `key`.
+    fn get(&self, key: &RuleKey) -> Option<&Arc<FlowEntry>> {
+        self.cls.get(*self.index.get(key)?)
+    }
+}
+
 /// A set of OpenFlow tables.
-#[derive(Clone)]
 pub struct Pipeline {
     tables: Vec<Table>,
     counters: Arc<[TableCounters]>,
     generation: u64,
+    /// Changes being recorded (see `journal`); `None` when nobody asked.
+    journal: Option<Journal>,
+}
+
+/// A copy has the same rules (the same `Arc<FlowEntry>`s) and shares the table counters; it
+/// records no journal.
+impl Clone for Pipeline {
+    fn clone(&self) -> Self {
+        Pipeline {
+            tables: self.tables.clone(),
+            counters: self.counters.clone(),
+            generation: self.generation,
+            journal: None,
+        }
+    }
 }
 
 impl Default for Pipeline {
@@ -375,6 +420,7 @@ impl Pipeline {
             tables: (0..n).map(|_| Table::default()).collect(),
             counters: (0..n).map(|_| TableCounters::default()).collect(),
             generation: 0,
+            journal: None,
         }
     }
 
@@ -431,18 +477,13 @@ impl Pipeline {
                 });
             }
         }
-        if let Some(old_id) = table.index.remove(&key) {
-            if let Some(old) = table.cls.remove(old_id) {
-                if e.flags & OFPFF_RESET_COUNTS == 0 {
-                    e.stats = Arc::clone(&old.stats);
-                }
+        if let Some(old) = table.get(&key) {
+            if e.flags & OFPFF_RESET_COUNTS == 0 {
+                e.stats = Arc::clone(&old.stats);
             }
         }
         e.stats.set_flags(e.flags);
-        let id = table
-            .cls
-            .insert(key.value, key.mask, e.priority, Arc::new(e));
-        table.index.insert(key, id);
+        self.put(t, key, Arc::new(e));
         self.generation += 1;
         Ok(())
     }
@@ -495,14 +536,14 @@ impl Pipeline {
         for (t, _, _) in &sel {
             self.check_instructions(*t as u8, &instructions)?;
         }
-        for (t, id, _) in &sel {
-            if let Some(slot) = self.tables[*t].cls.get_mut(*id) {
-                let mut e = FlowEntry::clone(slot);
+        for (t, _, key) in &sel {
+            if let Some(old) = self.tables[*t].get(key) {
+                let mut e = FlowEntry::clone(old);
                 e.instructions = instructions.clone();
                 if reset_counts {
                     e.stats.reset();
                 }
-                *slot = Arc::new(e);
+                self.swap(*t, key, Arc::new(e));
             }
         }
         if !sel.is_empty() {
@@ -516,10 +557,8 @@ impl Pipeline {
     pub fn delete(&mut self, filter: &FlowFilter, strict: bool) -> Vec<Arc<FlowEntry>> {
         let sel = self.select(filter, strict);
         let mut out = Vec::with_capacity(sel.len());
-        for (t, id, key) in sel {
-            let table = &mut self.tables[t];
-            table.index.remove(&key);
-            if let Some(e) = table.cls.remove(id) {
+        for (t, _, key) in sel {
+            if let Some(e) = self.take(t, &key) {
                 out.push(e);
             }
         }
@@ -533,23 +572,19 @@ impl Pipeline {
     /// deleted) and return them.
     pub fn delete_where(&mut self, pred: impl Fn(&FlowEntry) -> bool) -> Vec<Arc<FlowEntry>> {
         let mut out = Vec::new();
-        for table in &mut self.tables {
-            let dead: Vec<(RuleId, RuleKey)> = table
+        for t in 0..self.tables.len() {
+            let dead: Vec<RuleKey> = self.tables[t]
                 .cls
                 .iter()
                 .filter(|(_, _, _, _, e)| pred(e))
-                .map(|(id, v, m, priority, _)| {
-                    let key = RuleKey {
-                        value: *v,
-                        mask: *m,
-                        priority,
-                    };
-                    (id, key)
+                .map(|(_, v, m, priority, _)| RuleKey {
+                    value: *v,
+                    mask: *m,
+                    priority,
                 })
                 .collect();
-            for (id, key) in dead {
-                table.index.remove(&key);
-                if let Some(e) = table.cls.remove(id) {
+            for key in dead {
+                if let Some(e) = self.take(t, &key) {
                     out.push(e);
                 }
             }
@@ -573,23 +608,22 @@ impl Pipeline {
     /// Remove rules whose idle or hard timeout has passed at `now_ns`.
     pub fn expire(&mut self, now_ns: u64) -> Vec<(Arc<FlowEntry>, RemovedReason)> {
         let mut out = Vec::new();
-        for table in &mut self.tables {
-            let dead: Vec<(RuleId, RuleKey, RemovedReason)> = table
+        for t in 0..self.tables.len() {
+            let dead: Vec<(RuleKey, RemovedReason)> = self.tables[t]
                 .cls
                 .iter()
-                .filter_map(|(id, v, m, priority, e)| {
+                .filter_map(|(_, v, m, priority, e)| {
                     let why = e.expiry(now_ns)?;
                     let key = RuleKey {
                         value: *v,
                         mask: *m,
                         priority,
                     };
-                    Some((id, key, why))
+                    Some((key, why))
                 })
                 .collect();
-            for (id, key, why) in dead {
-                table.index.remove(&key);
-                if let Some(e) = table.cls.remove(id) {
+            for (key, why) in dead {
+                if let Some(e) = self.take(t, &key) {
                     out.push((e, why));
                 }
             }

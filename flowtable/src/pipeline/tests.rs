@@ -482,3 +482,80 @@ fn trace_records_each_table() {
     assert_eq!(tables, vec![0, 4]);
     assert!(tr.steps.iter().all(|s| s.matched.is_some()));
 }
+
+/// Every rule as (table, priority, cookie, actions), for comparing two pipelines.
+fn rules(p: &Pipeline) -> Vec<(u8, u16, u64, Vec<Action>)> {
+    let mut v: Vec<_> = p
+        .flows(None)
+        .iter()
+        .map(|e| (e.table, e.priority, e.cookie, e.instructions.apply.clone()))
+        .collect();
+    v.sort_by_key(|r| (r.0, r.1, r.2));
+    v
+}
+
+fn dst(n: u32) -> Match {
+    ip().exact(Field::Ipv4Dst, u128::from(0x0a00_0000 + n))
+}
+
+#[test]
+fn a_journal_replayed_on_a_copy_gives_the_same_tables_and_the_same_entries() {
+    let mut a = Pipeline::new();
+    for n in 0..50 {
+        a.add(entry(0, 100, dst(n), out(1))).expect("add");
+    }
+    let mut b = a.clone();
+    a.start_journal();
+    // Add, replace, modify, delete strict and not, expire: every kind of effect.
+    a.add(entry(0, 100, dst(50), out(2))).expect("add");
+    a.add(entry(0, 100, dst(3), out(3))).expect("replace");
+    let f = FlowFilter {
+        m: dst(7),
+        ..FlowFilter::all()
+    };
+    assert_eq!(a.modify(&f, false, out(4), false).expect("modify"), 1);
+    let f = FlowFilter {
+        m: dst(9),
+        priority: 100,
+        table: Some(0),
+        ..FlowFilter::all()
+    };
+    assert_eq!(a.delete(&f, true).len(), 1);
+    let mut short = entry(1, 5, Match::new(), out(5));
+    short.hard_timeout = 1;
+    a.add(short).expect("add");
+    assert_eq!(a.expire(2 * S).len(), 1);
+    let j = a.take_journal();
+    assert_eq!(j.len(), 6);
+    b.replay(&j);
+    assert_eq!(rules(&a), rules(&b));
+    assert_eq!(a.generation(), b.generation());
+    // The same entries, so the same counters.
+    let k = ip_key(0x0a00_0000 + 50);
+    a.lookup(&k, 60, 1, None);
+    let hit = b.flows(Some(0)).into_iter().find(|e| e.m == dst(50)).unwrap();
+    assert_eq!(hit.stats.snapshot().packets, 1);
+    assert_eq!(b.lookup(&ip_key(0x0a00_0007), 60, 1, None).actions, out(4).apply);
+    assert!(b.lookup(&ip_key(0x0a00_0009), 60, 1, None).actions.is_empty());
+}
+
+#[test]
+fn undo_takes_a_journal_back() {
+    let mut p = Pipeline::new();
+    for n in 0..10 {
+        p.add(entry(0, 100, dst(n), out(1))).expect("add");
+    }
+    let before = rules(&p);
+    let g = p.generation();
+    p.start_journal();
+    p.add(entry(0, 100, dst(2), out(9))).expect("replace");
+    p.add(entry(0, 100, dst(20), out(9))).expect("add");
+    p.modify(&FlowFilter::all(), false, out(7), false).expect("modify");
+    p.delete(&FlowFilter::all(), false);
+    assert!(p.is_empty());
+    let j = p.take_journal();
+    p.undo(j);
+    assert_eq!(rules(&p), before);
+    assert_eq!(p.generation(), g);
+    assert_eq!(p.lookup(&ip_key(0x0a00_0002), 60, 1, None).actions, out(1).apply);
+}

@@ -7,8 +7,9 @@
 //! loses the framing: that one is answered with BAD_LEN and the connection is closed. A peer
 //! whose HELLO shares no version with us gets HELLO_FAILED/INCOMPATIBLE and is disconnected.
 //!
-//! Requests the switch does not implement (bundles, async config, experimenter messages) are
-//! refused with an ERROR carrying the request's xid; the connection stays up, as controllers
+//! Bundles (the ONF extension for OpenFlow 1.3) are handled by `bundle`; FLOW_MODs that arrive
+//! back to back are applied together by `coalesce`. Requests the switch does not implement
+//! (other experimenter messages) are refused with an ERROR carrying the request's xid; the connection stays up, as controllers
 //! probe features this way.
 //!
 //! The same loop serves accepted connections (management socket, `ptcp:`) and the ones the switch
@@ -20,7 +21,7 @@
 //! when it is admitted (its first message beyond HELLO/ECHO/ERROR), which drives the fail mode.
 
 use super::hub::{ConnShared, Hub, DEFAULT_MISS_SEND_LEN, OFPPR_MODIFY};
-use super::{flows, groups, meters, packet_io, stats, Sock};
+use super::{bundle, coalesce, flows, groups, meters, packet_io, stats, Sock};
 use datapath::cycles::monotonic_ns;
 use datapath::flowmod;
 use openflow::error::{
@@ -28,7 +29,7 @@ use openflow::error::{
     TableModFailedCode,
 };
 use openflow::flow_mod::OFPTT_ALL;
-use openflow::header::HEADER_LEN;
+use openflow::header::{msg_type, HEADER_LEN};
 use openflow::multipart::{
     MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody, MAX_REPLY_BODY,
     OFPMPF_REPLY_MORE,
@@ -69,6 +70,10 @@ struct Conn<'a> {
     origin: Origin,
     /// The peer has sent a message beyond the handshake.
     admitted: bool,
+    /// The peer's HELLO has arrived (it must come first).
+    hello: bool,
+    /// Its open bundles.
+    bundles: bundle::Bundles,
 }
 
 /// Serve one connection until the peer closes it, it fails (the error is returned: a failed
@@ -90,6 +95,8 @@ pub(super) fn serve(hub: Arc<Hub>, sock: Sock, origin: Origin) -> io::Result<()>
         },
         origin,
         admitted: false,
+        hello: false,
+        bundles: bundle::Bundles::default(),
     };
     let result = c.run(sock);
     hub.unregister(&shared);
@@ -114,6 +121,15 @@ impl Conn<'_> {
         let mut probing = false;
         loop {
             while let Some(n) = frame_len(&buf) {
+                let (count, bytes) = coalesce::run_at(&buf);
+                if self.hello && count > 1 {
+                    self.admitted_by_flow_mod();
+                    for (xid, reply) in coalesce::apply_run(self.hub, self.shared, &buf[..bytes]) {
+                        self.reply(xid, reply)?;
+                    }
+                    buf.drain(..bytes);
+                    continue;
+                }
                 let lost = Header::peek(&buf).is_none_or(|h| usize::from(h.length) < HEADER_LEN);
                 let next = self.handle(&buf[..n])?;
                 buf.drain(..n);
@@ -170,6 +186,16 @@ impl Conn<'_> {
         }
     }
 
+    /// A run of FLOW_MODs admits a controller as any one of them would.
+    fn admitted_by_flow_mod(&mut self) {
+        if !self.admitted {
+            self.admitted = true;
+            if let Origin::Controller { index, .. } = self.origin {
+                self.hub.controller_admitted(index);
+            }
+        }
+    }
+
     fn reply(&self, xid: u32, msg: Message) -> io::Result<()> {
         self.shared.send(xid, &msg)
     }
@@ -180,6 +206,19 @@ impl Conn<'_> {
 
     fn handle(&mut self, raw: &[u8]) -> io::Result<Next> {
         let xid = Header::peek(raw).map_or(0, |h| h.xid);
+        if !self.hello {
+            // OpenFlow 1.3 section 6.3.1: HELLO first. Anything else before it is refused,
+            // and the connection closed, as OVS does.
+            if Header::peek(raw).is_some_and(|h| h.msg_type == msg_type::HELLO) {
+                self.hello = true;
+            } else {
+                let mut e =
+                    ErrorMsg::new(ErrorCode::HelloFailed(HelloFailedCode::Incompatible), &[]);
+                e.data = b"expected HELLO first".to_vec();
+                self.reply(xid, Message::Error(e))?;
+                return Ok(Next::Close);
+            }
+        }
         match decode(raw) {
             Ok((h, msg)) => self.dispatch(h, msg, raw),
             Err(e) => {
@@ -285,6 +324,12 @@ impl Conn<'_> {
                 }
             }
             M::MultipartRequest(req) => self.multipart(xid, req, raw)?,
+            M::Experimenter(e) if bundle::is_bundle(&e) => {
+                let slave = self.shared.is_slave();
+                for (x, reply) in self.bundles.handle(self.hub, slave, xid, &e, raw) {
+                    self.reply(x, reply)?;
+                }
+            }
             M::Experimenter(_) => {
                 let code = ErrorCode::BadRequest(BadRequestCode::BadExperimenter);
                 self.error(xid, code, raw)?

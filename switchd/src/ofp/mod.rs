@@ -24,6 +24,8 @@
 //! (connection threads end when the hub closes their sockets).
 
 mod active;
+mod bundle;
+mod coalesce;
 mod conn;
 mod flows;
 mod groups;
