@@ -2,7 +2,8 @@
 //! user-mode switch daemon.
 //!
 //! With `--config` it loads and validates the file, builds every port and table (nothing starts
-//! if anything is wrong), starts the PMD threads (and the switch's housekeeping), the control
+//! if anything is wrong; `--check` makes every one of those checks but opening ports, flows
+//! included, and exits), starts the PMD threads (and the switch's housekeeping), the control
 //! socket and the OpenFlow listeners (`<rundir>/<bridge>.mgmt`, `ofp_listen`), and runs until
 //! SIGTERM, SIGINT or `dvsctl switch shutdown`. SIGHUP re-reads the file and applies what
 //! changed, as `dvsctl switch reload` does.
@@ -59,7 +60,7 @@ fn reload(sw: &Switch) {
         eprintln!("dvs-switchd: reload: bridges and ports come from the database {db}; ignored");
         return;
     }
-    let desired = match conffile::load(&sw.config.path) {
+    let desired = match conffile::load_checked(&sw.config.path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dvs-switchd: reload: {e}; nothing was changed");
@@ -112,6 +113,11 @@ fn main() -> ExitCode {
         (None, None) => unreachable!("clap requires --config or --db"),
     };
     if args.check {
+        // Everything startup checks short of opening ports: the bridges' flow tables too.
+        if let Err(e) = conffile::check(&cfg) {
+            eprintln!("dvs-switchd: {e}");
+            return ExitCode::from(2);
+        }
         match &args.config {
             Some(p) => println!("dvs-switchd: {}: configuration OK", p.display()),
             None => println!("dvs-switchd: configuration OK"),

@@ -5,7 +5,9 @@
 //! dotted field path. Cross-references (duplicate names, ofports, datapath ids, interfaces) name
 //! the line of the first definition too, so both ends of a clash are easy to find.
 
+use super::names;
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
+use super::read::{read_bounded, FLOWS_FILE_MAX_BYTES};
 use datapath::config::{
     parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
     Location, OfpController, Policing, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode,
@@ -19,8 +21,6 @@ use toml::Spanned;
 
 /// Highest OpenFlow port number a physical or logical port may use (OFPP_MAX).
 const OFPORT_MAX: i64 = 0xffff_ff00;
-/// Longest Linux interface name (IFNAMSIZ - 1).
-const IFNAME_MAX: usize = 15;
 /// Longest unix socket path (sun_path minus the terminating NUL).
 const SOCKET_PATH_MAX: usize = 107;
 /// Most receive queues a port may ask for.
@@ -111,7 +111,7 @@ pub(super) fn parse_with_cores(
     }
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e, true))?;
     let switch = build_switch(&src, raw.switch.unwrap_or_default(), cores)?;
-    let bridges = build_bridges(&src, &raw.bridge)?;
+    let bridges = build_bridges(&src, &raw.bridge, &switch.rundir)?;
     Ok(SwitchConfig {
         path: path.to_path_buf(),
         switch,
@@ -278,25 +278,37 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
     })
 }
 
-/// A bridge or port name: non-empty, no whitespace or control characters.
+/// A name that `rule` (one of [`super::names`]) accepts.
 fn check_name(
     src: &Src,
     v: &Spanned<String>,
     field: &str,
-    what: &str,
+    rule: fn(&str) -> Result<(), String>,
 ) -> Result<String, ConfigError> {
-    let s = v.get_ref();
-    if s.is_empty() {
-        return Err(src.err(v.span(), field, format!("{what} name must not be empty")));
-    }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    rule(v.get_ref()).map_err(|e| src.err(v.span(), field, e))?;
+    Ok(v.get_ref().clone())
+}
+
+/// The bridge's OpenFlow management socket, `<rundir>/<name>.mgmt`, must fit a unix socket
+/// address (the name itself was checked, so the path stays in the run directory).
+fn check_mgmt_socket(
+    src: &Src,
+    v: &Spanned<String>,
+    field: &str,
+    rundir: &Path,
+) -> Result<(), ConfigError> {
+    let socket = rundir.join(format!("{}.mgmt", v.get_ref()));
+    if socket.as_os_str().len() > SOCKET_PATH_MAX {
         return Err(src.err(
             v.span(),
             field,
-            format!("{what} name \"{s}\" contains whitespace"),
+            format!(
+                "management socket path {} is longer than {SOCKET_PATH_MAX} bytes",
+                socket.display()
+            ),
         ));
     }
-    Ok(s.clone())
+    Ok(())
 }
 
 fn datapath_id(src: &Src, v: &Spanned<IntOrText>, field: &str) -> Result<u64, ConfigError> {
@@ -342,7 +354,11 @@ struct Seen {
     interfaces: HashMap<String, String>,
 }
 
-fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConfig>, ConfigError> {
+fn build_bridges(
+    src: &Src,
+    raw: &[Spanned<RawBridge>],
+    rundir: &Path,
+) -> Result<Vec<BridgeConfig>, ConfigError> {
     // Explicit datapath ids first, so auto-assigned ones avoid them.
     let mut dpid_line: HashMap<u64, usize> = HashMap::new();
     let mut explicit: Vec<Option<u64>> = Vec::new();
@@ -375,7 +391,8 @@ fn build_bridges(src: &Src, raw: &[Spanned<RawBridge>]) -> Result<Vec<BridgeConf
         let b = b.get_ref();
         let prefix = format!("bridge[{i}]");
         let name_field = format!("{prefix}.name");
-        let name = check_name(src, &b.name, &name_field, "bridge")?;
+        let name = check_name(src, &b.name, &name_field, names::check_bridge)?;
+        check_mgmt_socket(src, &b.name, &name_field, rundir)?;
         if let Some(first) = names.insert(name.clone(), src.line(b.name.span().start)) {
             return Err(src.err(
                 b.name.span(),
@@ -464,7 +481,7 @@ fn build_flows(src: &Src, b: &RawBridge, prefix: &str) -> Result<Vec<FlowLine>, 
     if let Some(file) = &b.flows_file {
         let field = format!("{prefix}.flows_file");
         let path = src.resolve(file.get_ref());
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read_bounded(&path, FLOWS_FILE_MAX_BYTES).map_err(|e| {
             src.err(
                 file.span(),
                 &field,
@@ -558,7 +575,7 @@ fn build_port(
     let p = raw.get_ref();
     let prefix = format!("bridge[{bi}].port[{pi}]");
     let f = |k: &str| format!("{prefix}.{k}");
-    let name = check_name(src, &p.name, &f("name"), "port")?;
+    let name = check_name(src, &p.name, &f("name"), names::check_port)?;
     if let Some(first) = seen
         .ports
         .insert(name.clone(), src.line(p.name.span().start))
@@ -585,23 +602,7 @@ fn build_port(
     };
     let backend = super::backend::backend(src, p, kind, &prefix, raw.span())?;
     if matches!(kind, PortKind::AfPacket | PortKind::Tap | PortKind::AfXdp) {
-        if interface.is_empty() || interface.len() > IFNAME_MAX {
-            return Err(src.err(
-                if_span,
-                &if_field,
-                format!("interface name \"{interface}\" must be 1..{IFNAME_MAX} bytes long"),
-            ));
-        }
-        if interface
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
-        {
-            return Err(src.err(
-                if_span,
-                &if_field,
-                format!("interface name \"{interface}\" contains '/', ':' or whitespace"),
-            ));
-        }
+        names::check_interface(&interface).map_err(|e| src.err(if_span.clone(), &if_field, e))?;
         if let Some(other) = seen.interfaces.insert(interface.clone(), name.clone()) {
             return Err(src.err(
                 if_span,

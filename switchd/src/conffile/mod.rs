@@ -7,9 +7,15 @@
 //! whole file has been accepted, so a bad config never leaves a half-built switch behind.
 //!
 //! Every error names the file, the line and the field (`switch.toml:17: bridge[0].port[1].tag:
-//! VLAN 5000 out of range 1..4094`). Flow strings are *not* parsed here (that is the flow
-//! table's job, done by the caller); each one carries its [`Location`] so the caller can report a
-//! flow-syntax error in the same shape with [`ConfigError::at`] or [`FlowLine::error`].
+//! VLAN 5000 out of range 1..4094`). Flow strings are *not* parsed by [`load`] (that is the flow
+//! table's job, done by the engine when it builds a bridge); each one carries its [`Location`]
+//! so a flow-syntax error is reported in the same shape with [`ConfigError::at`] or
+//! [`FlowLine::error`]. [`check`] (and [`load_checked`], which `--check` and a reload use) runs
+//! the engine's flow checks too, without building a switch.
+//!
+//! The config file and every `flows_file` must be regular files no larger than
+//! [`CONFIG_MAX_BYTES`] and [`FLOWS_FILE_MAX_BYTES`]; bridge, port and interface names follow
+//! [`names`] (shared with the database front end).
 //!
 //! Choices worth knowing:
 //! - A trunk's `native_vlan` need not appear in `trunks`; like OVS it is added to the allowed
@@ -26,23 +32,40 @@
 
 mod backend;
 mod build;
+mod check;
 #[cfg(test)]
 mod diff_tests;
+pub mod names;
 mod raw;
+mod read;
+#[cfg(test)]
+mod safety_tests;
 #[cfg(test)]
 mod tests;
+
+pub use check::{check, check_flows};
+pub use read::{CONFIG_MAX_BYTES, FLOWS_FILE_MAX_BYTES};
 
 use datapath::config::{usable_cores, ConfigError, SwitchConfig, SwitchSection};
 use std::path::{Path, PathBuf};
 use switchd_api::DEFAULT_RUNDIR;
 
-/// Read and validate the config file at `path`.
+/// Read and validate the config file at `path` (a regular file of at most
+/// [`CONFIG_MAX_BYTES`]).
 pub fn load(path: &Path) -> Result<SwitchConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read::read_bounded(path, CONFIG_MAX_BYTES).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     parse(&text, path)
+}
+
+/// [`load`], then [`check`]: everything startup validates short of opening ports, for
+/// `dvs-switchd --check` and reloads.
+pub fn load_checked(path: &Path) -> Result<SwitchConfig, ConfigError> {
+    let cfg = load(path)?;
+    check(&cfg)?;
+    Ok(cfg)
 }
 
 /// Validate config `text` that was read from `path` (used for messages and relative paths).

@@ -314,7 +314,7 @@ fn bridge_checks() {
     );
     assert_eq!(
         err("[[bridge]]\nname = \"br 0\"\n"),
-        "switch.toml:2: bridge[0].name: bridge name \"br 0\" contains whitespace"
+        "switch.toml:2: bridge[0].name: bridge name \"br 0\" contains ' ' (allowed: letters, digits, '_', '.', '-')"
     );
     assert_eq!(
         err("[[bridge]]\nname = \"a\"\ndatapath_id = \"0xzz\"\n"),

@@ -5,8 +5,13 @@
 //! produces, so both go through one applier (`datapath::reconfig`). What cannot be applied is kept
 //! out of it, per row, never silently:
 //! - a row that cannot work at all (an unknown interface type, a `dpdkvhostuserclient` without
-//!   `options:vhost-server-path`, a bond) leaves its interface out, with the message ovs-vswitchd
+//!   `options:vhost-server-path`, a bond, an interface name the file front end would refuse
+//!   too, see `conffile::names`) leaves its interface out, with the message ovs-vswitchd
 //!   would put in `Interface.error`; nothing else is affected;
+//! - a bridge whose name is not a valid bridge name (it names the management socket
+//!   `<rundir>/<bridge>.mgmt`, so `../x` would escape the run directory) is left out with a log
+//!   line (bridges have no error column) and its interfaces get the error; the other bridges
+//!   are unaffected;
 //! - a setting the switch does not have yet (`mtu_request` other than the switch's MTU,
 //!   ingress policing, `mac-table-size`, an `ssl:` controller...) is a warning for the log; the
 //!   rest of the row applies.
@@ -24,6 +29,7 @@
 //! - without `other_config:datapath-id` a bridge's datapath id is derived from its name, so it
 //!   survives restarts.
 
+use crate::conffile::names;
 use datapath::config::{
     parse_controller, parse_listen, Backend, BridgeConfig, FailMode, Location, Policing,
     PortConfig, PortKind, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet, XdpMode,
@@ -129,18 +135,19 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
     brs.sort_by_key(|r| name_of(r));
     for b in brs {
         let bname = name_of(b);
-        let mut bc = bridge(b, &bname, &ctls, &mut out.warnings);
         let mut prs: Vec<&Row> = datum::uuid_set(col(b, "ports"))
             .into_iter()
             .filter_map(|u| ports.get(u).copied())
             .collect();
         prs.sort_by_key(|r| name_of(r));
+        if let Err(e) = names::check_bridge(&bname) {
+            refuse_bridge(&e, &prs, &ifaces, &mut seen_ifaces, &mut out);
+            continue;
+        }
+        let mut bc = bridge(b, &bname, &ctls, &mut out.warnings);
         for p in prs {
             let pname = name_of(p);
-            let members: Vec<&Row> = datum::uuid_set(col(p, "interfaces"))
-                .into_iter()
-                .filter_map(|u| ifaces.get(u).copied())
-                .collect();
+            let members = members(p, &ifaces);
             let vlan = port_vlan(p);
             for i in &members {
                 let iname = name_of(i);
@@ -173,6 +180,35 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
         out.config.bridges.push(bc);
     }
     out
+}
+
+/// The interface rows of port row `p`.
+fn members<'a>(p: &Row, ifaces: &BTreeMap<&str, &'a Row>) -> Vec<&'a Row> {
+    datum::uuid_set(col(p, "interfaces"))
+        .into_iter()
+        .filter_map(|u| ifaces.get(u).copied())
+        .collect()
+}
+
+/// Leave out a bridge whose name is invalid (`why`): a log line, and each of its interfaces
+/// (ports `prs`) gets the error.
+fn refuse_bridge(
+    why: &str,
+    prs: &[&Row],
+    ifaces: &BTreeMap<&str, &Row>,
+    seen_ifaces: &mut HashSet<String>,
+    out: &mut Desired,
+) {
+    out.warnings.push(format!("{why}: the bridge is left out"));
+    for p in prs {
+        for i in members(p, ifaces) {
+            let iname = name_of(i);
+            if seen_ifaces.insert(iname.clone()) {
+                out.errors
+                    .insert(iname, format!("bridge not started: {why}"));
+            }
+        }
+    }
 }
 
 fn bridge(
@@ -329,6 +365,8 @@ fn interface(
     ctx: &Context,
     warnings: &mut Vec<String>,
 ) -> Result<PortConfig, String> {
+    // Before the name is used anywhere (a `dpdkvhostuser` socket is named after it).
+    names::check_port(name)?;
     let opts = datum::str_map(col(i, "options"));
     let itype = col(i, "type").as_str().unwrap_or_default();
     let n_rxq = match opts.get("n_rxq") {
@@ -415,6 +453,9 @@ fn interface(
             ))
         }
     };
+    if matches!(kind, PortKind::AfPacket | PortKind::Tap | PortKind::AfXdp) {
+        names::check_interface(name)?;
+    }
     if let Some(m) = datum::opt_int(col(i, "mtu_request")) {
         if m != i64::from(ctx.switch.mtu) {
             warnings.push(format!(
@@ -693,6 +734,93 @@ mod tests {
             .map(|p| (p.name.as_str(), p.ofport))
             .collect();
         assert_eq!(numbers, [("a", 7), ("c", 3)], "hints kept");
+    }
+
+    #[test]
+    fn invalid_interface_names_get_an_error() {
+        let cases = [
+            (
+                json!({"name": "../x", "type": "dpdkvhostuser"}),
+                "contains '/'",
+            ),
+            (
+                json!({"name": "..", "type": "dpdkvhostuser"}),
+                "is \".\" or \"..\"",
+            ),
+            (
+                json!({"name": "a b", "type": "dpdkvhostuser"}),
+                "contains whitespace",
+            ),
+            (json!({"name": "eth0:1"}), "contains '/', ':' or whitespace"),
+            (
+                json!({"name": "a-very-long-name-0", "type": "internal"}),
+                "must be 1..15 bytes long",
+            ),
+            (json!({"name": "", "type": "afxdp"}), "must not be empty"),
+        ];
+        for (iface, want) in cases {
+            let name = iface["name"].as_str().unwrap().to_string();
+            let d = one(json!({"name": name}), iface.clone());
+            assert!(d.config.bridges[0].ports.is_empty(), "{iface}");
+            assert!(
+                d.errors[&name].contains(want),
+                "{iface}: {}",
+                d.errors[&name]
+            );
+        }
+        // Kernel interface names are limited to 15 bytes; vhost-user ones are not.
+        let long = "vhu0123456789abcdef";
+        let d = one(
+            json!({"name": long}),
+            json!({"name": long, "type": "dpdkvhostuserclient",
+                   "options": ["map", [["vhost-server-path", "/tmp/v.sock"]]]}),
+        );
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.config.bridges[0].ports[0].name, long);
+    }
+
+    #[test]
+    fn a_bridge_with_an_invalid_name_is_left_out_alone() {
+        let mut t = json!({
+            "Open_vSwitch": {"root": {"new": {"bridges": ["set", [["uuid", "b0"], ["uuid", "b1"]]]}}},
+            "Bridge": {
+                "b0": {"new": {"name": "../escaped", "ports": ["uuid", "p0"]}},
+                "b1": {"new": {"name": "br1", "ports": ["uuid", "p1"]}},
+            },
+            "Port": {
+                "p0": {"new": {"name": "e0", "interfaces": ["uuid", "i0"]}},
+                "p1": {"new": {"name": "e1", "interfaces": ["uuid", "i1"]}},
+            },
+            "Interface": {"i0": {"new": {"name": "e0"}}, "i1": {"new": {"name": "e1"}}},
+        });
+        let mut r = Replica::default();
+        r.apply(&TableUpdates::from_update(&t).unwrap()).unwrap();
+        let d = desired(&r, &ctx());
+        let names: Vec<&str> = d.config.bridges.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["br1"]);
+        assert_eq!(d.config.bridges[0].ports[0].name, "e1");
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("\"../escaped\"") && w.contains("left out")),
+            "{:?}",
+            d.warnings
+        );
+        assert!(
+            d.errors["e0"].contains("bridge not started"),
+            "{:?}",
+            d.errors
+        );
+        assert!(!d.errors.contains_key("e1"));
+        // Names that cannot be a file in the run directory, or an option.
+        for bad in ["..", ".", "", "-br", "a/b", "br 0"] {
+            t["Bridge"]["b0"]["new"]["name"] = json!(bad);
+            let mut r = Replica::default();
+            r.apply(&TableUpdates::from_update(&t).unwrap()).unwrap();
+            let d = desired(&r, &ctx());
+            assert_eq!(d.config.bridges.len(), 1, "{bad:?}");
+            assert_eq!(d.config.bridges[0].name, "br1", "{bad:?}");
+        }
     }
 
     #[test]
