@@ -443,10 +443,16 @@ mod tests {
 
         // A reader that keeps the previous copy makes the next edit copy instead of waiting.
         let held = b.view().pipeline.clone();
-        apply_batch(&b, &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.4")])
-            .expect("delete");
-        apply_batch(&b, &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.5")])
-            .expect("delete");
+        apply_batch(
+            &b,
+            &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.4")],
+        )
+        .expect("delete");
+        apply_batch(
+            &b,
+            &[req(Command::DeleteStrict, "priority=5,ip,nw_dst=10.0.0.5")],
+        )
+        .expect("delete");
         assert_eq!(b.edit_counts().copied, 2);
         assert_eq!(held.len(), 19, "the held copy never changed");
         assert_eq!(cookies(&b).len(), 17);

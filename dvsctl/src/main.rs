@@ -18,11 +18,18 @@ fn run(args: Cli) -> Result<String, String> {
     let socket = cli::socket_path(args.socket.as_deref(), env.as_deref());
     let (method, params) = cli::request(cmd).map_err(|e| e.to_string())?;
     let mut client = RpcClient::connect(&socket).map_err(|e| e.to_string())?;
-    let result = match client.call(&method, params) {
-        Ok(v) => v,
-        // The switch may close the socket before its answer to a shutdown gets out.
-        Err(RpcClientError::Closed) if *cmd == SwitchCmd::Shutdown => serde_json::json!({}),
-        Err(e) => return Err(e.to_string()),
+    let result = if matches!(cmd, SwitchCmd::DumpFlows { .. }) {
+        // The switch answers a page at a time; dump-flows prints them all.
+        cli::pages::all_flows(params, |p| {
+            client.call(&method, p).map_err(|e| e.to_string())
+        })?
+    } else {
+        match client.call(&method, params) {
+            Ok(v) => v,
+            // The switch may close the socket before its answer to a shutdown gets out.
+            Err(RpcClientError::Closed) if *cmd == SwitchCmd::Shutdown => serde_json::json!({}),
+            Err(e) => return Err(e.to_string()),
+        }
     };
     if args.json {
         Ok(format::pretty(&result))

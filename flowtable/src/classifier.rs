@@ -47,7 +47,7 @@ pub struct RuleId(pub u64);
 
 /// Passes a precomputed `u64` hash straight through to the map.
 #[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     #[inline]
@@ -66,7 +66,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[inline(always)]
 fn mix(h: u64, w: u64) -> u64 {

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchd::control::Control;
-use switchd_api::rpc::RpcHandler;
+use switchd::control::{Control, FLOW_DUMP_MAX, FLOW_DUMP_MAX_BYTES};
+use switchd_api::rpc::{respond, RpcError, RpcHandler, INVALID_PARAMS, INVALID_REQUEST, MAX_BATCH};
 
 const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
@@ -76,6 +76,38 @@ impl Rig {
         self.ctl.call(method, params).expect(method)
     }
 
+    /// A call that must be refused with INVALID_PARAMS; its message.
+    fn refused(&self, method: &str, params: serde_json::Value) -> String {
+        let e: RpcError = self
+            .ctl
+            .call(method, params.clone())
+            .expect_err(&format!("{method} {params} must be refused"));
+        assert_eq!(e.code, INVALID_PARAMS, "{method} {params}: {e:?}");
+        e.message
+    }
+
+    /// The bridge's flows as text, every page, without the ever-changing durations.
+    fn all_flows(&self, limit: Option<usize>) -> Vec<String> {
+        let mut params = json!({"bridge": "br0"});
+        if let Some(l) = limit {
+            params["limit"] = json!(l);
+        }
+        let mut out = Vec::new();
+        loop {
+            let page = self.call("flow/dump", params.clone());
+            let flows = page["flows"].as_array().expect("flows");
+            assert!(
+                flows.len() <= limit.unwrap_or(FLOW_DUMP_MAX),
+                "page too big"
+            );
+            out.extend(flows.iter().map(|f| without_duration(f.as_str().unwrap())));
+            match page.get("next") {
+                Some(next) => params["after"] = next.clone(),
+                None => return out,
+            }
+        }
+    }
+
     fn drops(&self, reason: &str) -> u64 {
         self.call("drop/stats", json!({}))[reason].as_u64().unwrap()
     }
@@ -84,6 +116,14 @@ impl Rig {
 impl Drop for Rig {
     fn drop(&mut self) {
         self.sw.stop();
+    }
+}
+
+/// A dumped flow without its `duration=...s, ` (which grows between two dumps).
+fn without_duration(f: &str) -> String {
+    match (f.find("duration="), f.find("s, table=")) {
+        (Some(a), Some(b)) => format!("{}{}", &f[..a], &f[b + 3..]),
+        _ => f.to_string(),
     }
 }
 
@@ -397,4 +437,272 @@ fn a_runt_claiming_ip_cannot_stop_the_pmd() {
     let out = r.send("a", udp(B, A, Ipv4Addr::new(10, 0, 0, 2)), 1);
     assert_eq!(out.len(), 1, "the PMD keeps forwarding");
     assert_eq!(out[0].1[15] >> 2, 46, "DSCP rewritten");
+}
+
+#[test]
+fn loosely_typed_params_are_refused_and_change_nothing() {
+    let r = Rig::new(
+        &(port("a", 1, "") + &port("b", 2, "")),
+        &[
+            "priority=10,udp,actions=drop",
+            "table=1,priority=5,ip,actions=drop",
+        ],
+    );
+    let flows = r.all_flows(None);
+    assert_eq!(flows.len(), 3, "{flows:?}");
+    let cases = [
+        (
+            "flow/del",
+            json!({"bridge": "br0", "match": 123}),
+            "\"match\": invalid type: integer `123`, expected a string",
+        ),
+        (
+            "flow/del",
+            json!({"bridge": "br0", "mach": "udp"}),
+            "unknown parameter \"mach\" (expected one of: bridge, match, strict, all)",
+        ),
+        (
+            "flow/del",
+            json!({"bridge": "br0", "match": "udp", "strict": "yes"}),
+            "\"strict\": invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "flow/mod",
+            json!({"bridge": "br0", "flow": "udp,actions=NORMAL", "strict": 1}),
+            "\"strict\": invalid type: integer `1`, expected a boolean",
+        ),
+        (
+            "flow/add",
+            json!({"bridge": "br0", "flow": "actions=drop", "table": 3}),
+            "unknown parameter \"table\"",
+        ),
+        (
+            "flow/dump",
+            json!({"bridge": "br0", "table": 256}),
+            "\"table\": invalid value: integer `256`, expected u8",
+        ),
+        (
+            "flow/dump",
+            json!({"bridge": "br0", "limit": 0}),
+            "\"limit\": 0 is out of range 1..=10000",
+        ),
+        (
+            "flow/dump",
+            json!({"bridge": "br0", "after": "x"}),
+            "\"after\": invalid type: string \"x\"",
+        ),
+        (
+            "port/stats",
+            json!({"bridge": []}),
+            "\"bridge\": invalid type: sequence, expected a string",
+        ),
+        (
+            "mac/show",
+            json!({"bridge": "br0", "vlan": 10}),
+            "unknown parameter \"vlan\"",
+        ),
+        (
+            "mac/flush",
+            json!({"bridge": "br0", "port": "a"}),
+            "unknown parameter \"port\"",
+        ),
+        ("mac/flush", json!({}), "missing \"bridge\""),
+        (
+            "trace",
+            json!({"bridge": "br0", "flow": "in_port=a", "verbose": true}),
+            "unknown parameter \"verbose\"",
+        ),
+        (
+            "pmd/rxq-assign",
+            json!({"port": "a", "queue": 70000, "pmd": 0}),
+            "\"queue\": invalid value: integer `70000`, expected u16",
+        ),
+        (
+            "pmd/rxq-assign",
+            json!({"port": "a", "queue": 0}),
+            "missing \"pmd\"",
+        ),
+        (
+            "switch/reload",
+            json!({"dryrun": true}),
+            "unknown parameter \"dryrun\" (expected one of: dry_run)",
+        ),
+        (
+            "switch/reload",
+            json!({"dry_run": "yes"}),
+            "\"dry_run\": invalid type: string \"yes\"",
+        ),
+        (
+            "drop/stats",
+            json!({"bridge": "br0"}),
+            "unknown parameter \"bridge\" (this method takes no parameters)",
+        ),
+        (
+            "switch/shutdown",
+            json!({"now": true}),
+            "unknown parameter \"now\"",
+        ),
+    ];
+    for (method, params, want) in cases {
+        let got = r.refused(method, params.clone());
+        assert!(got.starts_with(want), "{method} {params}: {got}");
+    }
+    assert_eq!(r.all_flows(None), flows, "no refused call changed a flow");
+    // Methods without parameters take none, absent or empty.
+    for method in ["switch/show", "drop/stats", "pmd/stats", "pmd/rxq-show"] {
+        r.call(method, json!({}));
+        r.call(method, serde_json::Value::Null);
+    }
+    // The well-formed calls still work.
+    r.call("port/stats", json!({"bridge": "br0"}));
+    r.call("port/stats", json!({}));
+    r.call(
+        "flow/dump",
+        json!({"bridge": "br0", "table": 1, "limit": 1}),
+    );
+}
+
+#[test]
+fn flow_del_deletes_everything_only_with_all() {
+    let r = Rig::new(
+        &(port("a", 1, "") + &port("b", 2, "")),
+        &[
+            "priority=10,udp,actions=drop",
+            "priority=20,tcp,actions=drop",
+        ],
+    );
+    let needs_all = "flow/del needs a non-empty \"match\"; to delete every flow pass \"all\": true";
+    for p in [
+        json!({"bridge": "br0"}),
+        json!({"bridge": "br0", "match": ""}),
+        json!({"bridge": "br0", "strict": false}),
+        json!({"bridge": "br0", "all": false}),
+    ] {
+        assert_eq!(r.refused("flow/del", p), needs_all);
+    }
+    assert!(r
+        .refused(
+            "flow/del",
+            json!({"bridge": "br0", "match": "udp", "all": true})
+        )
+        .contains("takes no \"match\""));
+    assert_eq!(
+        r.all_flows(None).len(),
+        3,
+        "nothing deleted by a refused call"
+    );
+    assert_eq!(
+        r.call("flow/del", json!({"bridge": "br0", "match": "udp"}))["deleted"],
+        1
+    );
+    assert_eq!(
+        r.call("flow/del", json!({"bridge": "br0", "all": true}))["deleted"],
+        2
+    );
+    assert!(r.all_flows(None).is_empty());
+}
+
+#[test]
+fn flow_dump_pages_through_any_number_of_flows() {
+    let r = Rig::new(&(port("a", 1, "") + &port("b", 2, "")), &[]);
+    // One batch: every flow shares its table, priority and installation time.
+    let n = FLOW_DUMP_MAX + 50;
+    let flows: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "priority=100,ip,nw_dst=10.{}.{}.{},actions=drop",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255
+            )
+        })
+        .collect();
+    r.call("flow/add", json!({"bridge": "br0", "flows": flows}));
+    // Without a limit a page holds up to FLOW_DUMP_MAX flows or FLOW_DUMP_MAX_BYTES of text.
+    let first = r.call("flow/dump", json!({"bridge": "br0"}));
+    let texts = first["flows"].as_array().unwrap();
+    let bytes: usize = texts.iter().map(|t| t.as_str().unwrap().len()).sum();
+    assert!(texts.len() <= FLOW_DUMP_MAX && bytes <= FLOW_DUMP_MAX_BYTES);
+    assert!(
+        bytes > FLOW_DUMP_MAX_BYTES - 200,
+        "a full page: {bytes} bytes"
+    );
+    assert!(first.get("next").is_some(), "more remain");
+    let whole = r.all_flows(None);
+    assert_eq!(whole.len(), n + 1, "every flow once, plus NORMAL");
+    assert!(
+        whole.last().unwrap().contains("priority=0 actions=NORMAL"),
+        "{:?}",
+        whole.last()
+    );
+    let mut unique = whole.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), whole.len(), "no flow twice");
+    assert_eq!(r.all_flows(Some(997)), whole, "same order in small pages");
+    assert!(r
+        .refused(
+            "flow/dump",
+            json!({"bridge": "br0", "limit": FLOW_DUMP_MAX + 1})
+        )
+        .contains("out of range"));
+
+    // A batch answer is bounded too: at most MAX_BATCH calls, each at most one page.
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"flow/dump","params":{"bridge":"br0"}}"#;
+    let batch = |k: usize| format!("[{}]", vec![call; k].join(","));
+    let e = respond(&r.ctl, batch(MAX_BATCH + 1).as_bytes()).unwrap();
+    assert_eq!(e["error"]["code"], INVALID_REQUEST, "{e}");
+    let ok = respond(&r.ctl, batch(2).as_bytes()).unwrap();
+    for answer in ok.as_array().unwrap() {
+        let page = &answer["result"];
+        let bytes: usize = page["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().len())
+            .sum();
+        assert!(
+            bytes <= FLOW_DUMP_MAX_BYTES && page.get("next").is_some(),
+            "{bytes}"
+        );
+    }
+}
+
+#[test]
+fn a_flow_dump_cursor_survives_changes_before_it() {
+    let r = Rig::new(&(port("a", 1, "") + &port("b", 2, "")), &[]);
+    for i in 0..10 {
+        let f = format!("priority={},ip,nw_dst=10.0.0.{i},actions=drop", 100 - i);
+        r.call("flow/add", json!({"bridge": "br0", "flow": f}));
+    }
+    let page = r.call("flow/dump", json!({"bridge": "br0", "limit": 4}));
+    assert_eq!(page["flows"].as_array().unwrap().len(), 4);
+    // Flows already returned go and new ones arrive ahead of the cursor: the next page still
+    // starts with the fifth flow.
+    r.call(
+        "flow/del",
+        json!({"bridge": "br0", "match": "ip,nw_dst=10.0.0.1", "strict": false}),
+    );
+    r.call(
+        "flow/add",
+        json!({"bridge": "br0", "flow": "priority=500,ip,actions=drop"}),
+    );
+    let rest = r.call(
+        "flow/dump",
+        json!({"bridge": "br0", "limit": 4, "after": page["next"]}),
+    );
+    let rest: Vec<&str> = rest["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        rest[0].contains("priority=96,ip,nw_dst=10.0.0.4 "),
+        "{rest:?}"
+    );
+    assert!(
+        rest[3].contains("priority=93,ip,nw_dst=10.0.0.7 "),
+        "{rest:?}"
+    );
 }

@@ -71,10 +71,24 @@ impl Bridge {
                 next.pipeline = published.clone();
                 self.view.store(Arc::new(next));
                 self.bump_epoch();
-                *spare = Some(Spare {
-                    pipeline: cur.pipeline.clone(),
-                    behind: journal,
-                    trails: address(&published),
+                let old = cur.pipeline.clone();
+                drop(cur);
+                // Catch the old copy up now if no reader holds it (the usual case without
+                // traffic), so the journal and the rules it removed are freed at once.
+                *spare = Some(match Arc::try_unwrap(old) {
+                    Ok(mut p) => {
+                        p.replay(&journal);
+                        Spare {
+                            pipeline: Arc::new(p),
+                            behind: Journal::default(),
+                            trails: address(&published),
+                        }
+                    }
+                    Err(old) => Spare {
+                        pipeline: old,
+                        behind: journal,
+                        trails: address(&published),
+                    },
                 });
                 Ok(r)
             }

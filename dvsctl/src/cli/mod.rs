@@ -2,11 +2,13 @@
 //!
 //! The binary is a thin shell around this module so that everything but the socket I/O is unit
 //! tested: [`Cli`] is the clap definition, [`request`] maps a command to its JSON-RPC method and
-//! params (reading `add-flows` files client-side), and [`format::render`] turns a result into the
+//! params (reading `add-flows` files client-side), [`pages::all_flows`] follows `flow/dump`'s
+//! pages to the end for `dump-flows`, and [`format::render`] turns a result into the
 //! text a person expects, modelled on the OVS tools people already know (`ovs-vsctl show`,
 //! `ovs-ofctl dump-ports`, `ovs-appctl fdb/show`, `dpif-netdev/pmd-stats-show`).
 
 pub mod format;
+pub mod pages;
 mod vhost_state;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,15 @@ pub enum CliError {
     /// `switch call` params were not valid JSON.
     #[error("params are not valid JSON: {0}")]
     BadJson(serde_json::Error),
+    /// `del-flows` without a match, which would delete every flow, without `--all`.
+    #[error(
+        "del-flows {bridge} without a MATCH would delete every flow of {bridge}; \
+         pass --all to do that"
+    )]
+    DeleteAllNeedsAll {
+        /// The bridge.
+        bridge: String,
+    },
 }
 
 /// dvsctl: control a running dvs-switchd.
@@ -113,7 +124,7 @@ pub enum SwitchCmd {
         #[arg(long)]
         strict: bool,
     },
-    /// Delete matching flows (all flows without MATCH).
+    /// Delete matching flows (every flow with --all instead of MATCH).
     DelFlows {
         /// Bridge name.
         bridge: String,
@@ -123,6 +134,9 @@ pub enum SwitchCmd {
         /// Match priority and fields exactly.
         #[arg(long)]
         strict: bool,
+        /// Delete every flow of the bridge (needed when there is no MATCH).
+        #[arg(long, conflicts_with_all = ["matches", "strict"])]
+        all: bool,
     },
     /// Print a bridge's learned MAC table.
     DumpMacs {
@@ -231,10 +245,25 @@ pub fn request(cmd: &SwitchCmd) -> Result<(String, Value), CliError> {
             bridge,
             matches,
             strict,
-        } => (
-            "flow/del",
-            json!({ "bridge": bridge, "match": matches.as_deref().unwrap_or(""), "strict": strict }),
-        ),
+            all,
+        } => {
+            // Clap keeps MATCH and --strict apart from --all; the switch refuses a mix anyway.
+            let m = matches.as_deref().filter(|m| !m.trim().is_empty());
+            if m.is_none() && !all {
+                return Err(CliError::DeleteAllNeedsAll {
+                    bridge: bridge.clone(),
+                });
+            }
+            let mut p = json!({ "bridge": bridge });
+            if let Some(m) = m {
+                p["match"] = json!(m);
+                p["strict"] = json!(strict);
+            }
+            if *all {
+                p["all"] = json!(true);
+            }
+            ("flow/del", p)
+        }
         SwitchCmd::DumpMacs { bridge } => ("mac/show", json!({ "bridge": bridge })),
         SwitchCmd::MacFlush { bridge } => ("mac/flush", json!({ "bridge": bridge })),
         SwitchCmd::Trace { bridge, flow } => ("trace", json!({ "bridge": bridge, "flow": flow })),
@@ -308,11 +337,8 @@ mod tests {
             )
         );
         assert_eq!(
-            req(&["del-flows", "br0"]),
-            (
-                "flow/del".into(),
-                json!({"bridge": "br0", "match": "", "strict": false})
-            )
+            req(&["del-flows", "br0", "--all"]),
+            ("flow/del".into(), json!({"bridge": "br0", "all": true}))
         );
         assert_eq!(
             req(&["del-flows", "br0", "tcp,tp_dst=80"]),
@@ -346,6 +372,28 @@ mod tests {
             request(&cmd(&["call", "x", "{"])),
             Err(CliError::BadJson(_))
         ));
+    }
+
+    #[test]
+    fn del_flows_without_a_match_needs_all() {
+        for args in [
+            &["del-flows", "br0"][..],
+            &["del-flows", "br0", ""],
+            &["del-flows", "br0", "--strict"],
+        ] {
+            let e = request(&cmd(args)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "del-flows br0 without a MATCH would delete every flow of br0; pass --all to do that"
+            );
+        }
+        for args in [
+            &["dvsctl", "switch", "del-flows", "br0", "tcp", "--all"][..],
+            &["dvsctl", "switch", "del-flows", "br0", "--all", "--strict"],
+        ] {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{e}");
+        }
     }
 
     #[test]

@@ -23,10 +23,11 @@ pub use exec::{apply_to_key, Origin, PipelineResult};
 pub use journal::Journal;
 
 use crate::action::{Action, Instructions};
-use crate::classifier::{Classifier, RuleId};
+use crate::classifier::{Classifier, IdHasher, RuleId};
 use crate::key::FlowKey;
 use crate::matches::{Match, MatchError};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use thiserror::Error;
@@ -314,11 +315,37 @@ pub struct TableStats {
 }
 
 /// Index key of a rule: its compiled match and priority.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct RuleKey {
     value: FlowKey,
     mask: FlowKey,
     priority: u16,
+}
+
+/// A multiply-xorshift over the key's words, seeded once per process, fed to the index's
+/// pass-through hasher. The derived `Hash` through SipHash cost a fifth of the time of
+/// programming 100k flows; the seed keeps the hash from being predictable to a controller.
+impl std::hash::Hash for RuleKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed = *SEED.get_or_init(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0x6476_7321);
+            h.finish() | 1
+        });
+        let mix = |h: u64, w: u64| {
+            let h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^ (h >> 31)
+        };
+        let mut h = seed ^ u64::from(self.priority);
+        for (v, m) in self.value.words().iter().zip(self.mask.words()) {
+            if *m != 0 {
+                h = mix(mix(h, *v), *m);
+            }
+        }
+        state.write_u64(h);
+    }
 }
 
 impl RuleKey {
@@ -335,7 +362,7 @@ impl RuleKey {
 #[derive(Clone, Default)]
 struct Table {
     cls: Classifier<Arc<FlowEntry>>,
-    index: HashMap<RuleKey, RuleId>,
+    index: HashMap<RuleKey, RuleId, BuildHasherDefault<IdHasher>>,
 }
 
 impl Table {

@@ -533,10 +533,20 @@ fn a_journal_replayed_on_a_copy_gives_the_same_tables_and_the_same_entries() {
     // The same entries, so the same counters.
     let k = ip_key(0x0a00_0000 + 50);
     a.lookup(&k, 60, 1, None);
-    let hit = b.flows(Some(0)).into_iter().find(|e| e.m == dst(50)).unwrap();
+    let hit = b
+        .flows(Some(0))
+        .into_iter()
+        .find(|e| e.m == dst(50))
+        .unwrap();
     assert_eq!(hit.stats.snapshot().packets, 1);
-    assert_eq!(b.lookup(&ip_key(0x0a00_0007), 60, 1, None).actions, out(4).apply);
-    assert!(b.lookup(&ip_key(0x0a00_0009), 60, 1, None).actions.is_empty());
+    assert_eq!(
+        b.lookup(&ip_key(0x0a00_0007), 60, 1, None).actions,
+        out(4).apply
+    );
+    assert!(b
+        .lookup(&ip_key(0x0a00_0009), 60, 1, None)
+        .actions
+        .is_empty());
 }
 
 #[test]
@@ -550,12 +560,16 @@ fn undo_takes_a_journal_back() {
     p.start_journal();
     p.add(entry(0, 100, dst(2), out(9))).expect("replace");
     p.add(entry(0, 100, dst(20), out(9))).expect("add");
-    p.modify(&FlowFilter::all(), false, out(7), false).expect("modify");
+    p.modify(&FlowFilter::all(), false, out(7), false)
+        .expect("modify");
     p.delete(&FlowFilter::all(), false);
     assert!(p.is_empty());
     let j = p.take_journal();
     p.undo(j);
     assert_eq!(rules(&p), before);
     assert_eq!(p.generation(), g);
-    assert_eq!(p.lookup(&ip_key(0x0a00_0002), 60, 1, None).actions, out(1).apply);
+    assert_eq!(
+        p.lookup(&ip_key(0x0a00_0002), 60, 1, None).actions,
+        out(1).apply
+    );
 }

@@ -9,23 +9,36 @@
 //! The switch plugs in through [`RpcHandler`], a single `call(method, params)` entry point; the
 //! protocol layer here ([`respond`]) owns everything JSON-RPC: envelope validation, ids,
 //! notifications, batches, error objects, and turning a panicking handler into an internal error
-//! instead of a dead connection. Access control is the socket file's mode (0600, owner only).
+//! instead of a dead connection. Handlers read their parameters with [`decode`] (see [`params`]),
+//! which refuses unknown keys and ill-typed values. Access control is the socket file's mode
+//! (0600, owner only).
+//!
+//! Answers are bounded: a batch holds at most [`MAX_BATCH`] calls, and a method whose answer
+//! grows with the switch's state (`flow/dump`) pages it, so no single call's answer, and hence no
+//! response line, grows without limit.
 
 mod client;
+pub mod params;
 mod server;
 #[cfg(test)]
 mod tests;
 
 pub use client::{RpcClient, RpcClientError};
+pub use params::{decode, FromParams, Params};
 pub use server::{RpcServer, RpcServerError};
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Longest request line the server accepts (bytes, excluding the newline).
 pub const MAX_REQUEST: usize = 1 << 20;
+
+/// Most calls one batch (array request) may hold; a larger batch is refused whole with one
+/// `INVALID_REQUEST` error, none of its calls run. A batch's response is at most this many
+/// single answers, so with every method's answer bounded (`flow/dump` pages: see the switch's
+/// `control::flows`), one response line is bounded too.
+pub const MAX_BATCH: usize = 64;
 
 /// JSON-RPC: invalid JSON was received.
 pub const PARSE_ERROR: i64 = -32700;
@@ -96,11 +109,6 @@ impl RpcError {
     }
 }
 
-/// Deserialize a handler's `params` into `T`, mapping failure to an invalid-params error.
-pub fn params<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
-    serde_json::from_value(params).map_err(|e| RpcError::invalid_params(format!("bad params: {e}")))
-}
-
 fn error_response(id: Value, e: &RpcError) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": e })
 }
@@ -118,6 +126,16 @@ pub fn respond(handler: &dyn RpcHandler, line: &[u8]) -> Option<Value> {
         Value::Array(items) if items.is_empty() => Some(error_response(
             Value::Null,
             &RpcError::new(INVALID_REQUEST, "empty batch"),
+        )),
+        Value::Array(items) if items.len() > MAX_BATCH => Some(error_response(
+            Value::Null,
+            &RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "batch of {} calls is over the limit of {MAX_BATCH} calls per batch",
+                    items.len()
+                ),
+            ),
         )),
         Value::Array(items) => {
             let out: Vec<Value> = items

@@ -20,12 +20,7 @@ impl RpcHandler for Toy {
         self.calls.fetch_add(1, Ordering::SeqCst);
         match method {
             "add" => {
-                #[derive(serde::Deserialize)]
-                struct Args {
-                    a: i64,
-                    b: i64,
-                }
-                let a: Args = params(p)?;
+                let a: Args = decode(p)?;
                 Ok(json!(a.a + a.b))
             }
             "echo" => Ok(p),
@@ -35,6 +30,23 @@ impl RpcHandler for Toy {
             "boom" => panic!("toy handler panics on purpose"),
             _ => Err(RpcError::method_not_found(method)),
         }
+    }
+}
+
+/// The operands of the toy `add`.
+struct Args {
+    a: i64,
+    b: i64,
+}
+
+impl FromParams for Args {
+    const KEYS: &'static [&'static str] = &["a", "b"];
+
+    fn from_params(p: &mut Params) -> Result<Self, RpcError> {
+        Ok(Args {
+            a: p.required("a")?,
+            b: p.required("b")?,
+        })
     }
 }
 
@@ -84,11 +96,7 @@ fn round_trip_errors_and_shutdown() {
     match c.call("add", json!({"a": 1})) {
         Err(RpcClientError::Rpc(e)) => {
             assert_eq!(e.code, INVALID_PARAMS);
-            assert!(
-                e.message.starts_with("bad params: missing field `b`"),
-                "{}",
-                e.message
-            );
+            assert_eq!(e.message, "missing \"b\"");
         }
         other => panic!("{other:?}"),
     }
@@ -284,6 +292,30 @@ fn protocol_edge_cases() {
     assert_eq!(b[1]["id"], json!(2));
     assert_eq!(b[1]["error"]["code"], json!(METHOD_NOT_FOUND));
     assert_eq!(b.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn batches_over_the_limit_are_refused_whole() {
+    let toy = Toy::default();
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1,"b":2}}"#;
+    let batch = |n: usize| format!("[{}]", vec![call; n].join(","));
+    let ok = respond(&toy, batch(MAX_BATCH).as_bytes()).unwrap();
+    assert_eq!(ok.as_array().unwrap().len(), MAX_BATCH);
+    assert_eq!(toy.calls.load(Ordering::SeqCst), MAX_BATCH);
+
+    let e = respond(&toy, batch(MAX_BATCH + 1).as_bytes()).unwrap();
+    assert_eq!(
+        e,
+        json!({"jsonrpc": "2.0", "id": null, "error": {
+            "code": INVALID_REQUEST,
+            "message": format!("batch of {} calls is over the limit of {MAX_BATCH} calls per batch", MAX_BATCH + 1),
+        }})
+    );
+    assert_eq!(
+        toy.calls.load(Ordering::SeqCst),
+        MAX_BATCH,
+        "no call of the refused batch ran"
+    );
 }
 
 #[test]

@@ -100,6 +100,7 @@ pub(super) fn serve(hub: Arc<Hub>, sock: Sock, origin: Origin) -> io::Result<()>
     };
     let result = c.run(sock);
     hub.unregister(&shared);
+    shared.finish();
     if let Origin::Controller { index, .. } = origin {
         let why = result.as_ref().err().map(|e| e.to_string());
         hub.controller_disconnected(index, why);
@@ -134,7 +135,8 @@ impl Conn<'_> {
                 let next = self.handle(&buf[..n])?;
                 buf.drain(..n);
                 if lost || next == Next::Close {
-                    sock.shutdown();
+                    // `serve` writes what is queued (the ERROR that says why), then shuts the
+                    // stream down.
                     return Ok(());
                 }
             }

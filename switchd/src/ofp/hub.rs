@@ -22,6 +22,7 @@
 //! - `secure`: never fails open; whatever flows exist stay in charge.
 //! - no controllers configured: never fails open, whatever the mode.
 
+use super::outbox::Outbox;
 use super::packet_io::PacketIoStats;
 use super::Sock;
 use datapath::bridge::Bridge;
@@ -33,9 +34,9 @@ use openflow::error::{ErrorCode, RoleRequestFailedCode};
 use openflow::{encode, AsyncConfig, ControllerRole, Message, PortStatus, Role};
 use serde::Serialize;
 use std::any::Any;
-use std::io::Write;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,7 +60,12 @@ pub(super) const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// One connection as other threads see it.
 pub(super) struct ConnShared {
     id: u64,
-    writer: Mutex<Sock>,
+    /// Its outgoing queue (see `outbox`).
+    outbox: Arc<Outbox>,
+    /// The writer thread of the queue.
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The stream, to shut it down.
+    sock: Sock,
     /// Current role.
     pub(super) role: Mutex<ControllerRole>,
     /// SET_ASYNC configuration.
@@ -69,22 +75,46 @@ pub(super) struct ConnShared {
 }
 
 impl ConnShared {
-    /// Encode and send one message (whole, under the write lock).
+    /// Encode and queue one reply (waiting for room: see `outbox`).
     pub(super) fn send(&self, xid: u32, msg: &Message) -> std::io::Result<()> {
         let mut out = Vec::new();
         encode(xid, msg, &mut out);
         self.send_raw(&out)
     }
 
-    /// Send already-encoded messages.
+    /// Queue already-encoded replies (waiting for room).
     pub(super) fn send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
-        lock(&self.writer).write_all(bytes)
+        self.outbox.send(bytes)
+    }
+
+    /// Queue an asynchronous message without waiting: false when it was dropped (the queue
+    /// is full, counted in the hub's `async_dropped`) or the connection is closing.
+    pub(super) fn offer(&self, hub: &Hub, bytes: &[u8]) -> bool {
+        let before = self.outbox.dropped();
+        if self.outbox.offer(bytes) {
+            return true;
+        }
+        if self.outbox.dropped() != before {
+            hub.packet_io.async_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        false
     }
 
     /// Shut the stream down both ways: the connection's own thread sees it on its next read
-    /// and ends (used after a failed asynchronous write left the stream mid-message).
+    /// and ends.
     pub(super) fn shutdown(&self) {
-        lock(&self.writer).shutdown();
+        self.outbox.close();
+        self.sock.shutdown();
+    }
+
+    /// The connection is over: write what is queued (bounded by the write timeout), then
+    /// shut the stream down.
+    pub(super) fn finish(&self) {
+        self.outbox.drain();
+        if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+        self.sock.shutdown();
     }
 
     /// True when the connection is a slave (refuses modifications).
@@ -378,9 +408,20 @@ impl Hub {
             writer.shutdown();
             return None;
         }
+        let sock = writer.try_clone().ok()?;
+        let (outbox, handle) = match Outbox::start(writer, &self.bridge.name) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("dvs-switchd: ofp writer thread: {e}");
+                sock.shutdown();
+                return None;
+            }
+        };
         let conn = Arc::new(ConnShared {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            writer: Mutex::new(writer),
+            outbox,
+            writer: Mutex::new(Some(handle)),
+            sock,
             role: Mutex::new(ControllerRole::Equal),
             async_cfg: Mutex::new(default_async()),
             miss_send_len: AtomicU16::new(DEFAULT_MISS_SEND_LEN),
@@ -404,7 +445,7 @@ impl Hub {
         let mut c = lock(&self.conns);
         c.0 = true;
         for conn in &c.1 {
-            lock(&conn.writer).shutdown();
+            conn.shutdown();
         }
     }
 
@@ -431,9 +472,8 @@ impl Hub {
             let slave = usize::from(c.is_slave());
             let mask = lock(&c.async_cfg).flow_removed_mask[slave];
             for (reason, bytes) in &msgs {
-                if mask & (1 << reason) != 0 && c.send_raw(bytes).is_err() {
-                    c.shutdown();
-                    break;
+                if mask & (1 << reason) != 0 {
+                    c.offer(self, bytes);
                 }
             }
         }
@@ -501,8 +541,8 @@ impl Hub {
         for c in conns {
             let slave = usize::from(c.is_slave());
             let mask = lock(&c.async_cfg).port_status_mask[slave];
-            if mask & (1 << reason) != 0 && c.send_raw(&out).is_err() {
-                lock(&c.writer).shutdown();
+            if mask & (1 << reason) != 0 {
+                c.offer(self, &out);
             }
         }
     }

@@ -31,6 +31,7 @@ mod flows;
 mod groups;
 mod hub;
 mod meters;
+mod outbox;
 mod packet_io;
 mod stats;
 

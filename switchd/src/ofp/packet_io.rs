@@ -85,8 +85,11 @@ pub struct PacketIoStats {
     /// Queued packet-ins that no connection wanted (none open, or every one masked the reason
     /// or is a slave).
     pub packet_in_undelivered: AtomicU64,
-    /// PACKET_IN writes that failed (the connection was dropped from the list).
+    /// PACKET_INs a connection did not get: its queue was full, or it was closing.
     pub packet_in_send_errors: AtomicU64,
+    /// Asynchronous messages (PACKET_IN, FLOW_REMOVED, PORT_STATUS) dropped because a
+    /// connection's outgoing queue was full (a peer that does not read fast enough).
+    pub async_dropped: AtomicU64,
     /// PACKET_OUTs handed to PMD 0 and acknowledged.
     pub packet_out_sent: AtomicU64,
     /// PACKET_OUTs answered with an ERROR.
@@ -102,6 +105,8 @@ pub struct PacketIoCounts {
     pub packet_in_undelivered: u64,
     /// See [`PacketIoStats::packet_in_send_errors`].
     pub packet_in_send_errors: u64,
+    /// See [`PacketIoStats::async_dropped`].
+    pub async_dropped: u64,
     /// See [`PacketIoStats::packet_out_sent`].
     pub packet_out_sent: u64,
     /// See [`PacketIoStats::packet_out_refused`].
@@ -116,6 +121,7 @@ impl PacketIoStats {
             packet_in_sent: l(&self.packet_in_sent),
             packet_in_undelivered: l(&self.packet_in_undelivered),
             packet_in_send_errors: l(&self.packet_in_send_errors),
+            async_dropped: l(&self.async_dropped),
             packet_out_sent: l(&self.packet_out_sent),
             packet_out_refused: l(&self.packet_out_refused),
         }
@@ -210,16 +216,13 @@ fn deliver(hub: &Hub, msg: &PacketInMsg, stats: &PacketIoStats) {
                 encoded.len() - 1
             }
         };
-        if conn.send_raw(&encoded[i].1).is_ok() {
+        // Queued without waiting: a connection that does not keep up loses this one (counted
+        // in `async_dropped`), and the others still get it.
+        if conn.offer(hub, &encoded[i].1) {
             bump(&stats.packet_in_sent);
             delivered = true;
         } else {
-            // A failed (possibly partial) write leaves the stream unusable: stop sending there
-            // and shut it down, so the connection's own thread ends it (and an active
-            // controller connection reconnects).
             bump(&stats.packet_in_send_errors);
-            hub.unregister(&conn);
-            conn.shutdown();
         }
     }
     if !delivered {

@@ -1,0 +1,111 @@
+//! `trace`: what a bridge would do with a packet, step by step, without sending it.
+//!
+//! The packet is given as a flow match (with `in_port`); the answer walks the same VLAN admission,
+//! pipeline lookup and translation a PMD runs (translation in dry-run mode, so nothing is learned
+//! or sent) and prints each step as text.
+
+use super::params::Trace;
+use super::Control;
+use datapath::config::VlanMode;
+use datapath::cycles::monotonic_ns;
+use datapath::drops::DropReason;
+use datapath::switch::Switch;
+use datapath::vlan;
+use datapath::xlate::{self, DpAction, InPort, Mode};
+use flowtable::text::parse_match;
+use flowtable::trace::Trace as PipelineTrace;
+use serde_json::{json, Value};
+use switchd_api::rpc::RpcError;
+
+impl Control {
+    /// `trace`: how the bridge would handle the packet `p.flow` describes, as text.
+    pub(super) fn trace(&self, p: Trace) -> Result<Value, RpcError> {
+        let b = self.bridge(&p.bridge)?;
+        let view = b.view();
+        let resolve = |n: &str| view.port_by_name(n).map(|p| p.ofport);
+        let fm = parse_match(&p.flow, &resolve).map_err(|e| RpcError::failed(e.to_string()))?;
+        let (key, _mask) = fm.m.to_key_mask();
+        let in_port = view.port(key.in_port).ok_or_else(|| {
+            RpcError::failed("the packet needs in_port=<port> naming a port of this bridge")
+        })?;
+        let mut out = String::new();
+        out.push_str(&format!(
+            "Ingress: port {} (ofport {}), VLAN mode {}\n",
+            in_port.name,
+            in_port.ofport,
+            describe_vlan(&in_port.vlan)
+        ));
+        if let Err(r) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
+            out.push_str(&format!(
+                "\nDatapath actions: drop (reason: {})\n",
+                r.name()
+            ));
+            return Ok(json!({ "text": out }));
+        }
+        let now = monotonic_ns();
+        let mut trace = PipelineTrace::default();
+        let res = view.pipeline.lookup(&key, 64, now, Some(&mut trace));
+        out.push('\n');
+        let names = |ofport: u32| view.port(ofport).map(|p| p.name.clone());
+        out.push_str(&trace.render(&names));
+        let (dec, _) = {
+            let mut macs = b.macs();
+            let inp = InPort::from(in_port);
+            xlate::translate(&view, inp, &key, res, &mut macs, now, 64, Mode::DryRun)
+        };
+        let acts = describe_actions(&self.sw, &dec.actions);
+        if dec.outputs() {
+            out.push_str(&format!("\nDatapath actions: {}\n", acts.join(",")));
+        } else {
+            let reason = dec.drop.unwrap_or(DropReason::RuleDrop);
+            out.push_str(&format!(
+                "\nDatapath actions: drop (reason: {})\n",
+                reason.name()
+            ));
+        }
+        Ok(json!({ "text": out }))
+    }
+}
+
+/// Datapath actions as `dvsctl switch trace` prints them.
+fn describe_actions(sw: &Switch, actions: &[DpAction]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            DpAction::Output(g) => format!("output:{}", sw.port_name(*g)),
+            DpAction::PushVlan { tpid, tci } => {
+                format!(
+                    "push_vlan(tpid=0x{tpid:04x},vid={},pcp={})",
+                    tci & 0xfff,
+                    tci >> 13
+                )
+            }
+            DpAction::PopVlan => "pop_vlan".to_string(),
+            DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
+            DpAction::DecTtl => "dec_ttl".to_string(),
+            DpAction::Meter(m) => format!("meter({})", m.0.id),
+            DpAction::Controller(c) => format!(
+                "controller(reason={},table={},max_len={})",
+                if c.reason == xlate::OFPR_NO_MATCH {
+                    "no_match"
+                } else {
+                    "action"
+                },
+                c.table,
+                c.max_len
+            ),
+            DpAction::Clone(sub) => format!("clone({})", describe_actions(sw, sub).join(",")),
+        })
+        .collect()
+}
+
+fn describe_vlan(m: &VlanMode) -> String {
+    match m {
+        VlanMode::None => "none (all VLANs as received)".to_string(),
+        VlanMode::Access { tag } => format!("access, VLAN {tag}"),
+        VlanMode::Trunk { allowed, native } => match native {
+            Some(n) => format!("trunk {allowed}, native VLAN {n}"),
+            None => format!("trunk {allowed}"),
+        },
+    }
+}

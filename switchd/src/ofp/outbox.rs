@@ -1,0 +1,164 @@
+//! Each connection's outgoing queue and the thread that writes it, so that nothing shared ever
+//! waits on one connection's socket.
+//!
+//! Two kinds of senders use a connection. Its own thread sends replies: it may wait for room in
+//! the queue ([`Outbox::send`]), which slows down only the peer that does not read its own
+//! answers. Shared threads send asynchronous messages to every connection (PACKET_IN from the
+//! packet-in thread; FLOW_REMOVED and PORT_STATUS from housekeeping, the control socket and
+//! other connections): they never wait ([`Outbox::offer`]). When the queue already holds more
+//! than [`ASYNC_LIMIT`] bytes, the message is dropped and counted, as OpenFlow allows for a
+//! controller that cannot keep up, and the senders move on to the next connection.
+//!
+//! The writer thread sends whatever is queued, in order, with a write timeout: a peer that takes
+//! nothing for that long is disconnected (the connection's thread sees its socket shut down and
+//! ends). Closing the outbox wakes every waiter.
+
+use super::Sock;
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Replies wait while the queue holds more than this (a single larger message still goes when
+/// the queue is empty).
+pub const REPLY_LIMIT: usize = 4 << 20;
+/// Asynchronous messages are dropped while the queue holds more than this.
+pub const ASYNC_LIMIT: usize = 1 << 20;
+/// Most bytes handed to one write.
+const WRITE_CHUNK: usize = 256 << 10;
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Vec<u8>>,
+    bytes: usize,
+    /// Nothing more is queued; the writer ends once the queue is empty.
+    draining: bool,
+    closed: bool,
+}
+
+/// A connection's outgoing queue.
+pub struct Outbox {
+    state: Mutex<State>,
+    /// Signalled when something is queued, or on close.
+    ready: Condvar,
+    /// Signalled when bytes leave the queue, or on close.
+    room: Condvar,
+    /// Asynchronous messages dropped because the queue was full.
+    dropped: AtomicU64,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "connection closed")
+}
+
+impl Outbox {
+    /// An outbox writing to `sock` from a thread of its own (named after `name`).
+    pub fn start(sock: Sock, name: &str) -> io::Result<(Arc<Outbox>, JoinHandle<()>)> {
+        let ob = Arc::new(Outbox {
+            state: Mutex::new(State::default()),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+            dropped: AtomicU64::new(0),
+        });
+        let writer = ob.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("ofp-tx-{name}"))
+            .spawn(move || writer.run(sock))?;
+        Ok((ob, h))
+    }
+
+    /// Queue `bytes` (whole messages), waiting for room; fails once the outbox is closed.
+    pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut s = lock(&self.state);
+        while !s.closed && s.bytes > 0 && s.bytes + bytes.len() > REPLY_LIMIT {
+            s = self.room.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.closed {
+            return Err(closed());
+        }
+        s.bytes += bytes.len();
+        s.queue.push_back(bytes.to_vec());
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Queue `bytes` unless the queue is over [`ASYNC_LIMIT`] (then they are dropped and
+    /// counted) or the outbox is closed. Never waits. True when queued.
+    pub fn offer(&self, bytes: &[u8]) -> bool {
+        let mut s = lock(&self.state);
+        if s.closed {
+            return false;
+        }
+        if s.bytes > ASYNC_LIMIT {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        s.bytes += bytes.len();
+        s.queue.push_back(bytes.to_vec());
+        self.ready.notify_one();
+        true
+    }
+
+    /// Asynchronous messages dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Write what is queued, then stop (the connection is ending normally: its last replies,
+    /// such as an ERROR before a close, still go out).
+    pub fn drain(&self) {
+        lock(&self.state).draining = true;
+        self.ready.notify_all();
+    }
+
+    /// Stop: nothing more is queued or written, and every waiter wakes up.
+    pub fn close(&self) {
+        lock(&self.state).closed = true;
+        self.ready.notify_all();
+        self.room.notify_all();
+    }
+
+    fn run(&self, mut sock: Sock) {
+        let mut chunk = Vec::with_capacity(WRITE_CHUNK);
+        loop {
+            {
+                let mut s = lock(&self.state);
+                while !s.closed && !s.draining && s.queue.is_empty() {
+                    s = self.ready.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+                if s.closed || s.queue.is_empty() {
+                    s.closed = true;
+                    drop(s);
+                    self.room.notify_all();
+                    break;
+                }
+                chunk.clear();
+                while let Some(m) = s.queue.front() {
+                    if !chunk.is_empty() && chunk.len() + m.len() > WRITE_CHUNK {
+                        break;
+                    }
+                    chunk.extend_from_slice(m);
+                    s.queue.pop_front();
+                }
+            }
+            let ok = sock.write_all(&chunk).is_ok();
+            let mut s = lock(&self.state);
+            s.bytes = s.bytes.saturating_sub(chunk.len());
+            self.room.notify_all();
+            if !ok {
+                // The stream may hold part of a message: it is unusable. The connection's
+                // thread sees the shutdown and ends the connection.
+                s.closed = true;
+                drop(s);
+                self.room.notify_all();
+                sock.shutdown();
+                break;
+            }
+        }
+    }
+}
