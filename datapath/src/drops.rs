@@ -55,7 +55,7 @@ drop_reasons! {
     PortNoFwd => "port_no_fwd", "Output to a port that is administratively down or set to no_fwd (PORT_MOD).";
     NoBuffer => "no_buffer", "Packet pool exhausted while copying a packet for an extra output.";
     PortDown => "port_down", "Output port has no carrier.";
-    TooBig => "too_big", "Packet exceeds the output port's frame size after editing.";
+    TooBig => "too_big", "Frame over the switch MTU when received (plus 4 bytes per VLAN tag), or over the output port's frame size after editing.";
     EditFailed => "edit_failed", "A header edit could not be applied (e.g. pop on an untagged frame).";
     Internal => "internal_error", "A burst lost to an internal error (a bug: the PMD logged it and went on).";
 }

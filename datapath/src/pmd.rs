@@ -127,6 +127,8 @@ pub struct PmdShared {
     pub stop: Arc<AtomicBool>,
     /// Nap at most this long when idle (0 = pure busy polling).
     pub sleep_max_us: u64,
+    /// The switch MTU (larger frames are dropped as `too_big`).
+    pub mtu: u32,
 }
 
 /// Run one PMD until `stop` is set. `pool` is moved in; the thread owns it.
@@ -138,6 +140,7 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
     }
     let mut table = sh.ports.load_full();
     let mut w = Worker::new(id, pool, table.clone(), stats.clone());
+    w.set_mtu(sh.mtu);
     sh.seen.store(table.generation, Ordering::Release);
     let mut batch = Batch::new();
     let mut idle_polls: u32 = 0;

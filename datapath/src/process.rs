@@ -61,6 +61,9 @@ pub struct Worker {
     injects: Vec<(usize, Receiver<Inject>)>,
     /// Cache hits not yet charged to their rules.
     deferred: Deferred,
+    /// Largest untagged frame admitted: Ethernet header plus the switch MTU (4 bytes more per
+    /// VLAN tag). Bigger frames are dropped as `too_big`.
+    frame_max: usize,
     tx: Tx,
 }
 
@@ -87,6 +90,7 @@ impl Worker {
             slots: [NO_SLOT; BATCH_SIZE],
             injects: Vec::new(),
             deferred: Deferred::default(),
+            frame_max: 14 + 9000,
             tx: Tx {
                 id,
                 pool,
@@ -128,6 +132,11 @@ impl Worker {
             .reserve(n.saturating_sub(self.tx.pending.len()));
         self.tx.table = table;
         self.take_new_bridges();
+    }
+
+    /// Admit frames up to `mtu` bytes of payload (the switch MTU; 9000 until set).
+    pub fn set_mtu(&mut self, mtu: u32) {
+        self.frame_max = 14 + mtu as usize;
     }
 
     /// The PMD's packet pool.
@@ -214,13 +223,27 @@ impl Worker {
                 self.tx.drop_pkt(pkt, DropReason::Runt, counters);
                 continue;
             }
+            // Over the MTU: 4 bytes more for a VLAN tag, 8 on a port that takes stacked tags.
+            let key = &self.keys[i];
+            let tags = if key.vlan_vid().is_some() {
+                if strict_vlan {
+                    4
+                } else {
+                    8
+                }
+            } else {
+                0
+            };
+            if pkt.len() > self.frame_max + tags {
+                self.tx.drop_pkt(pkt, DropReason::TooBig, counters);
+                continue;
+            }
             if let Some(p) = &in_port.policer {
                 if p.apply(pkt.len() as u32, now) == Verdict::Drop {
                     self.tx.drop_pkt(pkt, DropReason::Policed, counters);
                     continue;
                 }
             }
-            let key = &self.keys[i];
             if let Err(reason) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
                 self.tx.drop_pkt(pkt, reason, counters);
                 continue;

@@ -206,6 +206,7 @@ impl Switch {
                 assignment: self.assignment.clone(),
                 stop: self.stop.clone(),
                 sleep_max_us: self.config.switch.pmd_sleep_max_us,
+                mtu: self.config.switch.mtu,
             };
             let st = stats.clone();
             let handle = std::thread::Builder::new()

@@ -5,6 +5,7 @@
 //! the socket lives.
 
 pub mod rpc;
+pub mod sockfile;
 
 /// Default run directory (holds the control socket).
 pub const DEFAULT_RUNDIR: &str = "/run/dvs";

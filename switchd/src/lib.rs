@@ -3,6 +3,7 @@
 //! ([`control`]), which the `dvs-switchd` binary wires to a running switch. The engine and the
 //! configuration file front end are in `datapath`; the management protocol is in `switchd-api`.
 
+pub mod access;
 pub mod conffile;
 pub mod control;
 pub mod dbfront;

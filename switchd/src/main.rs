@@ -125,6 +125,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     install_signals();
+    // OpenFlow connections cost three descriptors each (see switchd::ofp's limits).
+    if let Some((before, after)) = switchd::ofp::raise_nofile(65_536) {
+        eprintln!("dvs-switchd: raised the open-file limit from {before} to {after}");
+    }
     let mut cfg = cfg;
     let mut dpdk_initialized = false;
     if let Some(db) = &args.db {
@@ -148,10 +152,17 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let sock = rundir.join("dvs-switchd.sock");
+    let sock = rundir.join(switchd_api::SOCKET_NAME);
     let shutdown = Arc::new(AtomicBool::new(false));
-    let server = match RpcServer::bind(&sock, Arc::new(Control::new(sw.clone(), shutdown.clone())))
-    {
+    let gid = match switchd::access::socket_gid(sw.config.switch.socket_group.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("dvs-switchd: socket_group: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let control = Arc::new(Control::new(sw.clone(), shutdown.clone()));
+    let server = match RpcServer::bind_shared(&sock, control, gid) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dvs-switchd: control socket {}: {e}", sock.display());

@@ -205,6 +205,43 @@ fn add_flows_file_and_cookie_masks() {
 }
 
 #[test]
+fn non_loopback_listeners_need_remote_openflow() {
+    let text = "[[bridge]]\nname = \"br0\"\nofp_listen = [\"ptcp:6653:0.0.0.0\"]\n";
+    let e = switchd::conffile::parse(text, Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bridge[0].ofp_listen[0]") && e.contains("remote_openflow"),
+        "{e}"
+    );
+    let allowed = format!("[switch]\nremote_openflow = true\n{text}");
+    let cfg = switchd::conffile::parse(&allowed, Path::new("x.toml")).expect("allowed");
+    assert!(!cfg.bridges[0].ofp_listen[0].is_loopback());
+    // Without an address a listener stays on this host.
+    let local = "[[bridge]]\nname = \"br0\"\nofp_listen = [\"ptcp:6653\"]\n";
+    let cfg = switchd::conffile::parse(local, Path::new("x.toml")).expect("local");
+    assert_eq!(
+        cfg.bridges[0].ofp_listen[0].to_string(),
+        "ptcp:6653:127.0.0.1"
+    );
+}
+
+#[test]
+fn a_socket_group_must_exist() {
+    let text = "[switch]\nsocket_group = \"no-such-group-dvs\"\n";
+    let e = switchd::conffile::parse(text, Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("switch.socket_group") && e.contains("no group"),
+        "{e}"
+    );
+    let ok = "[switch]\nsocket_group = \"root\"\n";
+    let cfg = switchd::conffile::parse(ok, Path::new("x.toml")).expect("root exists");
+    assert_eq!(cfg.switch.socket_group.as_deref(), Some("root"));
+}
+
+#[test]
 fn bad_listener_targets_name_their_line() {
     let text = "[[bridge]]\nname = \"br0\"\nofp_listen = [\"tcp:1.2.3.4:6653\"]\n";
     let e = switchd::conffile::parse(text, Path::new("x.toml"))

@@ -424,6 +424,33 @@ fn vlan_attacks_are_dropped_and_priority_is_kept() {
 }
 
 #[test]
+fn frames_over_the_mtu_are_dropped_as_too_big() {
+    // MTU 1500: 1514 bytes untagged, 1518 with one tag.
+    let r = Rig::new(&four_ports(), &[]);
+    let big = build::ethernet_frame(A, BCAST, 0x88b5, &[0u8; 1504]);
+    assert_eq!(big.len(), 1518);
+    assert!(
+        r.send("a", big, 0).is_empty(),
+        "1518 bytes untagged is over"
+    );
+    assert_eq!(r.drops("too_big"), 1);
+    let ok = build::ethernet_frame(A, BCAST, 0x88b5, &[0u8; 1500]);
+    assert_eq!(
+        r.send("a", ok, 2).len(),
+        2,
+        "1514 untagged floods to b and t"
+    );
+    let tagged = build::vlan_tagged(
+        &build::ethernet_frame(C, BCAST, 0x88b5, &[0u8; 1500]),
+        0x8100,
+        10,
+    );
+    assert_eq!(tagged.len(), 1518);
+    assert_eq!(r.send("t", tagged, 2).len(), 2, "1518 with its tag is in");
+    assert_eq!(r.drops("too_big"), 1);
+}
+
+#[test]
 fn a_runt_claiming_ip_cannot_stop_the_pmd() {
     let r = Rig::new(
         &(port("a", 1, "") + &port("b", 2, "")),

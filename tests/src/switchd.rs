@@ -109,6 +109,11 @@ impl Switchd {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stop the switch (SIGTERM) and start it again with the same arguments.
     pub fn restart(&mut self) {
         assert!(

@@ -120,6 +120,11 @@ pub struct SwitchSection {
     pub pmd_sleep_max_us: u64,
     /// DPDK EAL arguments (used only when a `dpdk` port exists; empty = the switch's defaults).
     pub dpdk_eal_args: Vec<String>,
+    /// OpenFlow listeners may bind non-loopback addresses (without TLS: logged as a warning).
+    pub remote_openflow: bool,
+    /// The group that may use the control and management sockets (mode 0660 instead of
+    /// 0600), by name.
+    pub socket_group: Option<String>,
 }
 
 /// One bridge.

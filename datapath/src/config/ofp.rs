@@ -23,8 +23,19 @@ pub const DEFAULT_CONTROLLER_PORT: u16 = 6653;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
 pub enum OfpListen {
-    /// `ptcp:<port>[:<addr>]`: listen on TCP (all addresses when no address is given).
+    /// `ptcp:<port>[:<addr>]`: listen on TCP (on the loopback address when no address is
+    /// given; see [`OfpListen::is_loopback`]).
     Ptcp(SocketAddr),
+}
+
+impl OfpListen {
+    /// True when only this host can connect. A listener on any other address lets whoever
+    /// reaches it rewrite the flow tables (there is no TLS yet), so front ends refuse one
+    /// unless `remote_openflow` is set.
+    pub fn is_loopback(&self) -> bool {
+        let OfpListen::Ptcp(a) = self;
+        a.ip().is_loopback()
+    }
 }
 
 impl From<OfpListen> for String {
@@ -55,8 +66,10 @@ pub fn parse_listen(s: &str) -> Result<OfpListen, String> {
     let port: u16 = port
         .parse()
         .map_err(|_| format!("bad port \"{port}\" in \"{s}\" (expected 0-65535)"))?;
+    // Unlike OVS (all addresses), no address means loopback: listening on the network must be
+    // asked for.
     let ip: IpAddr = if addr.is_empty() {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
         addr.parse()
             .map_err(|_| format!("bad address \"{addr}\" in \"{s}\""))?
@@ -191,10 +204,14 @@ mod tests {
             parse_listen("ptcp:6653:127.0.0.1"),
             Ok(OfpListen::Ptcp("127.0.0.1:6653".parse().unwrap()))
         );
+        // No address: loopback, not every address.
         assert_eq!(
             parse_listen("ptcp:6653"),
-            Ok(OfpListen::Ptcp("0.0.0.0:6653".parse().unwrap()))
+            Ok(OfpListen::Ptcp("127.0.0.1:6653".parse().unwrap()))
         );
+        assert!(parse_listen("ptcp:6653").unwrap().is_loopback());
+        assert!(parse_listen("ptcp:6653:[::1]").unwrap().is_loopback());
+        assert!(!parse_listen("ptcp:6653:0.0.0.0").unwrap().is_loopback());
         assert_eq!(
             parse_listen("ptcp:6653:[::1]").unwrap().to_string(),
             "ptcp:6653:::1"

@@ -448,13 +448,14 @@ fn openflow_lines(o: &mut String, of: &Value) {
         let _ = writeln!(
             o,
             "        packet_in: {} sent, {} undelivered, {} send errors; packet_out: {} sent, {} refused; \
-             {} async messages dropped (slow connections)",
+             {} async messages dropped (slow connections), {} connections refused",
             num(p, "packet_in_sent"),
             num(p, "packet_in_undelivered"),
             num(p, "packet_in_send_errors"),
             num(p, "packet_out_sent"),
             num(p, "packet_out_refused"),
-            num(p, "async_dropped")
+            num(p, "async_dropped"),
+            num(p, "connections_refused")
         );
     }
 }
@@ -668,7 +669,8 @@ pmd thread 1 core 1:
             ],
             "packet_io": {"packet_in_sent": 5, "packet_in_undelivered": 1,
                           "packet_in_send_errors": 0, "packet_out_sent": 7,
-                          "packet_out_refused": 2, "async_dropped": 4}
+                          "packet_out_refused": 2, "async_dropped": 4,
+                          "connections_refused": 1}
         });
         let mut o = String::new();
         openflow_lines(&mut o, &of);
@@ -677,7 +679,7 @@ pmd thread 1 core 1:
             "        fail_mode: secure
         Controller \"tcp:127.0.0.1:6653\": connected for 12s, admitted, role master, 2 connections
         Controller \"tcp:[::1]:6653\": backoff for 3s, 0 connections, last error: Connection refused
-        packet_in: 5 sent, 1 undelivered, 0 send errors; packet_out: 7 sent, 2 refused; 4 async messages dropped (slow connections)
+        packet_in: 5 sent, 1 undelivered, 0 send errors; packet_out: 7 sent, 2 refused; 4 async messages dropped (slow connections), 1 connections refused
 "
         );
         let mut o = String::new();

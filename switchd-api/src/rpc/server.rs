@@ -18,7 +18,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -99,6 +99,15 @@ pub struct RpcServer {
 impl RpcServer {
     /// Bind `path` (mode 0600) and start serving `handler`.
     pub fn bind(path: &Path, handler: Arc<dyn RpcHandler>) -> Result<RpcServer, RpcServerError> {
+        Self::bind_shared(path, handler, None)
+    }
+
+    /// [`RpcServer::bind`], with the socket open to group `gid` too (mode 0660) when given.
+    pub fn bind_shared(
+        path: &Path,
+        handler: Arc<dyn RpcHandler>,
+        gid: Option<u32>,
+    ) -> Result<RpcServer, RpcServerError> {
         clear_stale(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -114,9 +123,8 @@ impl RpcServer {
             path: path.to_path_buf(),
             source,
         };
-        let listener = UnixListener::bind(path).map_err(bind_err)?;
-        let meta = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .and_then(|()| std::fs::metadata(path));
+        let listener = crate::sockfile::bind_private(path, gid).map_err(bind_err)?;
+        let meta = std::fs::metadata(path);
         let meta = match meta {
             Ok(m) => m,
             Err(e) => {

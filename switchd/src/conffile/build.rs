@@ -111,7 +111,7 @@ pub(super) fn parse_with_cores(
     }
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e, true))?;
     let switch = build_switch(&src, raw.switch.unwrap_or_default(), cores)?;
-    let bridges = build_bridges(&src, &raw.bridge, &switch.rundir)?;
+    let bridges = build_bridges(&src, &raw.bridge, &switch)?;
     Ok(SwitchConfig {
         path: path.to_path_buf(),
         switch,
@@ -267,6 +267,14 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
         .dpdk_eal_args
         .map(|a| a.into_inner())
         .unwrap_or_default();
+    let socket_group = match &raw.socket_group {
+        None => None,
+        Some(g) => {
+            crate::access::group_id(g.get_ref())
+                .map_err(|e| src.err(g.span(), "switch.socket_group", e))?;
+            Some(g.get_ref().clone())
+        }
+    };
     Ok(SwitchSection {
         rundir,
         pmd_cores,
@@ -275,6 +283,8 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
         stats_interval_ms,
         pmd_sleep_max_us,
         dpdk_eal_args,
+        remote_openflow: raw.remote_openflow.map(|v| *v.get_ref()).unwrap_or(false),
+        socket_group,
     })
 }
 
@@ -357,8 +367,9 @@ struct Seen {
 fn build_bridges(
     src: &Src,
     raw: &[Spanned<RawBridge>],
-    rundir: &Path,
+    switch: &SwitchSection,
 ) -> Result<Vec<BridgeConfig>, ConfigError> {
+    let (rundir, remote_openflow) = (switch.rundir.as_path(), switch.remote_openflow);
     // Explicit datapath ids first, so auto-assigned ones avoid them.
     let mut dpid_line: HashMap<u64, usize> = HashMap::new();
     let mut explicit: Vec<Option<u64>> = Vec::new();
@@ -418,7 +429,18 @@ fn build_bridges(
         let mut ofp_listen = Vec::new();
         for (j, t) in b.ofp_listen.iter().enumerate() {
             let field = format!("{prefix}.ofp_listen[{j}]");
-            ofp_listen.push(parse_listen(t.get_ref()).map_err(|e| src.err(t.span(), &field, e))?);
+            let l = parse_listen(t.get_ref()).map_err(|e| src.err(t.span(), &field, e))?;
+            if !l.is_loopback() && !remote_openflow {
+                return Err(src.err(
+                    t.span(),
+                    &field,
+                    format!(
+                        "{l} is not a loopback address: without TLS anyone who reaches it can \
+                         rewrite the flow tables; set [switch] remote_openflow = true to allow it"
+                    ),
+                ));
+            }
+            ofp_listen.push(l);
         }
         let controllers = build_controllers(src, b, &prefix)?;
         let fail_mode = match &b.fail_mode {

@@ -86,6 +86,8 @@ pub fn defaults() -> SwitchConfig {
             stats_interval_ms: 0,
             pmd_sleep_max_us: 0,
             dpdk_eal_args: Vec::new(),
+            remote_openflow: false,
+            socket_group: None,
         },
         bridges: Vec::new(),
     }

@@ -34,6 +34,8 @@ pub(super) struct RawSwitch {
     pub stats_interval_ms: Option<Spanned<i64>>,
     pub pmd_sleep_max_us: Option<Spanned<i64>>,
     pub dpdk_eal_args: Option<Spanned<Vec<String>>>,
+    pub remote_openflow: Option<Spanned<bool>>,
+    pub socket_group: Option<Spanned<String>>,
 }
 
 /// One `[[bridge]]`.

@@ -84,6 +84,8 @@ fn full_config_is_typed() {
             stats_interval_ms: 500,
             pmd_sleep_max_us: 250,
             dpdk_eal_args: Vec::new(),
+            remote_openflow: false,
+            socket_group: None,
         }
     );
     assert_eq!(
@@ -197,7 +199,7 @@ fn unknown_keys_are_rejected_with_their_path() {
     assert_eq!(
         err("[switch]\nmtu = 1500\nmtus = 1\n"),
         "switch.toml:3: switch.mtus: unknown field `mtus`, expected one of `rundir`, `pmd_cores`, \
-         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`, `dpdk_eal_args`"
+         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`, `dpdk_eal_args`, `remote_openflow`, `socket_group`"
     );
     let e = err(FULL);
     assert!(

@@ -144,7 +144,13 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
             refuse_bridge(&e, &prs, &ifaces, &mut seen_ifaces, &mut out);
             continue;
         }
-        let mut bc = bridge(b, &bname, &ctls, &mut out.warnings);
+        let mut bc = bridge(
+            b,
+            &bname,
+            &ctls,
+            ctx.switch.remote_openflow,
+            &mut out.warnings,
+        );
         for p in prs {
             let pname = name_of(p);
             let members = members(p, &ifaces);
@@ -215,6 +221,7 @@ fn bridge(
     b: &Row,
     name: &str,
     ctls: &BTreeMap<&str, &Row>,
+    remote_openflow: bool,
     warnings: &mut Vec<String>,
 ) -> BridgeConfig {
     let oc = datum::str_map(col(b, "other_config"));
@@ -277,6 +284,11 @@ fn bridge(
     for t in targets {
         if t.starts_with("ptcp:") {
             match parse_listen(t) {
+                Ok(l) if !l.is_loopback() && !remote_openflow => warnings.push(format!(
+                    "bridge {name}: controller {t}: not a loopback address; without TLS anyone \
+                     who reaches it could rewrite the flow tables (set [switch] remote_openflow \
+                     = true in --config to allow it); not listening"
+                )),
                 Ok(l) if !ofp_listen.contains(&l) => ofp_listen.push(l),
                 Ok(_) => {}
                 Err(e) => warnings.push(format!("bridge {name}: controller {t}: {e}")),
@@ -844,5 +856,36 @@ mod tests {
         let plain = desired(&db(&[], json!({"name": "br0"})), &ctx());
         assert_eq!(plain.config.bridges[0].datapath_id, default_dpid("br0"));
         assert!(default_dpid("br0") != default_dpid("br1"));
+    }
+
+    #[test]
+    fn ptcp_listeners_stay_on_loopback_unless_allowed() {
+        let t = json!({
+            "Open_vSwitch": {"root": {"new": {"bridges": ["uuid", "b0"], "next_cfg": 1}}},
+            "Bridge": {"b0": {"new": {"name": "br0",
+                "controller": ["set", [["uuid", "c0"], ["uuid", "c1"]]]}}},
+            "Controller": {"c0": {"new": {"target": "ptcp:6653"}},
+                           "c1": {"new": {"target": "ptcp:6654:0.0.0.0"}}},
+        });
+        let mut r = Replica::default();
+        r.apply(&TableUpdates::from_update(&t).unwrap()).unwrap();
+        let d = desired(&r, &ctx());
+        let listen: Vec<String> = d.config.bridges[0]
+            .ofp_listen
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(listen, ["ptcp:6653:127.0.0.1"]);
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("ptcp:6654:0.0.0.0") && w.contains("loopback")),
+            "{:?}",
+            d.warnings
+        );
+        let mut allowed = ctx();
+        allowed.switch.remote_openflow = true;
+        let d = desired(&r, &allowed);
+        assert_eq!(d.config.bridges[0].ofp_listen.len(), 2);
     }
 }

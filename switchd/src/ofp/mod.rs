@@ -30,6 +30,7 @@ mod conn;
 mod flows;
 mod groups;
 mod hub;
+mod limits;
 mod meters;
 mod outbox;
 mod packet_io;
@@ -42,13 +43,15 @@ pub use packet_io::{PacketIoCounts, PacketIoStats};
 use datapath::bridge::Bridge;
 use datapath::config::{BridgeConfig, OfpListen};
 use datapath::switch::{BridgeEvents, BridgeRuntime, PreparedBridge, Switch};
+pub use limits::raise_nofile;
+use limits::{RateLog, Reserve, MAX_CONNECTIONS};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -182,6 +185,8 @@ pub struct OfpServer {
 
 struct Inner {
     rundir: PathBuf,
+    /// The group the management sockets are shared with (see `crate::access`).
+    gid: Option<u32>,
     timing: ControllerTiming,
     /// Set when the whole server stops.
     stop: Arc<AtomicBool>,
@@ -247,8 +252,16 @@ impl OfpServer {
     /// registers itself with the switch, so bridges added or re-configured later get their
     /// listeners too.
     pub fn start_with(sw: &Arc<Switch>, timing: ControllerTiming) -> Result<OfpServer, OfpError> {
+        let gid =
+            crate::access::socket_gid(sw.config.switch.socket_group.as_deref()).map_err(|e| {
+                OfpError::Bind {
+                    target: "socket_group".into(),
+                    source: io::Error::other(e),
+                }
+            })?;
         let inner = Arc::new(Inner {
             rundir: sw.config.switch.rundir.clone(),
+            gid,
             timing,
             stop: Arc::new(AtomicBool::new(false)),
             bridges: Arc::new(Mutex::new(HashMap::new())),
@@ -325,11 +338,18 @@ impl Inner {
         };
         std::fs::create_dir_all(&self.rundir).map_err(bind_err)?;
         clear_stale(&path)?;
-        let l = UnixListener::bind(&path).map_err(bind_err)?;
+        let l = switchd_api::sockfile::bind_private(&path, self.gid).map_err(bind_err)?;
         bound.sockets.push(path.clone());
         bound.listeners.push(Listener::Unix(l));
         for target in &cfg.ofp_listen {
             let OfpListen::Ptcp(addr) = target;
+            if !target.is_loopback() {
+                eprintln!(
+                    "dvs-switchd: warning: bridge {}: OpenFlow listener {target} is reachable from \
+                     the network without TLS: whoever reaches it can rewrite the flow tables",
+                    cfg.name
+                );
+            }
             let l = TcpListener::bind(addr).map_err(|source| OfpError::Bind {
                 target: target.to_string(),
                 source,
@@ -500,6 +520,9 @@ impl PreparedBridge for Bound {
 }
 
 fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<JoinHandle<()>>>>) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let (reserve, errors, refusals) = (Reserve::new(), RateLog::default(), RateLog::default());
+    let name = hub.bridge.name.clone();
     while !stop.stopped() {
         let sock = match l.accept() {
             Ok(s) => s,
@@ -507,26 +530,53 @@ fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<Joi
                 std::thread::sleep(ACCEPT_POLL);
                 continue;
             }
+            Err(e) if limits::out_of_descriptors(&e) => {
+                // Take the waiting connection off the queue with the spare descriptor, and
+                // close it: the peer learns at once, and the loop does not spin on it.
+                reserve.with_spare(|| drop(l.accept()));
+                bump(&hub.packet_io.connections_refused);
+                errors.log(|| format!("ofp accept on {name}: {e}: connection closed"));
+                std::thread::sleep(ACCEPT_POLL);
+                continue;
+            }
             Err(e) => {
-                eprintln!("dvs-switchd: ofp accept on {}: {e}", hub.bridge.name);
+                errors.log(|| format!("ofp accept on {name}: {e}"));
                 std::thread::sleep(ACCEPT_POLL);
                 continue;
             }
         };
+        if live.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+            drop(sock);
+            bump(&hub.packet_io.connections_refused);
+            refusals.log(|| {
+                format!("bridge {name}: {MAX_CONNECTIONS} OpenFlow connections on one listener already; refused one")
+            });
+            continue;
+        }
         if sock.prepare().is_err() {
             continue;
         }
         let hub = hub.clone();
+        live.fetch_add(1, Ordering::Relaxed);
+        let held = live.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("ofp-conn-{}", hub.bridge.name))
             .spawn(move || {
                 let _ = conn::serve(hub, sock, conn::Origin::Passive);
+                held.fetch_sub(1, Ordering::Relaxed);
             });
         let mut list = conns.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|h| !h.is_finished());
         match spawned {
             Ok(h) => list.push(h),
-            Err(e) => eprintln!("dvs-switchd: ofp connection thread: {e}"),
+            Err(e) => {
+                live.fetch_sub(1, Ordering::Relaxed);
+                errors.log(|| format!("ofp connection thread: {e}"));
+            }
         }
     }
+}
+
+fn bump(c: &std::sync::atomic::AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }

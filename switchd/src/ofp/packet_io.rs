@@ -90,6 +90,9 @@ pub struct PacketIoStats {
     /// Asynchronous messages (PACKET_IN, FLOW_REMOVED, PORT_STATUS) dropped because a
     /// connection's outgoing queue was full (a peer that does not read fast enough).
     pub async_dropped: AtomicU64,
+    /// Connections closed as soon as accepted: the listener had its maximum, or the process
+    /// was out of descriptors.
+    pub connections_refused: AtomicU64,
     /// PACKET_OUTs handed to PMD 0 and acknowledged.
     pub packet_out_sent: AtomicU64,
     /// PACKET_OUTs answered with an ERROR.
@@ -107,6 +110,8 @@ pub struct PacketIoCounts {
     pub packet_in_send_errors: u64,
     /// See [`PacketIoStats::async_dropped`].
     pub async_dropped: u64,
+    /// See [`PacketIoStats::connections_refused`].
+    pub connections_refused: u64,
     /// See [`PacketIoStats::packet_out_sent`].
     pub packet_out_sent: u64,
     /// See [`PacketIoStats::packet_out_refused`].
@@ -122,6 +127,7 @@ impl PacketIoStats {
             packet_in_undelivered: l(&self.packet_in_undelivered),
             packet_in_send_errors: l(&self.packet_in_send_errors),
             async_dropped: l(&self.async_dropped),
+            connections_refused: l(&self.connections_refused),
             packet_out_sent: l(&self.packet_out_sent),
             packet_out_refused: l(&self.packet_out_refused),
         }
