@@ -26,7 +26,7 @@ mod events;
 mod live;
 use ::vhost::{Role, VhostConfig};
 use arc_swap::ArcSwap;
-pub use bridges::{BridgeRuntime, NewBridge, PreparedBridge};
+pub use bridges::{new_bridge, BridgeRuntime, NewBridge, PreparedBridge};
 pub use events::{BridgeEvents, PortChange, Quiet, Served};
 pub use live::NewPort;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -57,8 +57,9 @@ pub struct NewBridge {
 
 /// Build bridge number `bidx` of `b` with members `list`: its MAC table, then the default flow
 /// (not in secure mode) and the static flows, as one all-or-nothing batch through the same path
-/// as FLOW_MOD and `dvsctl switch add-flow`.
-pub(super) fn new_bridge(
+/// as FLOW_MOD and `dvsctl switch add-flow`. Front ends call it without members to check a
+/// configuration the way startup will (`dvs-switchd --check`).
+pub fn new_bridge(
     bidx: usize,
     b: &BridgeConfig,
     list: Vec<BridgePort>,

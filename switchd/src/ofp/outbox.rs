@@ -35,6 +35,8 @@ struct State {
     /// Nothing more is queued; the writer ends once the queue is empty.
     draining: bool,
     closed: bool,
+    /// Someone (the writer thread, or a sender writing directly) is writing to the socket.
+    writing: bool,
 }
 
 /// A connection's outgoing queue.
@@ -46,6 +48,8 @@ pub struct Outbox {
     room: Condvar,
     /// Asynchronous messages dropped because the queue was full.
     dropped: AtomicU64,
+    /// The stream; written by whoever set `writing`.
+    sock: Mutex<Sock>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -64,15 +68,19 @@ impl Outbox {
             ready: Condvar::new(),
             room: Condvar::new(),
             dropped: AtomicU64::new(0),
+            sock: Mutex::new(sock),
         });
         let writer = ob.clone();
         let h = std::thread::Builder::new()
             .name(format!("ofp-tx-{name}"))
-            .spawn(move || writer.run(sock))?;
+            .spawn(move || writer.run())?;
         Ok((ob, h))
     }
 
-    /// Queue `bytes` (whole messages), waiting for room; fails once the outbox is closed.
+    /// Queue `bytes` (whole messages), waiting for room; fails once the outbox is closed. When
+    /// nothing is queued or being written, the caller writes them itself (a reply then costs
+    /// no hand-over to the writer thread; only the connection's own thread sends this way, so
+    /// only it can block on its socket).
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         let mut s = lock(&self.state);
         while !s.closed && s.bytes > 0 && s.bytes + bytes.len() > REPLY_LIMIT {
@@ -80,6 +88,13 @@ impl Outbox {
         }
         if s.closed {
             return Err(closed());
+        }
+        if !s.writing && s.queue.is_empty() {
+            s.writing = true;
+            drop(s);
+            let ok = self.sock_lock().write_all(bytes).is_ok();
+            self.wrote(0, ok);
+            return if ok { Ok(()) } else { Err(closed()) };
         }
         s.bytes += bytes.len();
         s.queue.push_back(bytes.to_vec());
@@ -123,12 +138,32 @@ impl Outbox {
         self.room.notify_all();
     }
 
-    fn run(&self, mut sock: Sock) {
+    fn sock_lock(&self) -> MutexGuard<'_, Sock> {
+        self.sock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A write of `n` queued bytes (0 for a direct one) ended, well or not.
+    fn wrote(&self, n: usize, ok: bool) {
+        let mut s = lock(&self.state);
+        s.writing = false;
+        s.bytes = s.bytes.saturating_sub(n);
+        if !ok {
+            // The stream may hold part of a message: it is unusable. The connection's thread
+            // sees the shutdown and ends the connection.
+            s.closed = true;
+            self.sock_lock().shutdown();
+        }
+        drop(s);
+        self.room.notify_all();
+        self.ready.notify_all();
+    }
+
+    fn run(&self) {
         let mut chunk = Vec::with_capacity(WRITE_CHUNK);
         loop {
             {
                 let mut s = lock(&self.state);
-                while !s.closed && !s.draining && s.queue.is_empty() {
+                while !s.closed && (s.writing || (!s.draining && s.queue.is_empty())) {
                     s = self.ready.wait(s).unwrap_or_else(|e| e.into_inner());
                 }
                 if s.closed || s.queue.is_empty() {
@@ -145,18 +180,11 @@ impl Outbox {
                     chunk.extend_from_slice(m);
                     s.queue.pop_front();
                 }
+                s.writing = true;
             }
-            let ok = sock.write_all(&chunk).is_ok();
-            let mut s = lock(&self.state);
-            s.bytes = s.bytes.saturating_sub(chunk.len());
-            self.room.notify_all();
+            let ok = self.sock_lock().write_all(&chunk).is_ok();
+            self.wrote(chunk.len(), ok);
             if !ok {
-                // The stream may hold part of a message: it is unusable. The connection's
-                // thread sees the shutdown and ends the connection.
-                s.closed = true;
-                drop(s);
-                self.room.notify_all();
-                sock.shutdown();
                 break;
             }
         }
