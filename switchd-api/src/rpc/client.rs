@@ -90,6 +90,17 @@ impl RpcClient {
             .writer
             .write_all(&line)
             .and_then(|()| self.writer.flush());
+        // A server that refuses the request before reading all of it (one over MAX_REQUEST)
+        // answers, then closes: the write fails, but its answer is there to read.
+        let refused_early = matches!(
+            &sent,
+            Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset)
+        );
+        if refused_early {
+            if let Some(answer) = self.answer_after_close() {
+                return answer;
+            }
+        }
         if let Err(e) = sent {
             return Err(match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
@@ -117,6 +128,15 @@ impl RpcClient {
             }
         }
         parse_response(&resp, id)
+    }
+
+    /// The answer the server sent before it closed the connection, if it sent one.
+    fn answer_after_close(&mut self) -> Option<Result<Value, RpcClientError>> {
+        let mut resp = String::new();
+        match self.reader.read_line(&mut resp) {
+            Ok(n) if n > 0 => Some(parse_response(&resp, self.next_id - 1)),
+            _ => None,
+        }
     }
 }
 

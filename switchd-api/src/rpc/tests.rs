@@ -187,6 +187,23 @@ fn oversized_request_is_rejected() {
 }
 
 #[test]
+fn the_client_reports_why_an_oversized_call_was_refused() {
+    let dir = temp_dir("bigcall");
+    let sock = dir.join("s.sock");
+    let server = RpcServer::bind(&sock, Arc::new(Toy::default())).unwrap();
+    let mut c = RpcClient::connect(&sock).unwrap();
+    let huge = "x".repeat(MAX_REQUEST * 2);
+    match c.call("add", json!({"a": huge})) {
+        Err(RpcClientError::Rpc(e)) => {
+            assert_eq!(e.code, INVALID_REQUEST);
+            assert!(e.message.contains("request longer than"), "{e:?}");
+        }
+        other => panic!("expected the server's refusal, got {other:?}"),
+    }
+    server.shutdown();
+}
+
+#[test]
 fn stale_socket_is_replaced_but_live_one_is_refused() {
     let dir = temp_dir("stale");
     let sock = dir.join("s.sock");
