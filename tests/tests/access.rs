@@ -54,6 +54,19 @@ fn as_nobody(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `dvsctl switch show` on `sw`'s control socket, run as nobody.
+fn dvsctl_show_as_nobody(sw: &Switchd) -> (bool, String) {
+    let dvsctl = dvsctl_for_nobody(sw);
+    let sock = sw.socket.display().to_string();
+    as_nobody(&[
+        dvsctl.to_str().unwrap(),
+        "--socket",
+        &sock,
+        "switch",
+        "show",
+    ])
+}
+
 fn ofctl_available() -> bool {
     Command::new("ovs-ofctl")
         .arg("--version")
@@ -80,15 +93,7 @@ fn sockets_are_private_even_under_umask_000() {
         "actions=drop",
     ]);
     assert!(!ok && out.contains("Permission denied"), "{out}");
-    let dvsctl = dvsctl_for_nobody(&sw);
-    let sock = sw.socket.display().to_string();
-    let (ok, out) = as_nobody(&[
-        dvsctl.to_str().unwrap(),
-        "--socket",
-        &sock,
-        "switch",
-        "show",
-    ]);
+    let (ok, out) = dvsctl_show_as_nobody(&sw);
     assert!(
         !ok && out.to_lowercase().contains("permission denied"),
         "{out}"
@@ -118,15 +123,7 @@ fn the_socket_group_lets_its_members_in() {
     let target = format!("unix:{}", mgmt.display());
     let (ok, out) = as_nobody(&["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", &target]);
     assert!(ok && out.contains("actions=NORMAL"), "{out}");
-    let dvsctl = dvsctl_for_nobody(&sw);
-    let sock = sw.socket.display().to_string();
-    let (ok, out) = as_nobody(&[
-        dvsctl.to_str().unwrap(),
-        "--socket",
-        &sock,
-        "switch",
-        "show",
-    ]);
+    let (ok, out) = dvsctl_show_as_nobody(&sw);
     assert!(ok && out.contains("br0"), "{out}");
 }
 
