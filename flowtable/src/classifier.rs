@@ -450,6 +450,15 @@ impl<T> Classifier<T> {
         self.rules.get(slot as usize)?.as_ref().map(|r| &r.data)
     }
 
+    /// A rule's (value, mask, priority).
+    pub fn key_of(&self, id: RuleId) -> Option<(&FlowKey, &FlowKey, u16)> {
+        let slot = *self.index.get(&id)?;
+        self.rules
+            .get(slot as usize)?
+            .as_ref()
+            .map(|r| (&r.value, &r.mask, r.priority))
+    }
+
     /// Mutable data of a rule.
     pub fn get_mut(&mut self, id: RuleId) -> Option<&mut T> {
         let slot = *self.index.get(&id)?;

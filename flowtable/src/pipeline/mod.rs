@@ -1,18 +1,18 @@
 //! The OpenFlow 1.3 multi-table pipeline: flow entries, their counters, flow-mod semantics
 //! (add / modify / delete, strict and not), timeouts, and the lookup that walks the tables.
 //!
-//! A [`Pipeline`] is a value, not a service: the datapath keeps the live one behind an `Arc`,
-//! clones it to apply a change and publishes the clone atomically, so lookups never take a lock
-//! and never see a half-applied flow-mod. Two things must survive that clone-and-swap and are
-//! therefore shared through `Arc`s instead of copied: each rule's [`RuleStats`] (so packets counted
-//! against the old snapshot, or later by a cache hit, still land on the rule) and the per-table
-//! lookup/match counters. Everything else (the classifiers, the rule index) is copied, which costs
-//! O(rules) per change: cheap next to the revalidation a change triggers anyway.
+//! A [`Pipeline`] is a value, not a service: the datapath keeps the live one behind an `Arc`
+//! and publishes a changed copy atomically, so lookups never take a lock and never see a
+//! half-applied flow-mod. Two things are shared through `Arc`s between copies instead of copied:
+//! each rule's [`RuleStats`] (so packets counted against an old snapshot, or later by a cache
+//! hit, still land on the rule) and the per-table lookup/match counters. A copy need not be made
+//! per change: an edit can record a [`Journal`] (see `journal`) that brings another copy up to
+//! date in proportion to the rules it touched, which is how the datapath edits its tables.
 //!
-//! Each table is a [`Classifier`] of `Arc<FlowEntry>` plus a hash index keyed by the compiled
-//! (value, mask, priority), which makes "replace the identical rule" on add and strict
-//! modify/delete O(1) instead of a scan. The lookup itself lives in `exec`; its
-//! `generation` counter tells caches when their entries may be stale.
+//! Each table is a [`Classifier`] of `Arc<FlowEntry>` plus an index from the compiled (value,
+//! mask, priority) to the rule, by a seeded 64-bit hash, which makes "replace the identical
+//! rule" on add and strict modify/delete O(1) instead of a scan. The lookup itself lives in
+//! `exec`; its `generation` counter tells caches when their entries may be stale.
 
 mod exec;
 mod journal;
@@ -26,6 +26,7 @@ use crate::action::{Action, Instructions};
 use crate::classifier::{Classifier, IdHasher, RuleId};
 use crate::key::FlowKey;
 use crate::matches::{Match, MatchError};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -322,11 +323,11 @@ struct RuleKey {
     priority: u16,
 }
 
-/// A multiply-xorshift over the key's words, seeded once per process, fed to the index's
-/// pass-through hasher. The derived `Hash` through SipHash cost a fifth of the time of
-/// programming 100k flows; the seed keeps the hash from being predictable to a controller.
-impl std::hash::Hash for RuleKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+impl RuleKey {
+    /// A multiply-xorshift over the key's words, seeded once per process: the index's key.
+    /// (The derived `Hash` through SipHash cost a fifth of the time of programming 100k flows;
+    /// the seed keeps the hash from being predictable to a controller.)
+    fn hash64(&self) -> u64 {
         static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         let seed = *SEED.get_or_init(|| {
             use std::hash::{BuildHasher, Hasher};
@@ -344,7 +345,7 @@ impl std::hash::Hash for RuleKey {
                 h = mix(mix(h, *v), *m);
             }
         }
-        state.write_u64(h);
+        h
     }
 }
 
@@ -359,38 +360,82 @@ impl RuleKey {
     }
 }
 
+/// The rules whose keys share one 64-bit hash: almost always exactly one.
+#[derive(Clone)]
+enum Ids {
+    One(RuleId),
+    Many(Vec<RuleId>),
+}
+
+/// A table: its classifier, and an index from each rule's key (by hash; the classifier holds
+/// the key itself, so the index costs 16 bytes a rule rather than a second copy of the key).
 #[derive(Clone, Default)]
 struct Table {
     cls: Classifier<Arc<FlowEntry>>,
-    index: HashMap<RuleKey, RuleId, BuildHasherDefault<IdHasher>>,
+    index: HashMap<u64, Ids, BuildHasherDefault<IdHasher>>,
 }
 
 impl Table {
+    /// The rule under `key`.
+    fn find(&self, key: &RuleKey) -> Option<RuleId> {
+        let is = |id: &RuleId| {
+            self.cls
+                .key_of(*id)
+                .is_some_and(|(v, m, p)| p == key.priority && *v == key.value && *m == key.mask)
+        };
+        match self.index.get(&key.hash64())? {
+            Ids::One(id) => is(id).then_some(*id),
+            Ids::Many(ids) => ids.iter().copied().find(|id| is(id)),
+        }
+    }
+
     /// Put `entry` under `key`, returning the rule it replaces.
     fn put(&mut self, key: RuleKey, entry: Arc<FlowEntry>) -> Option<Arc<FlowEntry>> {
         let old = self.take(&key);
         let id = self.cls.insert(key.value, key.mask, key.priority, entry);
-        self.index.insert(key, id);
+        match self.index.entry(key.hash64()) {
+            Entry::Vacant(e) => {
+                e.insert(Ids::One(id));
+            }
+            Entry::Occupied(mut e) => match e.get_mut() {
+                Ids::One(first) => {
+                    let first = *first;
+                    e.insert(Ids::Many(vec![first, id]));
+                }
+                Ids::Many(ids) => ids.push(id),
+            },
+        }
         old
     }
 
     /// Take out the rule under `key`.
     fn take(&mut self, key: &RuleKey) -> Option<Arc<FlowEntry>> {
-        let id = self.index.remove(key)?;
+        let id = self.find(key)?;
+        let h = key.hash64();
+        let gone = match self.index.get_mut(&h) {
+            Some(Ids::Many(ids)) => {
+                ids.retain(|i| *i != id);
+                ids.is_empty()
+            }
+            _ => true,
+        };
+        if gone {
+            self.index.remove(&h);
+        }
         self.cls.remove(id)
     }
 
     /// Replace the rule under `key` with `new`, returning the old one (nothing when there is
     /// no such rule).
     fn swap(&mut self, key: &RuleKey, new: Arc<FlowEntry>) -> Option<Arc<FlowEntry>> {
-        let id = *self.index.get(key)?;
+        let id = self.find(key)?;
         let slot = self.cls.get_mut(id)?;
         Some(std::mem::replace(slot, new))
     }
 
     /// The rule under `key`.
     fn get(&self, key: &RuleKey) -> Option<&Arc<FlowEntry>> {
-        self.cls.get(*self.index.get(key)?)
+        self.cls.get(self.find(key)?)
     }
 }
 
@@ -493,10 +538,14 @@ impl Pipeline {
         let key = RuleKey::new(&e.m, e.priority);
         let table = &mut self.tables[t];
         if e.flags & OFPFF_CHECK_OVERLAP != 0 {
-            let clash = table
-                .index
-                .keys()
-                .any(|k| k.priority == e.priority && overlaps(k, &key.value, &key.mask));
+            let clash = table.cls.iter().any(|(_, v, m, p, _)| {
+                let k = RuleKey {
+                    value: *v,
+                    mask: *m,
+                    priority: p,
+                };
+                p == e.priority && overlaps(&k, &key.value, &key.mask)
+            });
             if clash {
                 return Err(PipelineError::Overlap {
                     table: e.table,
@@ -527,7 +576,7 @@ impl Pipeline {
         for t in range {
             let table = &self.tables[t];
             if strict {
-                let Some(&id) = table.index.get(&want) else {
+                let Some(id) = table.find(&want) else {
                     continue;
                 };
                 if table.cls.get(id).is_some_and(|e| filter.accepts_entry(e)) {
