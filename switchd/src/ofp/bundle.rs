@@ -71,16 +71,17 @@ impl From<u16> for Refused {
     }
 }
 
-/// One message kept in a bundle.
+/// Where a kept message came from, for its ERROR if the commit fails on it.
 struct Kept {
     xid: u32,
     raw: Vec<u8>,
-    req: FlowModRequest,
 }
 
 struct Bundle {
     flags: u16,
     closed: bool,
+    /// The requests, in order, and parallel to them where each came from.
+    reqs: Vec<FlowModRequest>,
     msgs: Vec<Kept>,
 }
 
@@ -170,6 +171,7 @@ impl Bundles {
                     Bundle {
                         flags,
                         closed: false,
+                        reqs: Vec::new(),
                         msgs: Vec::new(),
                     },
                 );
@@ -228,6 +230,7 @@ impl Bundles {
         let b = self.open.entry(id).or_insert(Bundle {
             flags,
             closed: false,
+            reqs: Vec::new(),
             msgs: Vec::new(),
         });
         if b.closed {
@@ -246,10 +249,10 @@ impl Bundles {
             Ok(_) => return Err(Refused::Bundle(code::MSG_UNSUP)),
             Err(e) => return Err(Refused::Message(e.to_error_msg(inner))),
         };
+        b.reqs.push(req);
         b.msgs.push(Kept {
             xid,
-            raw: inner.to_vec(),
-            req,
+            raw: inner[..inner.len().min(ERROR_DATA_LEN)].to_vec(),
         });
         Ok(())
     }
@@ -257,8 +260,7 @@ impl Bundles {
 
 /// Apply bundle `b` all or nothing and say how it went.
 fn commit(hub: &Hub, xid: u32, id: u32, flags: u16, b: Bundle, raw: &[u8]) -> Vec<(u32, Message)> {
-    let reqs: Vec<FlowModRequest> = b.msgs.iter().map(|k| k.req.clone()).collect();
-    match flowmod::apply_batch(&hub.bridge, &reqs) {
+    match flowmod::apply_batch(&hub.bridge, &b.reqs) {
         Ok(applied) => {
             hub.flows_deleted(applied.removed);
             vec![(xid, control_reply(id, ctrl::COMMIT_REPLY, flags))]
