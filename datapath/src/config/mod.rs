@@ -13,7 +13,7 @@ mod vlanset;
 
 pub use backend::{Backend, VhostRole, XdpMode};
 pub use ofp::{
-    parse_controller, parse_fail_mode, parse_listen, FailMode, OfpController, OfpListen,
+    parse_controller, parse_fail_mode, parse_listen, FailMode, OfpController, OfpListen, SslFiles,
     DEFAULT_CONTROLLER_PORT,
 };
 pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
@@ -120,8 +120,14 @@ pub struct SwitchSection {
     pub pmd_sleep_max_us: u64,
     /// DPDK EAL arguments (used only when a `dpdk` port exists; empty = the switch's defaults).
     pub dpdk_eal_args: Vec<String>,
-    /// OpenFlow listeners may bind non-loopback addresses (without TLS: logged as a warning).
+    /// Plain-TCP OpenFlow listeners (`ptcp:`) may bind non-loopback addresses (logged as a
+    /// warning; `pssl:` listeners need no such permission).
     pub remote_openflow: bool,
+    /// The switch's TLS key, certificate and CA certificate (`ssl_private_key`,
+    /// `ssl_certificate`, `ssl_ca_cert`; the database's `SSL` row), which `pssl:` listeners
+    /// and `ssl:` controllers use. Front ends attach them to those targets too
+    /// ([`OfpListen::with_ssl`]).
+    pub ssl: Option<SslFiles>,
     /// The group that may use the control and management sockets (mode 0660 instead of
     /// 0600), by name.
     pub socket_group: Option<String>,

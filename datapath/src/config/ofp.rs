@@ -1,23 +1,45 @@
 //! OpenFlow endpoints of a bridge in the OVS target syntax, so operators can copy them from
 //! `ovs-vsctl set-controller` habits:
 //!
-//! - `ofp_listen = ["ptcp:6653:127.0.0.1"]`: passive listeners. Only TCP is accepted here: the
-//!   per-bridge unix management socket (`<rundir>/<bridge>.mgmt`) always exists and needs no
-//!   configuration.
-//! - `controllers = ["tcp:127.0.0.1:6653"]`: controllers the switch connects to (and reconnects
-//!   to, see `ofp::active`). The host must be an IP literal (IPv6 in brackets, `tcp:[::1]:6653`):
-//!   resolving names would make the switch's behaviour depend on DNS at start and at every
-//!   reconnect, which OVS avoids too. The port defaults to 6653 (IANA's OpenFlow port), as
-//!   `tcp:IP` does in OVS.
+//! - `ofp_listen = ["ptcp:6653:127.0.0.1", "pssl:6653:0.0.0.0"]`: passive listeners, plain TCP
+//!   or TLS. The per-bridge unix management socket (`<rundir>/<bridge>.mgmt`) always exists and
+//!   needs no configuration.
+//! - `controllers = ["tcp:127.0.0.1:6653", "ssl:192.0.2.1:6653"]`: controllers the switch
+//!   connects to (and reconnects to, see `ofp::active`), plain or TLS. The host must be an IP
+//!   literal (IPv6 in brackets, `tcp:[::1]:6653`): resolving names would make the switch's
+//!   behaviour depend on DNS at start and at every reconnect, which OVS avoids too. The port
+//!   defaults to 6653 (IANA's OpenFlow port), as `tcp:IP` and `ssl:IP` do in OVS.
 //! - `fail_mode = "standalone" | "secure"`: what the bridge does while no controller is
 //!   connected (OVS's two modes, standalone by default).
+//!
+//! TLS endpoints (`pssl:`, `ssl:`) use the switch's private key, certificate and CA certificate
+//! ([`SslFiles`], OVS's `SSL` table), and verify the peer against that CA both ways. A target
+//! carries the files it uses: the parsers leave them out (they only read the target text) and
+//! the front end that knows them attaches them ([`OfpListen::with_ssl`],
+//! [`OfpController::with_ssl`]). So the OpenFlow server, which sees one bridge's configuration at
+//! a time, knows which files to load, and a change of files is a change of the bridge's OpenFlow
+//! settings (its listeners restart, as for any other). The engine only carries the paths; the
+//! daemon reads them.
 
 use serde::Serialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 
-/// The port a `tcp:` controller target without one connects to (IANA's OpenFlow port).
+/// The port a `tcp:` or `ssl:` controller target without one connects to (IANA's OpenFlow
+/// port).
 pub const DEFAULT_CONTROLLER_PORT: u16 = 6653;
+
+/// The files of the switch's TLS identity, as OVS's `SSL` table has them: all three PEM.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct SslFiles {
+    /// The switch's private key.
+    pub private_key: PathBuf,
+    /// The switch's certificate, optionally followed by intermediate CA certificates.
+    pub certificate: PathBuf,
+    /// The CA certificate(s) a peer's certificate must chain to.
+    pub ca_cert: PathBuf,
+}
 
 /// One passive OpenFlow endpoint (serialized in its target syntax).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,15 +48,38 @@ pub enum OfpListen {
     /// `ptcp:<port>[:<addr>]`: listen on TCP (on the loopback address when no address is
     /// given; see [`OfpListen::is_loopback`]).
     Ptcp(SocketAddr),
+    /// `pssl:<port>[:<addr>]`: listen on TLS (loopback without an address, like `ptcp:`); every
+    /// client must present a certificate signed by the CA. The files are `None` until a front
+    /// end attaches them ([`OfpListen::with_ssl`]).
+    Pssl(SocketAddr, Option<SslFiles>),
 }
 
 impl OfpListen {
-    /// True when only this host can connect. A listener on any other address lets whoever
-    /// reaches it rewrite the flow tables (there is no TLS yet), so front ends refuse one
-    /// unless `remote_openflow` is set.
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            OfpListen::Ptcp(a) | OfpListen::Pssl(a, _) => *a,
+        }
+    }
+
+    /// True when only this host can connect. A plain-TCP listener on any other address lets
+    /// whoever reaches it rewrite the flow tables, so front ends refuse one unless
+    /// `remote_openflow` is set; a TLS one admits only holders of a certificate from the CA.
     pub fn is_loopback(&self) -> bool {
-        let OfpListen::Ptcp(a) = self;
-        a.ip().is_loopback()
+        self.addr().ip().is_loopback()
+    }
+
+    /// True for a TLS listener (`pssl:`).
+    pub fn is_ssl(&self) -> bool {
+        matches!(self, OfpListen::Pssl(..))
+    }
+
+    /// The same target, with `files` attached when it is a TLS one.
+    pub fn with_ssl(self, files: &SslFiles) -> OfpListen {
+        match self {
+            OfpListen::Pssl(a, _) => OfpListen::Pssl(a, Some(files.clone())),
+            plain => plain,
+        }
     }
 }
 
@@ -48,15 +93,22 @@ impl fmt::Display for OfpListen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OfpListen::Ptcp(a) => write!(f, "ptcp:{}:{}", a.port(), a.ip()),
+            OfpListen::Pssl(a, _) => write!(f, "pssl:{}:{}", a.port(), a.ip()),
         }
     }
 }
 
-/// Parse one target; the error says what is wrong with it.
+/// Parse one target (the files of a `pssl:` one are left to the front end); the error says
+/// what is wrong with it.
 pub fn parse_listen(s: &str) -> Result<OfpListen, String> {
-    let Some(rest) = s.strip_prefix("ptcp:") else {
+    let (rest, ssl) = if let Some(r) = s.strip_prefix("ptcp:") {
+        (r, false)
+    } else if let Some(r) = s.strip_prefix("pssl:") {
+        (r, true)
+    } else {
         return Err(format!(
-            "unsupported OpenFlow listener \"{s}\" (expected ptcp:<port>[:<address>])"
+            "unsupported OpenFlow listener \"{s}\" (expected ptcp:<port>[:<address>] or \
+             pssl:<port>[:<address>])"
         ));
     };
     let (port, addr) = match rest.split_once(':') {
@@ -74,7 +126,12 @@ pub fn parse_listen(s: &str) -> Result<OfpListen, String> {
         addr.parse()
             .map_err(|_| format!("bad address \"{addr}\" in \"{s}\""))?
     };
-    Ok(OfpListen::Ptcp(SocketAddr::new(ip, port)))
+    let addr = SocketAddr::new(ip, port);
+    Ok(if ssl {
+        OfpListen::Pssl(addr, None)
+    } else {
+        OfpListen::Ptcp(addr)
+    })
 }
 
 /// One controller the switch connects to (serialized in its target syntax).
@@ -83,6 +140,32 @@ pub fn parse_listen(s: &str) -> Result<OfpListen, String> {
 pub enum OfpController {
     /// `tcp:<ip>[:<port>]` (IPv6 as `tcp:[<ip>][:<port>]`).
     Tcp(SocketAddr),
+    /// `ssl:<ip>[:<port>]`: TLS; the controller's certificate must be signed by the CA (its
+    /// names are not checked, as in OVS: the target is an address, not a name). The files are
+    /// `None` until a front end attaches them ([`OfpController::with_ssl`]).
+    Ssl(SocketAddr, Option<SslFiles>),
+}
+
+impl OfpController {
+    /// The address it connects to.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            OfpController::Tcp(a) | OfpController::Ssl(a, _) => *a,
+        }
+    }
+
+    /// True for a TLS controller (`ssl:`).
+    pub fn is_ssl(&self) -> bool {
+        matches!(self, OfpController::Ssl(..))
+    }
+
+    /// The same target, with `files` attached when it is a TLS one.
+    pub fn with_ssl(self, files: &SslFiles) -> OfpController {
+        match self {
+            OfpController::Ssl(a, _) => OfpController::Ssl(a, Some(files.clone())),
+            plain => plain,
+        }
+    }
 }
 
 impl From<OfpController> for String {
@@ -96,17 +179,25 @@ impl fmt::Display for OfpController {
         match self {
             // SocketAddr's Display already brackets IPv6 addresses.
             OfpController::Tcp(a) => write!(f, "tcp:{a}"),
+            OfpController::Ssl(a, _) => write!(f, "ssl:{a}"),
         }
     }
 }
 
-/// Parse one controller target; the error says what is wrong with it.
+/// Parse one controller target (the files of an `ssl:` one are left to the front end); the
+/// error says what is wrong with it.
 pub fn parse_controller(s: &str) -> Result<OfpController, String> {
-    let Some(rest) = s.strip_prefix("tcp:") else {
+    let (rest, ssl) = if let Some(r) = s.strip_prefix("tcp:") {
+        (r, false)
+    } else if let Some(r) = s.strip_prefix("ssl:") {
+        (r, true)
+    } else {
         return Err(format!(
-            "unsupported controller target \"{s}\" (expected tcp:<ip>[:<port>])"
+            "unsupported controller target \"{s}\" (expected tcp:<ip>[:<port>] or \
+             ssl:<ip>[:<port>])"
         ));
     };
+    let scheme = if ssl { "ssl" } else { "tcp" };
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let Some((ip, after)) = v6.split_once(']') else {
             return Err(format!("missing ']' in \"{s}\""));
@@ -129,7 +220,7 @@ pub fn parse_controller(s: &str) -> Result<OfpController, String> {
         };
         if host.contains(':') || port.is_some_and(|p| p.contains(':')) {
             return Err(format!(
-                "write an IPv6 controller address in brackets: tcp:[<ip>]:<port> (got \"{s}\")"
+                "write an IPv6 controller address in brackets: {scheme}:[<ip>]:<port> (got \"{s}\")"
             ));
         }
         let ip: Ipv4Addr = host.parse().map_err(|_| {
@@ -149,7 +240,12 @@ pub fn parse_controller(s: &str) -> Result<OfpController, String> {
             "controller address {host} in \"{s}\" cannot be connected to"
         ));
     }
-    Ok(OfpController::Tcp(SocketAddr::new(host, port)))
+    let addr = SocketAddr::new(host, port);
+    Ok(if ssl {
+        OfpController::Ssl(addr, None)
+    } else {
+        OfpController::Tcp(addr)
+    })
 }
 
 /// What a bridge with controllers does while none of them is connected.
@@ -243,7 +339,7 @@ mod tests {
         );
         let e = |s: &str| parse_controller(s).unwrap_err();
         assert!(e("ptcp:6653").contains("unsupported controller target"));
-        assert!(e("ssl:1.2.3.4:6653").contains("unsupported controller target"));
+        assert!(e("unix:/tmp/ctl.sock").contains("unsupported controller target"));
         assert!(e("tcp:ctl.example.com:6653").contains("bad address"));
         assert!(e("tcp:1.2.3.4:0").contains("bad port"));
         assert!(e("tcp:1.2.3.4:70000").contains("bad port"));
@@ -253,6 +349,74 @@ mod tests {
         assert!(e("tcp:[::1]x").contains("unexpected"));
         assert!(e("tcp:[nope]:1").contains("bad IPv6"));
         assert!(e("tcp:0.0.0.0:6653").contains("cannot be connected to"));
+    }
+
+    #[test]
+    fn pssl_targets() {
+        let pssl = |a: &str| Ok(OfpListen::Pssl(a.parse().unwrap(), None));
+        assert_eq!(parse_listen("pssl:6653:0.0.0.0"), pssl("0.0.0.0:6653"));
+        // No address: loopback, as with ptcp.
+        assert_eq!(parse_listen("pssl:6653"), pssl("127.0.0.1:6653"));
+        assert_eq!(parse_listen("pssl:6654:[::]"), pssl("[::]:6654"));
+        let l = parse_listen("pssl:6653:10.0.0.1").unwrap();
+        assert!(l.is_ssl() && !l.is_loopback());
+        assert!(!parse_listen("ptcp:6653").unwrap().is_ssl());
+        assert_eq!(l.to_string(), "pssl:6653:10.0.0.1");
+        assert!(parse_listen("pssl:x").unwrap_err().contains("bad port"));
+        assert!(parse_listen("pssl:1:nope")
+            .unwrap_err()
+            .contains("bad address"));
+        assert!(parse_listen("ssl:1.2.3.4:6653")
+            .unwrap_err()
+            .contains("pssl:<port>"));
+        // Serialized in the target syntax, without the files.
+        let files = SslFiles {
+            private_key: "/k.pem".into(),
+            certificate: "/c.pem".into(),
+            ca_cert: "/ca.pem".into(),
+        };
+        let with = l.clone().with_ssl(&files);
+        assert_eq!(with, OfpListen::Pssl(l.addr(), Some(files.clone())));
+        assert_ne!(with, l, "a change of files is a change of the listener");
+        assert_eq!(
+            serde_json::to_value(&with).unwrap(),
+            serde_json::json!("pssl:6653:10.0.0.1")
+        );
+        let plain = parse_listen("ptcp:6653").unwrap();
+        assert_eq!(plain.clone().with_ssl(&files), plain);
+    }
+
+    #[test]
+    fn ssl_controller_targets() {
+        let ssl = |a: &str| Ok(OfpController::Ssl(a.parse().unwrap(), None));
+        assert_eq!(
+            parse_controller("ssl:192.0.2.1:6633"),
+            ssl("192.0.2.1:6633")
+        );
+        assert_eq!(parse_controller("ssl:192.0.2.1"), ssl("192.0.2.1:6653"));
+        assert_eq!(parse_controller("ssl:[::1]"), ssl("[::1]:6653"));
+        let c = parse_controller("ssl:[::1]:7000").unwrap();
+        assert!(c.is_ssl());
+        assert!(!parse_controller("tcp:[::1]").unwrap().is_ssl());
+        assert_eq!(c.to_string(), "ssl:[::1]:7000");
+        let e = |s: &str| parse_controller(s).unwrap_err();
+        assert!(e("ssl:ctl.example.com").contains("bad address"));
+        assert!(e("ssl:::1").contains("ssl:[<ip>]"));
+        assert!(e("ssl:1.2.3.4:0").contains("bad port"));
+        assert!(e("ssl:0.0.0.0").contains("cannot be connected to"));
+        assert!(e("pssl:6653").contains("unsupported controller target"));
+        let files = SslFiles {
+            private_key: "k".into(),
+            certificate: "c".into(),
+            ca_cert: "a".into(),
+        };
+        let with = c.clone().with_ssl(&files);
+        assert_eq!(with.addr(), c.addr());
+        assert_eq!(with.to_string(), "ssl:[::1]:7000");
+        assert_eq!(
+            serde_json::to_value(&with).unwrap(),
+            serde_json::json!("ssl:[::1]:7000")
+        );
     }
 
     #[test]

@@ -8,10 +8,11 @@
 use super::names;
 use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
 use super::read::{read_bounded, FLOWS_FILE_MAX_BYTES};
+use crate::ofp::SslFile;
 use datapath::config::{
     parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
-    Location, OfpController, Policing, PortConfig, PortKind, SwitchConfig, SwitchSection, VlanMode,
-    VlanSet, VlanSetError,
+    Location, OfpController, Policing, PortConfig, PortKind, SslFiles, SwitchConfig, SwitchSection,
+    VlanMode, VlanSet, VlanSetError,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -263,6 +264,7 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
             10_000,
         )? as u64,
     };
+    let ssl = ssl_files(src, &raw)?;
     let dpdk_eal_args = raw
         .dpdk_eal_args
         .map(|a| a.into_inner())
@@ -285,7 +287,69 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
         dpdk_eal_args,
         remote_openflow: raw.remote_openflow.map(|v| *v.get_ref()).unwrap_or(false),
         socket_group,
+        ssl,
     })
+}
+
+/// `ssl_private_key`, `ssl_certificate` and `ssl_ca_cert`: all three or none. The files are
+/// read and parsed here, so a bad one is refused with its key.
+fn ssl_files(src: &Src, raw: &RawSwitch) -> Result<Option<SslFiles>, ConfigError> {
+    let keys = [
+        (&raw.ssl_private_key, SslFile::PrivateKey),
+        (&raw.ssl_certificate, SslFile::Certificate),
+        (&raw.ssl_ca_cert, SslFile::CaCert),
+    ];
+    let field = |f: SslFile| format!("switch.{}", f.key());
+    let given: Vec<(&Spanned<String>, SslFile)> = keys
+        .iter()
+        .filter_map(|(v, f)| v.as_ref().map(|v| (v, *f)))
+        .collect();
+    let Some(&(first, first_key)) = given.first() else {
+        return Ok(None);
+    };
+    if let Some((_, missing)) = keys.iter().find(|(v, _)| v.is_none()) {
+        return Err(src.err(
+            first.span(),
+            &field(first_key),
+            format!(
+                "ssl_private_key, ssl_certificate and ssl_ca_cert go together: {} is missing",
+                missing.key()
+            ),
+        ));
+    }
+    for (v, f) in &given {
+        if v.get_ref().is_empty() {
+            return Err(src.err(v.span(), &field(*f), "must not be empty"));
+        }
+    }
+    let path = |f: SslFile| {
+        given
+            .iter()
+            .find(|(_, k)| *k == f)
+            .map(|(v, _)| src.resolve(v.get_ref()))
+            .unwrap_or_default()
+    };
+    let files = SslFiles {
+        private_key: path(SslFile::PrivateKey),
+        certificate: path(SslFile::Certificate),
+        ca_cert: path(SslFile::CaCert),
+    };
+    crate::ofp::check_ssl(&files).map_err(|e| {
+        let span = given
+            .iter()
+            .find(|(_, k)| *k == e.file)
+            .map_or(first.span(), |(v, _)| v.span());
+        src.err(span, &field(e.file), e.to_string())
+    })?;
+    Ok(Some(files))
+}
+
+/// The error for a TLS target without the switch's TLS files.
+fn no_ssl_files(target: &dyn std::fmt::Display) -> String {
+    format!(
+        "{target} needs the switch's TLS files: set [switch] ssl_private_key, ssl_certificate \
+         and ssl_ca_cert"
+    )
 }
 
 /// A name that `rule` (one of [`super::names`]) accepts.
@@ -430,19 +494,25 @@ fn build_bridges(
         for (j, t) in b.ofp_listen.iter().enumerate() {
             let field = format!("{prefix}.ofp_listen[{j}]");
             let l = parse_listen(t.get_ref()).map_err(|e| src.err(t.span(), &field, e))?;
-            if !l.is_loopback() && !remote_openflow {
+            let l = match (&switch.ssl, l.is_ssl()) {
+                (_, false) => l,
+                (Some(files), true) => l.with_ssl(files),
+                (None, true) => return Err(src.err(t.span(), &field, no_ssl_files(&l))),
+            };
+            if !l.is_ssl() && !l.is_loopback() && !remote_openflow {
                 return Err(src.err(
                     t.span(),
                     &field,
                     format!(
                         "{l} is not a loopback address: without TLS anyone who reaches it can \
-                         rewrite the flow tables; set [switch] remote_openflow = true to allow it"
+                         rewrite the flow tables; listen with pssl: instead, or set [switch] \
+                         remote_openflow = true to allow it"
                     ),
                 ));
             }
             ofp_listen.push(l);
         }
-        let controllers = build_controllers(src, b, &prefix)?;
+        let controllers = build_controllers(src, b, &prefix, switch.ssl.as_ref())?;
         let fail_mode = match &b.fail_mode {
             None => FailMode::default(),
             Some(m) => parse_fail_mode(m.get_ref())
@@ -465,16 +535,23 @@ fn build_bridges(
     Ok(out)
 }
 
-/// `controllers`: each a `tcp:` target, none listed twice.
+/// `controllers`: each a `tcp:` or `ssl:` target (these with the switch's TLS files `ssl`),
+/// none listed twice.
 fn build_controllers(
     src: &Src,
     b: &RawBridge,
     prefix: &str,
+    ssl: Option<&SslFiles>,
 ) -> Result<Vec<OfpController>, ConfigError> {
     let mut out: Vec<OfpController> = Vec::new();
     for (j, t) in b.controllers.iter().enumerate() {
         let field = format!("{prefix}.controllers[{j}]");
         let c = parse_controller(t.get_ref().trim()).map_err(|e| src.err(t.span(), &field, e))?;
+        let c = match (ssl, c.is_ssl()) {
+            (_, false) => c,
+            (Some(files), true) => c.with_ssl(files),
+            (None, true) => return Err(src.err(t.span(), &field, no_ssl_files(&c))),
+        };
         if let Some(first) = out.iter().position(|o| *o == c) {
             return Err(src.err(
                 t.span(),

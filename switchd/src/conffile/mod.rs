@@ -21,14 +21,20 @@
 //! - A trunk's `native_vlan` need not appear in `trunks`; like OVS it is added to the allowed
 //!   set, so a frame tagged with the native VLAN is accepted too. `native_vlan` on an access port
 //!   is rejected (the access `tag` already is its untagged VLAN).
-//! - Relative paths (`rundir`, `flows_file`) are relative to the config file's directory, so a
-//!   config works the same from any working directory.
+//! - Relative paths (`rundir`, `flows_file`, `ssl_*`) are relative to the config file's
+//!   directory, so a config works the same from any working directory.
 //! - Bridges without `datapath_id` and ports without `ofport` get the lowest numbers (from 1) not
 //!   taken explicitly, in file order.
 //! - `controllers` (active `tcp:` OpenFlow connections) and `fail_mode` follow OVS: the default
 //!   mode is standalone, and a secure bridge starts without the default NORMAL flow. A secure
 //!   bridge without controllers is allowed (its flows come from the config, ovs-ofctl or an
 //!   agent); the same target listed twice is an error.
+//! - OpenFlow over TLS (`pssl:` listeners, `ssl:` controllers) takes the switch's files from
+//!   `[switch] ssl_private_key`, `ssl_certificate` and `ssl_ca_cert` (PEM, as OVS's SSL table):
+//!   all three go together and are required once any TLS target exists; they are read and
+//!   parsed here (`ofp::check_ssl`), so a bad key or certificate is refused with its key. A
+//!   `pssl:` listener may bind any address; a plain `ptcp:` one off loopback needs
+//!   `remote_openflow = true`.
 
 mod backend;
 mod build;
@@ -44,6 +50,7 @@ mod safety_tests;
 mod tests;
 
 pub use check::{check, check_flows};
+pub(crate) use read::read_bounded;
 pub use read::{CONFIG_MAX_BYTES, FLOWS_FILE_MAX_BYTES};
 
 use datapath::config::{usable_cores, ConfigError, SwitchConfig, SwitchSection};
@@ -88,6 +95,7 @@ pub fn defaults() -> SwitchConfig {
             dpdk_eal_args: Vec::new(),
             remote_openflow: false,
             socket_group: None,
+            ssl: None,
         },
         bridges: Vec::new(),
     }

@@ -36,6 +36,9 @@ pub(super) struct RawSwitch {
     pub dpdk_eal_args: Option<Spanned<Vec<String>>>,
     pub remote_openflow: Option<Spanned<bool>>,
     pub socket_group: Option<Spanned<String>>,
+    pub ssl_private_key: Option<Spanned<String>>,
+    pub ssl_certificate: Option<Spanned<String>>,
+    pub ssl_ca_cert: Option<Spanned<String>>,
 }
 
 /// One `[[bridge]]`.

@@ -1,6 +1,7 @@
-//! Reading the files a configuration names, safely: the config file itself and `flows_file`.
+//! Reading the files a configuration names, safely: the config file itself, `flows_file` and the
+//! TLS files (`ssl_*`, read by `ofp::tls`).
 //!
-//! Both are opened without blocking (a FIFO with no writer must not hang the switch), must be
+//! All are opened without blocking (a FIFO with no writer must not hang the switch), must be
 //! regular files (a device such as `/dev/zero`, a FIFO or a directory is refused by what it is),
 //! and are read through a `take()` limit one byte past their size cap, so neither a huge file
 //! nor one that grows while it is read can make the switch read without bound.
@@ -18,7 +19,7 @@ pub const FLOWS_FILE_MAX_BYTES: u64 = 64 << 20;
 
 /// The whole of the regular file at `path` as UTF-8 text, refused when it is anything but a
 /// regular file or longer than `limit` bytes. The error says which (the caller names the file).
-pub(super) fn read_bounded(path: &Path, limit: u64) -> io::Result<String> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> io::Result<String> {
     let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;

@@ -3,7 +3,7 @@
 //! `ovs-vsctl`, libvirt and os-vif plug VMs in unchanged.
 //!
 //! One thread runs it. It connects, monitors the tables it reads (`Open_vSwitch`, `Bridge`,
-//! `Port`, `Interface`, `Controller`; only the columns it reads, so its own status writes do not
+//! `Port`, `Interface`, `Controller`, `SSL`; only the columns it reads, so its own status writes do not
 //! wake it for nothing), and on the initial contents and each update:
 //! 1. reads the rows as a desired configuration ([`model`]): the same validated
 //!    `SwitchConfig` the file front end makes, minus the rows that cannot work (each with its
@@ -46,7 +46,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 fn monitor_requests() -> Value {
     json!({
         "Open_vSwitch": {"columns": ["bridges", "next_cfg", "cur_cfg", "other_config",
-            "iface_types", "datapath_types", "dpdk_initialized"]},
+            "iface_types", "datapath_types", "dpdk_initialized", "ssl"]},
         "Bridge": {"columns": ["name", "ports", "controller", "fail_mode", "protocols",
             "datapath_type", "other_config", "datapath_id"]},
         "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode"]},
@@ -55,6 +55,7 @@ fn monitor_requests() -> Value {
             "ingress_policing_kpkts_rate", "error",
             "link_state", "admin_state", "mtu", "mac_in_use", "status"]},
         "Controller": {"columns": ["target"]},
+        "SSL": {"columns": ["private_key", "certificate", "ca_cert"]},
     })
 }
 

@@ -13,8 +13,12 @@
 //!   line (bridges have no error column) and its interfaces get the error; the other bridges
 //!   are unaffected;
 //! - a setting the switch does not have yet (`mtu_request` other than the switch's MTU,
-//!   ingress policing, `mac-table-size`, an `ssl:` controller...) is a warning for the log; the
-//!   rest of the row applies.
+//!   ingress policing, `mac-table-size`, a `unix:` controller...) is a warning for the log; the
+//!   rest of the row applies;
+//! - `pssl:` and `ssl:` Controller targets use the files of the `SSL` row
+//!   (`ovs-vsctl set-ssl KEY CERT CA`; without one, those of `--config`'s `[switch] ssl_*`).
+//!   Without usable files (no row, a file that does not read or parse) those targets are left
+//!   out with a warning naming the column at fault; the other targets apply.
 //!
 //! Choices worth knowing:
 //! - an interface's name is the switch port's name (what `ovs-ofctl` shows), as with OVS;
@@ -30,9 +34,11 @@
 //!   survives restarts.
 
 use crate::conffile::names;
+use crate::ofp::SslFile;
 use datapath::config::{
     parse_controller, parse_listen, Backend, BridgeConfig, FailMode, Location, Policing,
-    PortConfig, PortKind, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet, XdpMode,
+    PortConfig, PortKind, SslFiles, SwitchConfig, SwitchSection, VhostRole, VlanMode, VlanSet,
+    XdpMode,
 };
 use ovsdb::{datum, Replica, Row};
 use serde_json::Value;
@@ -119,6 +125,11 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
         table("Interface"),
         table("Controller"),
     );
+    let ssl = ssl_files(db, root, &ctls, ctx);
+    if let Ok(files) = &ssl {
+        out.config.switch.ssl = Some(files.clone());
+    }
+    let ssl = ssl.as_ref().map_err(String::as_str);
     let mut seen_ifaces = HashSet::new();
     // The number each interface has in the database (written back by the switch).
     let had: BTreeMap<String, u32> = ifaces
@@ -149,6 +160,7 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
             &bname,
             &ctls,
             ctx.switch.remote_openflow,
+            ssl,
             &mut out.warnings,
         );
         for p in prs {
@@ -217,11 +229,56 @@ fn refuse_bridge(
     }
 }
 
+/// The TLS files `pssl:`/`ssl:` targets use: the `SSL` row's (`Open_vSwitch.ssl`), else
+/// those of `--config`, checked (read and parsed); or why there are none. Only looked at when
+/// some Controller row has such a target (the files are read on every sync).
+fn ssl_files(
+    db: &Replica,
+    root: &Row,
+    ctls: &BTreeMap<&str, &Row>,
+    ctx: &Context,
+) -> Result<SslFiles, String> {
+    let wanted = ctls.values().any(|r| {
+        col(r, "target")
+            .as_str()
+            .is_some_and(|t| t.starts_with("pssl:") || t.starts_with("ssl:"))
+    });
+    if !wanted {
+        return Err("no TLS target".into());
+    }
+    let row = datum::uuid_set(col(root, "ssl")).into_iter().find_map(|u| {
+        db.table("SSL")
+            .find(|(id, _)| id.as_str() == u)
+            .map(|(_, r)| r)
+    });
+    let files = match row {
+        Some(r) => {
+            let path = |f: SslFile| -> Result<PathBuf, String> {
+                match datum::opt_str(col(r, f.column())) {
+                    Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+                    _ => Err(format!("SSL {} is empty", f.column())),
+                }
+            };
+            SslFiles {
+                private_key: path(SslFile::PrivateKey)?,
+                certificate: path(SslFile::Certificate)?,
+                ca_cert: path(SslFile::CaCert)?,
+            }
+        }
+        None => ctx.switch.ssl.clone().ok_or_else(|| {
+            "no SSL configuration (ovs-vsctl set-ssl PRIVATE-KEY CERTIFICATE CA-CERT)".to_string()
+        })?,
+    };
+    crate::ofp::check_ssl(&files).map_err(|e| format!("SSL {}: {e}", e.file.column()))?;
+    Ok(files)
+}
+
 fn bridge(
     b: &Row,
     name: &str,
     ctls: &BTreeMap<&str, &Row>,
     remote_openflow: bool,
+    ssl: Result<&SslFiles, &str>,
     warnings: &mut Vec<String>,
 ) -> BridgeConfig {
     let oc = datum::str_map(col(b, "other_config"));
@@ -282,8 +339,19 @@ fn bridge(
         .collect();
     targets.sort_unstable();
     for t in targets {
-        if t.starts_with("ptcp:") {
+        if t.starts_with("ptcp:") || t.starts_with("pssl:") {
             match parse_listen(t) {
+                Ok(l) if l.is_ssl() => match ssl {
+                    Ok(files) => {
+                        let l = l.with_ssl(files);
+                        if !ofp_listen.contains(&l) {
+                            ofp_listen.push(l);
+                        }
+                    }
+                    Err(why) => warnings.push(format!(
+                        "bridge {name}: controller {t}: {why}; not listening"
+                    )),
+                },
                 Ok(l) if !l.is_loopback() && !remote_openflow => warnings.push(format!(
                     "bridge {name}: controller {t}: not a loopback address; without TLS anyone \
                      who reaches it could rewrite the flow tables (set [switch] remote_openflow \
@@ -295,6 +363,17 @@ fn bridge(
             }
         } else {
             match parse_controller(t) {
+                Ok(c) if c.is_ssl() => match ssl {
+                    Ok(files) => {
+                        let c = c.with_ssl(files);
+                        if !controllers.contains(&c) {
+                            controllers.push(c);
+                        }
+                    }
+                    Err(why) => warnings.push(format!(
+                        "bridge {name}: controller {t}: {why}; not connecting"
+                    )),
+                },
                 Ok(c) if !controllers.contains(&c) => controllers.push(c),
                 Ok(_) => {}
                 Err(e) => warnings.push(format!("bridge {name}: controller {t}: {e}")),
@@ -588,6 +667,7 @@ fn settle_ofports(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datapath::config::{OfpController, OfpListen};
     use ovsdb::TableUpdates;
     use serde_json::json;
 
@@ -887,5 +967,111 @@ mod tests {
         allowed.switch.remote_openflow = true;
         let d = desired(&r, &allowed);
         assert_eq!(d.config.bridges[0].ofp_listen.len(), 2);
+    }
+
+    /// A database whose bridge `br0` has the Controller `targets`, with an SSL row of
+    /// `ssl` (private_key, certificate, ca_cert) when given.
+    fn with_controllers(targets: &[&str], ssl: Option<[&Path; 3]>) -> Replica {
+        let refs: Vec<Value> = (0..targets.len())
+            .map(|i| json!(["uuid", format!("c{i}")]))
+            .collect();
+        let mut t = json!({
+            "Open_vSwitch": {"root": {"new": {"bridges": ["uuid", "b0"], "next_cfg": 1}}},
+            "Bridge": {"b0": {"new": {"name": "br0", "controller": ["set", refs]}}},
+            "Controller": {},
+        });
+        for (i, target) in targets.iter().enumerate() {
+            t["Controller"][format!("c{i}")] = json!({"new": {"target": target}});
+        }
+        if let Some([key, cert, ca]) = ssl {
+            t["Open_vSwitch"]["root"]["new"]["ssl"] = json!(["uuid", "s0"]);
+            t["SSL"] = json!({"s0": {"new": {"private_key": key.display().to_string(),
+                "certificate": cert.display().to_string(), "ca_cert": ca.display().to_string()}}});
+        }
+        let mut r = Replica::default();
+        r.apply(&TableUpdates::from_update(&t).unwrap()).unwrap();
+        r
+    }
+
+    #[test]
+    fn tls_targets_use_the_ssl_row_or_are_left_out() {
+        let Some(pki) = crate::ofp::test_pki::Pki::new("dbfront") else {
+            return;
+        };
+        let targets = [
+            "pssl:0:0.0.0.0",
+            "ssl:127.0.0.1",
+            "tcp:127.0.0.1:6633",
+            "unix:/tmp/ctl.sock",
+        ];
+        let (key, cert, ca) = (
+            pki.path("switch.key"),
+            pki.path("switch.crt"),
+            pki.path("ca.crt"),
+        );
+        let d = desired(
+            &with_controllers(&targets, Some([&key, &cert, &ca])),
+            &ctx(),
+        );
+        let files = SslFiles {
+            private_key: key.clone(),
+            certificate: cert.clone(),
+            ca_cert: ca.clone(),
+        };
+        assert_eq!(d.config.switch.ssl, Some(files.clone()));
+        let b = &d.config.bridges[0];
+        // No remote_openflow needed for a TLS listener on every address.
+        assert_eq!(
+            b.ofp_listen,
+            [OfpListen::Pssl(
+                "0.0.0.0:0".parse().unwrap(),
+                Some(files.clone())
+            )]
+        );
+        assert_eq!(
+            b.controllers,
+            [
+                OfpController::Ssl("127.0.0.1:6653".parse().unwrap(), Some(files)),
+                OfpController::Tcp("127.0.0.1:6633".parse().unwrap()),
+            ]
+        );
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+        assert!(
+            d.warnings[0].contains("unix:/tmp/ctl.sock"),
+            "{:?}",
+            d.warnings
+        );
+
+        // Without an SSL row the TLS targets are left out, with a warning each; the rest stays.
+        let d = desired(&with_controllers(&targets, None), &ctx());
+        let b = &d.config.bridges[0];
+        assert!(b.ofp_listen.is_empty());
+        assert_eq!(
+            b.controllers,
+            [OfpController::Tcp("127.0.0.1:6633".parse().unwrap())]
+        );
+        for t in &targets[..2] {
+            assert!(
+                d.warnings
+                    .iter()
+                    .any(|w| w.contains(t) && w.contains("ovs-vsctl set-ssl")),
+                "{t}: {:?}",
+                d.warnings
+            );
+        }
+        // An SSL row whose files do not work: the same, and the warning names the column.
+        let d = desired(
+            &with_controllers(&targets, Some([&key, &cert, &key])),
+            &ctx(),
+        );
+        assert!(d.config.bridges[0].ofp_listen.is_empty());
+        assert_eq!(d.config.bridges[0].controllers.len(), 1);
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("ssl:127.0.0.1") && w.contains("SSL ca_cert")),
+            "{:?}",
+            d.warnings
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Active OpenFlow connections: the switch dials each configured controller
-//! (`controllers = ["tcp:..."]`), serves the connection with the same handler as accepted ones,
-//! and dials again when it ends, for as long as the switch runs.
+//! (`controllers = ["tcp:...", "ssl:..."]`), serves the connection with the same handler as
+//! accepted ones, and dials again when it ends, for as long as the switch runs. An `ssl:`
+//! controller's TLS files are read at every attempt and the handshake runs in the controller's
+//! thread after the TCP connect (see `tls`); a failure there counts as a failed attempt.
 //!
 //! One thread per controller, because each connection is a blocking read loop anyway (see
 //! `conn`) and a bridge has a handful of controllers at most. The thread's life is a loop:
@@ -36,7 +38,7 @@
 
 use super::conn::{self, Origin};
 use super::hub::Hub;
-use super::{Flags, Sock};
+use super::{tls, Flags, Sock};
 use datapath::config::OfpController;
 use std::collections::HashMap;
 use std::io;
@@ -147,14 +149,13 @@ fn controller_loop(
     stop: &Flags,
     timing: ControllerTiming,
 ) {
-    let OfpController::Tcp(addr) = target;
     let bridge = hub.bridge.name.clone();
     let mut backoff = timing.backoff_min;
     // The last failure logged, so a controller that stays down is reported once, not every 8 s.
     let mut logged: Option<String> = None;
     while !stop.stopped() {
         hub.controller_connecting(index);
-        let lived = match connect(*addr, timing.connect_timeout, stop) {
+        let lived = match open(target, timing.connect_timeout, stop) {
             None => return,
             Some(Err(e)) => {
                 let msg = e.to_string();
@@ -165,24 +166,15 @@ fn controller_loop(
                 hub.controller_backoff(index, Some(msg));
                 None
             }
-            Some(Ok(stream)) => {
+            Some(Ok(sock)) => {
                 logged = None;
                 let started = Instant::now();
-                let sock = Sock::Tcp(stream);
-                let result = match sock.prepare() {
-                    Ok(()) => {
-                        eprintln!("dvs-switchd: {bridge}: controller {target}: connected");
-                        let origin = Origin::Controller {
-                            index,
-                            probe: timing.probe_interval,
-                        };
-                        conn::serve(hub.clone(), sock, origin)
-                    }
-                    Err(e) => {
-                        hub.controller_backoff(index, Some(e.to_string()));
-                        Err(e)
-                    }
+                eprintln!("dvs-switchd: {bridge}: controller {target}: connected");
+                let origin = Origin::Controller {
+                    index,
+                    probe: timing.probe_interval,
                 };
+                let result = conn::serve(hub.clone(), sock, origin);
                 if !stop.stopped() {
                     match &result {
                         Ok(()) => eprintln!(
@@ -202,6 +194,40 @@ fn controller_loop(
         }
         backoff = next;
     }
+}
+
+/// Connect to `target` and make the stream ready for OpenFlow (TCP options; for `ssl:`, its TLS
+/// files read and the handshake done); `None` if `stop` was raised first.
+fn open(target: &OfpController, timeout: Duration, stop: &Flags) -> Option<io::Result<Sock>> {
+    let tls = match target {
+        OfpController::Tcp(_) => None,
+        OfpController::Ssl(_, None) => {
+            return Some(Err(io::Error::other(
+                "no TLS private key, certificate and CA certificate are configured",
+            )))
+        }
+        OfpController::Ssl(_, Some(files)) => match tls::client_config(files) {
+            Ok(cfg) => Some(cfg),
+            Err(e) => return Some(Err(io::Error::other(e))),
+        },
+    };
+    let addr = target.addr();
+    let stream = match connect(addr, timeout, stop)? {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    let ready = super::prepare_tcp(&stream).and_then(|()| match tls {
+        None => Ok(Sock::Tcp(stream)),
+        Some(cfg) => {
+            let s = Sock::Tls(tls::connect(stream, addr, cfg, stop)?);
+            s.prepare()?;
+            Ok(s)
+        }
+    });
+    if ready.is_err() && stop.stopped() {
+        return None;
+    }
+    Some(ready)
 }
 
 /// Connect to `addr` within `timeout`; `None` if `stop` was raised first (the attempt is then

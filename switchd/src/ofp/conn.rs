@@ -12,8 +12,8 @@
 //! (other experimenter messages) are refused with an ERROR carrying the request's xid; the connection stays up, as controllers
 //! probe features this way.
 //!
-//! The same loop serves accepted connections (management socket, `ptcp:`) and the ones the switch
-//! opens to its configured controllers ([`Origin`]). Only the latter are probed: after
+//! The same loop serves accepted connections (management socket, `ptcp:`, `pssl:`) and the ones
+//! the switch opens to its configured controllers ([`Origin`]). Only the latter are probed: after
 //! `probe` without receiving anything the switch sends an ECHO_REQUEST, and if another `probe`
 //! passes in silence the connection is dropped (and `active` reconnects). Accepted connections
 //! are not probed: short-lived tools like `ovs-ofctl` must never see an unexpected message, and a
@@ -49,7 +49,7 @@ const PROBE_XID: u32 = 0x6476_7370;
 /// Who opened a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Origin {
-    /// Accepted on the management socket or a `ptcp:` listener.
+    /// Accepted on the management socket or a `ptcp:`/`pssl:` listener.
     Passive,
     /// Opened by the switch to configured controller number `index`; probed after `probe`
     /// of silence.

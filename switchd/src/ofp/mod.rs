@@ -1,8 +1,8 @@
 //! OpenFlow 1.3 management for dvs-switchd: per bridge, a unix socket at
 //! `<rundir>/<bridge>.mgmt` (the OVS convention, so `ovs-ofctl -O OpenFlow13 dump-flows
-//! unix:<rundir>/br0.mgmt` works), any `ptcp:` listeners from the configuration, and active
-//! connections to the configured `controllers` (kept up by `active`, with the fail mode kept by
-//! the [`Hub`]).
+//! unix:<rundir>/br0.mgmt` works), any `ptcp:` and `pssl:` (TLS, see `tls`) listeners from the
+//! configuration, and active connections to the configured `controllers` (kept up by `active`,
+//! with the fail mode kept by the [`Hub`]).
 //!
 //! This is control plane, so the design favours obviousness over throughput: one accept thread
 //! per listener and one thread per connection, each reading whole messages with blocking I/O and
@@ -21,7 +21,8 @@
 //! on both. Every thread started here (accept loops, packet-in delivery, controller connectors,
 //! the fail-mode clock) looks at the shared stop flag at least every 100 ms, so
 //! [`OfpServer::shutdown`] joins them all promptly, even during a controller's connect attempt
-//! (connection threads end when the hub closes their sockets).
+//! (connection threads end when the hub closes their sockets; one still in its TLS handshake,
+//! which runs in the connection's own thread, looks at the flags every 100 ms too).
 
 mod active;
 mod bundle;
@@ -35,10 +36,15 @@ mod meters;
 mod outbox;
 mod packet_io;
 mod stats;
+#[cfg(test)]
+#[path = "../../tests/of_tls/pki.rs"]
+pub(crate) mod test_pki;
+mod tls;
 
 pub use active::ControllerTiming;
 pub use hub::{ControllerState, ControllerStatus, FailStatus, Hub, OFPPR_ADD, OFPPR_DELETE};
 pub use packet_io::{PacketIoCounts, PacketIoStats};
+pub use tls::{check as check_ssl, SslError, SslFile, HANDSHAKE_TIMEOUT};
 
 use datapath::bridge::Bridge;
 use datapath::config::{BridgeConfig, OfpListen};
@@ -71,7 +77,7 @@ pub enum OfpError {
     /// Binding a listener failed.
     #[error("cannot listen on {target}: {source}")]
     Bind {
-        /// The target (socket path or ptcp target).
+        /// The target (socket path, or ptcp/pssl target).
         target: String,
         /// Why.
         source: io::Error,
@@ -97,17 +103,30 @@ pub fn mgmt_path(rundir: &Path, bridge: &str) -> PathBuf {
     rundir.join(format!("{bridge}.mgmt"))
 }
 
-/// A connected OpenFlow stream, unix or TCP.
+/// A connected OpenFlow stream: unix, TCP, or TLS over TCP (after its handshake). The
+/// connection's reader and its outbox writer each hold one (see [`Sock::try_clone`]).
 pub(crate) enum Sock {
     Unix(UnixStream),
     Tcp(TcpStream),
+    /// Either side of a TLS session; its handles share the session (see `tls`).
+    Tls(tls::TlsStream),
+}
+
+/// Blocking mode, no Nagle delay, and the write timeout, on a TCP stream.
+fn prepare_tcp(s: &TcpStream) -> io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_nodelay(true)?;
+    s.set_write_timeout(Some(WRITE_TIMEOUT))
 }
 
 impl Sock {
+    /// Another handle on the same stream (a TLS one shares its session, as a rustls session
+    /// cannot be duplicated).
     fn try_clone(&self) -> io::Result<Sock> {
         Ok(match self {
             Sock::Unix(s) => Sock::Unix(s.try_clone()?),
             Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
+            Sock::Tls(s) => Sock::Tls(s.try_clone()),
         })
     }
 
@@ -115,14 +134,20 @@ impl Sock {
         let _ = match self {
             Sock::Unix(s) => s.shutdown(Shutdown::Both),
             Sock::Tcp(s) => s.shutdown(Shutdown::Both),
+            Sock::Tls(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
     }
 
-    /// Read timeout (`None` blocks forever).
+    /// Read timeout (`None` blocks forever): a read that got nothing for that long fails with
+    /// `WouldBlock`.
     fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             Sock::Unix(s) => s.set_read_timeout(t),
             Sock::Tcp(s) => s.set_read_timeout(t),
+            Sock::Tls(s) => s.set_read_timeout(t),
         }
     }
 
@@ -132,11 +157,8 @@ impl Sock {
                 s.set_nonblocking(false)?;
                 s.set_write_timeout(Some(WRITE_TIMEOUT))
             }
-            Sock::Tcp(s) => {
-                s.set_nonblocking(false)?;
-                s.set_nodelay(true)?;
-                s.set_write_timeout(Some(WRITE_TIMEOUT))
-            }
+            Sock::Tcp(s) => prepare_tcp(s),
+            Sock::Tls(s) => prepare_tcp(s.tcp()),
         }
     }
 }
@@ -146,6 +168,7 @@ impl Read for Sock {
         match self {
             Sock::Unix(s) => s.read(buf),
             Sock::Tcp(s) => s.read(buf),
+            Sock::Tls(s) => s.read(buf),
         }
     }
 }
@@ -155,6 +178,7 @@ impl Write for Sock {
         match self {
             Sock::Unix(s) => s.write(buf),
             Sock::Tcp(s) => s.write(buf),
+            Sock::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -165,14 +189,52 @@ impl Write for Sock {
 enum Listener {
     Unix(UnixListener),
     Tcp(TcpListener),
+    /// `pssl:`: TCP, with the TLS configuration of the connections it accepts.
+    Tls(TcpListener, Arc<rustls::ServerConfig>),
+}
+
+/// An accepted connection, before its TLS handshake if it has one.
+enum Accepted {
+    Ready(Sock),
+    Tls(TcpStream, Arc<rustls::ServerConfig>),
 }
 
 impl Listener {
-    fn accept(&self) -> io::Result<Sock> {
+    fn accept(&self) -> io::Result<Accepted> {
         Ok(match self {
-            Listener::Unix(l) => Sock::Unix(l.accept()?.0),
-            Listener::Tcp(l) => Sock::Tcp(l.accept()?.0),
+            Listener::Unix(l) => Accepted::Ready(Sock::Unix(l.accept()?.0)),
+            Listener::Tcp(l) => Accepted::Ready(Sock::Tcp(l.accept()?.0)),
+            Listener::Tls(l, cfg) => Accepted::Tls(l.accept()?.0, cfg.clone()),
         })
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Listener::Unix(u) => u.set_nonblocking(true),
+            Listener::Tcp(t) | Listener::Tls(t, _) => t.set_nonblocking(true),
+        }
+    }
+}
+
+impl Accepted {
+    fn prepare(&self) -> io::Result<()> {
+        match self {
+            Accepted::Ready(s) => s.prepare(),
+            Accepted::Tls(s, _) => prepare_tcp(s),
+        }
+    }
+
+    /// The stream OpenFlow runs on: a TLS connection's once its handshake is done (run by the
+    /// connection's own thread, bounded by [`HANDSHAKE_TIMEOUT`] and by `stop`).
+    fn establish(self, stop: &Flags) -> io::Result<Sock> {
+        match self {
+            Accepted::Ready(s) => Ok(s),
+            Accepted::Tls(tcp, cfg) => {
+                let s = Sock::Tls(tls::accept(tcp, cfg, stop)?);
+                s.prepare()?;
+                Ok(s)
+            }
+        }
     }
 }
 
@@ -194,6 +256,7 @@ struct Inner {
     conn_threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     fail_clock: Mutex<Option<JoinHandle<()>>>,
     tcp: Mutex<Vec<(String, SocketAddr)>>,
+    ssl: Mutex<Vec<(String, SocketAddr)>>,
 }
 
 /// One bridge's listeners and threads.
@@ -216,6 +279,7 @@ struct Bound {
     listeners: Vec<Listener>,
     sockets: Vec<PathBuf>,
     tcp: Vec<SocketAddr>,
+    ssl: Vec<SocketAddr>,
 }
 
 impl Drop for Bound {
@@ -242,8 +306,8 @@ fn clear_stale(path: &Path) -> Result<(), OfpError> {
 
 impl OfpServer {
     /// Bind every bridge's management socket (in the switch's run directory) and configured
-    /// `ptcp:` listeners, start accepting, and start connecting to the configured controllers
-    /// (with the default [`ControllerTiming`]).
+    /// `ptcp:`/`pssl:` listeners, start accepting, and start connecting to the configured
+    /// controllers (with the default [`ControllerTiming`]).
     pub fn start(sw: &Arc<Switch>) -> Result<OfpServer, OfpError> {
         Self::start_with(sw, ControllerTiming::default())
     }
@@ -268,6 +332,7 @@ impl OfpServer {
             conn_threads: Arc::new(Mutex::new(Vec::new())),
             fail_clock: Mutex::new(None),
             tcp: Mutex::new(Vec::new()),
+            ssl: Mutex::new(Vec::new()),
         });
         let server = OfpServer { inner };
         let running = sw.running_config().clone();
@@ -295,9 +360,14 @@ impl OfpServer {
         lock(&self.inner.bridges).get(name).map(|r| r.hub.clone())
     }
 
-    /// Bound TCP listeners as (bridge, address) (useful with port 0).
+    /// Bound TCP listeners (`ptcp:`) as (bridge, address) (useful with port 0).
     pub fn tcp_addrs(&self) -> Vec<(String, SocketAddr)> {
         lock(&self.inner.tcp).clone()
+    }
+
+    /// Bound TLS listeners (`pssl:`) as (bridge, address) (useful with port 0).
+    pub fn ssl_addrs(&self) -> Vec<(String, SocketAddr)> {
+        lock(&self.inner.ssl).clone()
     }
 
     /// Stop accepting, close every connection and remove the socket files.
@@ -317,7 +387,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Bind bridge `cfg`'s management socket and `ptcp:` listeners, and make its hub.
+    /// Bind bridge `cfg`'s management socket and `ptcp:`/`pssl:` listeners (reading a TLS
+    /// listener's files), and make its hub.
     fn bind(self: &Arc<Self>, bridge: &Arc<Bridge>, cfg: &BridgeConfig) -> Result<Bound, OfpError> {
         let mut bound = Bound {
             server: self.clone(),
@@ -330,6 +401,7 @@ impl Inner {
             listeners: Vec::new(),
             sockets: Vec::new(),
             tcp: Vec::new(),
+            ssl: Vec::new(),
         };
         let path = mgmt_path(&self.rundir, &cfg.name);
         let bind_err = |source| OfpError::Bind {
@@ -342,20 +414,42 @@ impl Inner {
         bound.sockets.push(path.clone());
         bound.listeners.push(Listener::Unix(l));
         for target in &cfg.ofp_listen {
-            let OfpListen::Ptcp(addr) = target;
-            if !target.is_loopback() {
+            let bind_err = |source| OfpError::Bind {
+                target: target.to_string(),
+                source,
+            };
+            // Read the TLS files before taking the port: bad files change nothing.
+            let tls = match target {
+                OfpListen::Ptcp(_) => None,
+                OfpListen::Pssl(_, None) => {
+                    return Err(bind_err(io::Error::other(
+                        "no TLS private key, certificate and CA certificate are configured",
+                    )))
+                }
+                OfpListen::Pssl(_, Some(files)) => {
+                    Some(tls::server_config(files).map_err(|e| bind_err(io::Error::other(e)))?)
+                }
+            };
+            if tls.is_none() && !target.is_loopback() {
                 eprintln!(
                     "dvs-switchd: warning: bridge {}: OpenFlow listener {target} is reachable from \
                      the network without TLS: whoever reaches it can rewrite the flow tables",
                     cfg.name
                 );
             }
-            let l = TcpListener::bind(addr).map_err(|source| OfpError::Bind {
-                target: target.to_string(),
-                source,
-            })?;
-            bound.tcp.push(l.local_addr().unwrap_or(*addr));
-            bound.listeners.push(Listener::Tcp(l));
+            let addr = target.addr();
+            let l = TcpListener::bind(addr).map_err(bind_err)?;
+            let local = l.local_addr().unwrap_or(addr);
+            match tls {
+                None => {
+                    bound.tcp.push(local);
+                    bound.listeners.push(Listener::Tcp(l));
+                }
+                Some(cfg) => {
+                    bound.ssl.push(local);
+                    bound.listeners.push(Listener::Tls(l, cfg));
+                }
+            }
         }
         Ok(bound)
     }
@@ -374,6 +468,7 @@ impl Inner {
         };
         let result = self.spawn_all(&mut bound, &hub, &mut r);
         lock(&self.tcp).extend(bound.tcp.iter().map(|a| (bound.name.clone(), *a)));
+        lock(&self.ssl).extend(bound.ssl.iter().map(|a| (bound.name.clone(), *a)));
         lock(&self.bridges).insert(bound.name.clone(), r);
         result
     }
@@ -408,11 +503,7 @@ impl Inner {
         hub: Arc<Hub>,
         bridge_stop: Arc<AtomicBool>,
     ) -> Result<JoinHandle<()>, OfpError> {
-        let nb = match &l {
-            Listener::Unix(u) => u.set_nonblocking(true),
-            Listener::Tcp(t) => t.set_nonblocking(true),
-        };
-        nb.map_err(OfpError::Thread)?;
+        l.set_nonblocking().map_err(OfpError::Thread)?;
         let (flags, conns) = (
             Flags::new(&self.stop, &bridge_stop),
             self.conn_threads.clone(),
@@ -429,6 +520,7 @@ impl Inner {
             return;
         };
         lock(&self.tcp).retain(|(b, _)| b != name);
+        lock(&self.ssl).retain(|(b, _)| b != name);
         r.finish();
     }
 
@@ -522,9 +614,10 @@ impl PreparedBridge for Bound {
 fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<JoinHandle<()>>>>) {
     let live = Arc::new(AtomicUsize::new(0));
     let (reserve, errors, refusals) = (Reserve::new(), RateLog::default(), RateLog::default());
+    let handshakes = Arc::new(RateLog::default());
     let name = hub.bridge.name.clone();
     while !stop.stopped() {
-        let sock = match l.accept() {
+        let accepted = match l.accept() {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 std::thread::sleep(ACCEPT_POLL);
@@ -546,23 +639,39 @@ fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<Joi
             }
         };
         if live.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-            drop(sock);
+            drop(accepted);
             bump(&hub.packet_io.connections_refused);
             refusals.log(|| {
                 format!("bridge {name}: {MAX_CONNECTIONS} OpenFlow connections on one listener already; refused one")
             });
             continue;
         }
-        if sock.prepare().is_err() {
+        if accepted.prepare().is_err() {
             continue;
         }
-        let hub = hub.clone();
+        let (hub, flags, handshakes) = (hub.clone(), stop.clone(), handshakes.clone());
         live.fetch_add(1, Ordering::Relaxed);
         let held = live.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("ofp-conn-{}", hub.bridge.name))
             .spawn(move || {
-                let _ = conn::serve(hub, sock, conn::Origin::Passive);
+                let peer = match &accepted {
+                    Accepted::Tls(s, _) => s.peer_addr().ok(),
+                    Accepted::Ready(_) => None,
+                };
+                match accepted.establish(&flags) {
+                    Ok(sock) => {
+                        let _ = conn::serve(hub, sock, conn::Origin::Passive);
+                    }
+                    Err(e) if !flags.stopped() => handshakes.log(|| {
+                        let from = peer.map_or_else(String::new, |p| format!(" from {p}"));
+                        format!(
+                            "bridge {}: OpenFlow TLS connection{from} refused: {e}",
+                            hub.bridge.name
+                        )
+                    }),
+                    Err(_) => {}
+                }
                 held.fetch_sub(1, Ordering::Relaxed);
             });
         let mut list = conns.lock().unwrap_or_else(|e| e.into_inner());
