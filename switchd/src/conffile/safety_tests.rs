@@ -3,25 +3,9 @@
 //! outside the run directory through its name, or pass `--check` with flows that startup then
 //! refuses ([`check`]).
 
-use super::build::parse_with_cores;
+use super::tests::{err, ok};
 use super::*;
 use std::path::PathBuf;
-
-const CORES: &[usize] = &[0, 1, 2, 3];
-
-fn ok(text: &str) -> SwitchConfig {
-    match parse_with_cores(text, Path::new("switch.toml"), CORES) {
-        Ok(c) => c,
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-}
-
-fn err(text: &str) -> String {
-    match parse_with_cores(text, Path::new("switch.toml"), CORES) {
-        Ok(c) => panic!("accepted: {c:?}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 /// The error [`check`] gives for a config that loads.
 fn check_err(text: &str) -> String {

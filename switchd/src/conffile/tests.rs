@@ -5,16 +5,19 @@ use super::build::{flow_file_lines, parse_with_cores};
 use super::*;
 use datapath::config::*;
 
-const CORES: &[usize] = &[0, 1, 2, 3];
+/// The usable cores the tests pretend the machine has.
+pub(super) const CORES: &[usize] = &[0, 1, 2, 3];
 
-fn ok(text: &str) -> SwitchConfig {
+/// `text` as `switch.toml`, which must be accepted.
+pub(super) fn ok(text: &str) -> SwitchConfig {
     match parse_with_cores(text, Path::new("switch.toml"), CORES) {
         Ok(c) => c,
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
 
-fn err(text: &str) -> String {
+/// Why `text` as `switch.toml` is refused (it must be).
+pub(super) fn err(text: &str) -> String {
     match parse_with_cores(text, Path::new("switch.toml"), CORES) {
         Ok(c) => panic!("accepted: {c:?}"),
         Err(e) => e.to_string(),
