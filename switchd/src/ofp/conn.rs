@@ -121,25 +121,31 @@ impl Conn<'_> {
         // An ECHO_REQUEST probe is outstanding (nothing received since it was sent).
         let mut probing = false;
         loop {
-            while let Some(n) = frame_len(&buf) {
-                let (count, bytes) = coalesce::run_at(&buf);
+            // Handle every complete message in `buf`, then drop them all at once (removing each
+            // from the front as it is handled moved the rest of a 64 KB read per message).
+            let mut at = 0;
+            while let Some(n) = frame_len(&buf[at..]) {
+                let (count, bytes) = coalesce::run_at(&buf[at..]);
                 if self.hello && count > 1 {
                     self.admitted_by_flow_mod();
-                    for (xid, reply) in coalesce::apply_run(self.hub, self.shared, &buf[..bytes]) {
+                    let run = &buf[at..at + bytes];
+                    for (xid, reply) in coalesce::apply_run(self.hub, self.shared, run) {
                         self.reply(xid, reply)?;
                     }
-                    buf.drain(..bytes);
+                    at += bytes;
                     continue;
                 }
-                let lost = Header::peek(&buf).is_none_or(|h| usize::from(h.length) < HEADER_LEN);
-                let next = self.handle(&buf[..n])?;
-                buf.drain(..n);
+                let msg = &buf[at..at + n];
+                let lost = Header::peek(msg).is_none_or(|h| usize::from(h.length) < HEADER_LEN);
+                let next = self.handle(msg)?;
+                at += n;
                 if lost || next == Next::Close {
                     // `serve` writes what is queued (the ERROR that says why), then shuts the
                     // stream down.
                     return Ok(());
                 }
             }
+            buf.drain(..at);
             match sock.read(&mut chunk) {
                 Ok(0) => return Ok(()),
                 Ok(got) => {
