@@ -142,7 +142,9 @@ impl Outbox {
         self.sock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A write of `n` queued bytes (0 for a direct one) ended, well or not.
+    /// A write of `n` queued bytes (0 for a direct one) ended, well or not. Only those who have
+    /// something to do are woken: on this kind of machine a needless wake-up of the writer
+    /// thread per reply cost more than the rest of a FLOW_MOD.
     fn wrote(&self, n: usize, ok: bool) {
         let mut s = lock(&self.state);
         s.writing = false;
@@ -153,9 +155,14 @@ impl Outbox {
             s.closed = true;
             self.sock_lock().shutdown();
         }
+        let writer_has_work = !s.queue.is_empty() || s.draining || s.closed;
         drop(s);
-        self.room.notify_all();
-        self.ready.notify_all();
+        if n > 0 || !ok {
+            self.room.notify_all();
+        }
+        if writer_has_work {
+            self.ready.notify_all();
+        }
     }
 
     fn run(&self) {
