@@ -63,7 +63,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use thiserror::Error;
 
-/// How often an accept loop checks for shutdown.
+/// How often an accept loop checks for shutdown while no connection arrives.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
 /// How long a write may block on a peer that does not read (then the connection is dropped).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -213,6 +213,25 @@ impl Listener {
             Listener::Unix(u) => u.set_nonblocking(true),
             Listener::Tcp(t) | Listener::Tls(t, _) => t.set_nonblocking(true),
         }
+    }
+
+    /// Wait up to `limit` for a connection to accept (true), so that the accept loop takes a
+    /// connection the moment it arrives yet still looks at its stop flags regularly.
+    fn wait(&self, limit: Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Listener::Unix(u) => u.as_raw_fd(),
+            Listener::Tcp(t) | Listener::Tls(t, _) => t.as_raw_fd(),
+        };
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(limit.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `p` is one valid pollfd for the duration of the call; `fd` is the listener's,
+        // open while `self` lives.
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
     }
 }
 
@@ -620,7 +639,7 @@ fn accept_loop(l: Listener, hub: Arc<Hub>, stop: Flags, conns: Arc<Mutex<Vec<Joi
         let accepted = match l.accept() {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(ACCEPT_POLL);
+                l.wait(ACCEPT_POLL);
                 continue;
             }
             Err(e) if limits::out_of_descriptors(&e) => {
