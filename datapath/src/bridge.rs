@@ -213,9 +213,10 @@ impl Bridge {
         }
     }
 
-    /// The members whose link went up or down since the last call (a member seen for the
-    /// first time is not a change). A change invalidates the caches, since fast-failover groups
-    /// read liveness.
+    /// The members whose link went up or down since the last call. A member seen for the first
+    /// time counts as a change only when its link is down (decisions may have been cached while
+    /// it was up, before any check saw it). A change invalidates the caches, since fast-failover
+    /// groups read liveness.
     pub fn link_changes(&self) -> Vec<u32> {
         let view = self.view();
         let changed: Vec<u32> = {
@@ -225,7 +226,7 @@ impl Bridge {
                 .filter_map(|p| {
                     let up = p.port.link_up();
                     let prev = seen.insert(p.ofport, up);
-                    prev.is_some_and(|was| was != up).then_some(p.ofport)
+                    prev.map_or(!up, |was| was != up).then_some(p.ofport)
                 })
                 .collect()
         };
