@@ -92,6 +92,12 @@ fn install_signals() {
 }
 
 fn main() -> ExitCode {
+    // glibc gives threads their own malloc arenas, and every OpenFlow or control connection is a
+    // new thread: a controller that reprograms 100k flows over fresh connections left each
+    // generation in another arena (RSS 233 MB growing to 616 MB after four cycles; with two
+    // arenas it stays within 20%). The PMDs allocate nothing on the packet path.
+    // SAFETY: mallopt only tunes the allocator; no other thread exists yet.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
     let args = Args::parse();
     let cfg = match (&args.config, &args.db) {
         (Some(path), db) => match conffile::load(path) {
