@@ -6,13 +6,13 @@
 //! the line of the first definition too, so both ends of a clash are easy to find.
 
 use super::names;
-use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawPort, RawSwitch, Trunks};
+use super::ports::build_ports;
+use super::raw::{field_at, IntOrText, RawBridge, RawConfig, RawSwitch};
 use super::read::{read_bounded, FLOWS_FILE_MAX_BYTES};
 use crate::ofp::SslFile;
 use datapath::config::{
     parse_controller, parse_fail_mode, parse_listen, BridgeConfig, ConfigError, FailMode, FlowLine,
-    Location, OfpController, Policing, PortConfig, PortKind, SslFiles, SwitchConfig, SwitchSection,
-    VlanMode, VlanSet, VlanSetError,
+    Location, OfpController, SslFiles, SwitchConfig, SwitchSection,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -21,11 +21,11 @@ use switchd_api::{DEFAULT_RUNDIR, SOCKET_NAME};
 use toml::Spanned;
 
 /// Highest OpenFlow port number a physical or logical port may use (OFPP_MAX).
-const OFPORT_MAX: i64 = 0xffff_ff00;
+pub(super) const OFPORT_MAX: i64 = 0xffff_ff00;
 /// Longest unix socket path (sun_path minus the terminating NUL).
-const SOCKET_PATH_MAX: usize = 107;
+pub(super) const SOCKET_PATH_MAX: usize = 107;
 /// Most receive queues a port may ask for.
-const RXQ_MAX: i64 = 64;
+pub(super) const RXQ_MAX: i64 = 64;
 
 /// The config text with its line index and the directory relative paths resolve against.
 pub(super) struct Src<'a> {
@@ -48,14 +48,14 @@ impl<'a> Src<'a> {
     }
 
     /// 1-based line of byte `offset`.
-    fn line(&self, offset: usize) -> usize {
+    pub(super) fn line(&self, offset: usize) -> usize {
         match self.line_starts.binary_search(&offset) {
             Ok(i) => i + 1,
             Err(i) => i,
         }
     }
 
-    fn loc(&self, span: Range<usize>, field: &str) -> Location {
+    pub(super) fn loc(&self, span: Range<usize>, field: &str) -> Location {
         Location {
             file: self.path.to_path_buf(),
             line: self.line(span.start),
@@ -141,7 +141,7 @@ pub(super) fn in_range(
     }
 }
 
-fn non_negative(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u64, ConfigError> {
+pub(super) fn non_negative(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u64, ConfigError> {
     u64::try_from(*v.get_ref()).map_err(|_| {
         src.err(
             v.span(),
@@ -151,7 +151,7 @@ fn non_negative(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u64, ConfigE
     })
 }
 
-fn vlan_id(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u16, ConfigError> {
+pub(super) fn vlan_id(src: &Src, v: &Spanned<i64>, field: &str) -> Result<u16, ConfigError> {
     // 1..4094 fits u16.
     in_range(src, v, field, "VLAN", 1, 4094).map(|n| n as u16)
 }
@@ -353,7 +353,7 @@ fn no_ssl_files(target: &dyn std::fmt::Display) -> String {
 }
 
 /// A name that `rule` (one of [`super::names`]) accepts.
-fn check_name(
+pub(super) fn check_name(
     src: &Src,
     v: &Spanned<String>,
     field: &str,
@@ -423,9 +423,9 @@ fn lowest_free(taken: &HashSet<u64>) -> u64 {
 
 /// Switch-wide uniqueness state: name -> line of first definition.
 #[derive(Default)]
-struct Seen {
-    ports: HashMap<String, usize>,
-    interfaces: HashMap<String, String>,
+pub(super) struct Seen {
+    pub(super) ports: HashMap<String, usize>,
+    pub(super) interfaces: HashMap<String, String>,
 }
 
 fn build_bridges(
@@ -608,238 +608,4 @@ pub(super) fn flow_file_lines(text: &str, file: &Path, field: &str) -> Vec<FlowL
             })
         })
         .collect()
-}
-
-fn build_ports(
-    src: &Src,
-    b: &RawBridge,
-    bi: usize,
-    seen: &mut Seen,
-) -> Result<Vec<PortConfig>, ConfigError> {
-    // Explicit ofports first (range, uniqueness within the bridge), then auto-assignment.
-    let mut by_ofport: HashMap<u64, (String, usize)> = HashMap::new();
-    for (pi, p) in b.port.iter().enumerate() {
-        let p = p.get_ref();
-        if let Some(v) = &p.ofport {
-            let field = format!("bridge[{bi}].port[{pi}].ofport");
-            let n = *v.get_ref();
-            if !(1..=OFPORT_MAX).contains(&n) {
-                return Err(src.err(
-                    v.span(),
-                    &field,
-                    format!("ofport {n} out of range 1..{OFPORT_MAX:#x}"),
-                ));
-            }
-            let here = (p.name.get_ref().clone(), src.line(v.span().start));
-            if let Some((other, line)) = by_ofport.insert(n as u64, here) {
-                return Err(src.err(
-                    v.span(),
-                    &field,
-                    format!("ofport {n} already used by port \"{other}\" (line {line})"),
-                ));
-            }
-        }
-    }
-    let taken: HashSet<u64> = by_ofport.keys().copied().collect();
-    // Numbers are only ever taken, so the lowest free one never goes down: one cursor, not a
-    // scan from 1 per port (which made a 1000-port bridge cost half a million lookups).
-    let mut next = 1u64;
-    let mut ports = Vec::new();
-    for (pi, p) in b.port.iter().enumerate() {
-        let ofport = match &p.get_ref().ofport {
-            // Range-checked above.
-            Some(v) => *v.get_ref() as u32,
-            None => {
-                while taken.contains(&next) {
-                    next += 1;
-                }
-                let n = next;
-                next += 1;
-                u32::try_from(n).unwrap_or(u32::MAX)
-            }
-        };
-        ports.push(build_port(src, p, bi, pi, ofport, seen)?);
-    }
-    Ok(ports)
-}
-
-fn build_port(
-    src: &Src,
-    raw: &Spanned<RawPort>,
-    bi: usize,
-    pi: usize,
-    ofport: u32,
-    seen: &mut Seen,
-) -> Result<PortConfig, ConfigError> {
-    let p = raw.get_ref();
-    let prefix = format!("bridge[{bi}].port[{pi}]");
-    let f = |k: &str| format!("{prefix}.{k}");
-    let name = check_name(src, &p.name, &f("name"), names::check_port)?;
-    if let Some(first) = seen
-        .ports
-        .insert(name.clone(), src.line(p.name.span().start))
-    {
-        return Err(src.err(
-            p.name.span(),
-            &f("name"),
-            format!("duplicate port name \"{name}\" (first defined at line {first})"),
-        ));
-    }
-    let kind = PortKind::from_name(p.kind.get_ref()).ok_or_else(|| {
-        src.err(
-            p.kind.span(),
-            &f("kind"),
-            format!(
-                "unknown port kind \"{}\" (expected afpacket, afxdp, dpdk, vhost, tap or mock)",
-                p.kind.get_ref()
-            ),
-        )
-    })?;
-    let (interface, if_span, if_field) = match &p.interface {
-        Some(i) => (i.get_ref().clone(), i.span(), f("interface")),
-        None => (name.clone(), p.name.span(), f("name")),
-    };
-    let backend = super::backend::backend(src, p, kind, &prefix, raw.span())?;
-    if matches!(kind, PortKind::AfPacket | PortKind::Tap | PortKind::AfXdp) {
-        names::check_interface(&interface).map_err(|e| src.err(if_span.clone(), &if_field, e))?;
-        if let Some(other) = seen.interfaces.insert(interface.clone(), name.clone()) {
-            return Err(src.err(
-                if_span,
-                &if_field,
-                format!("interface \"{interface}\" is already used by port \"{other}\""),
-            ));
-        }
-    }
-    let vlan = vlan_mode(src, p, &prefix)?;
-    let mac_limit = match &p.mac_limit {
-        None => None,
-        Some(v) => {
-            Some(usize::try_from(non_negative(src, v, &f("mac_limit"))?).unwrap_or(usize::MAX))
-        }
-    };
-    let rxq = match &p.rxq {
-        None => 1,
-        Some(v) => {
-            // 1..=64 fits u16.
-            let n = in_range(src, v, &f("rxq"), "rxq", 1, RXQ_MAX)? as u16;
-            if matches!(kind, PortKind::AfPacket | PortKind::AfXdp | PortKind::Tap) && n != 1 {
-                return Err(src.err(
-                    v.span(),
-                    &f("rxq"),
-                    format!("{kind} ports have exactly one rx queue"),
-                ));
-            }
-            n
-        }
-    };
-    let kbits = |v: &Option<Spanned<i64>>, key: &str| -> Result<u32, ConfigError> {
-        match v {
-            None => Ok(0),
-            Some(v) => Ok(in_range(src, v, &f(key), key, 0, i64::from(u32::MAX))? as u32),
-        }
-    };
-    let rate = kbits(&p.ingress_policing_rate, "ingress_policing_rate")?;
-    let burst = kbits(&p.ingress_policing_burst, "ingress_policing_burst")?;
-    Ok(PortConfig {
-        name,
-        kind,
-        interface,
-        ofport,
-        ofport_requested: raw.get_ref().ofport.is_some(),
-        vlan,
-        mac_limit,
-        rxq,
-        policing: Policing::new(rate, burst),
-        backend,
-        location: src.loc(raw.span(), &prefix),
-    })
-}
-
-/// Reject `v` if present: it does not belong with this VLAN mode.
-fn forbid<T>(
-    src: &Src,
-    v: &Option<Spanned<T>>,
-    field: String,
-    message: &str,
-) -> Result<(), ConfigError> {
-    match v {
-        Some(v) => Err(src.err(v.span(), &field, message)),
-        None => Ok(()),
-    }
-}
-
-fn vlan_mode(src: &Src, p: &RawPort, prefix: &str) -> Result<VlanMode, ConfigError> {
-    let f = |k: &str| format!("{prefix}.{k}");
-    const TAG_ONLY_ACCESS: &str = "tag is only valid with vlan_mode = \"access\"";
-    const TRUNKS_ONLY_TRUNK: &str = "trunks is only valid with vlan_mode = \"trunk\"";
-    const NATIVE_ONLY_TRUNK: &str = "native_vlan is only valid with vlan_mode = \"trunk\"";
-    let (mode, mode_span) = match &p.vlan_mode {
-        None => ("none", p.name.span()),
-        Some(m) => (m.get_ref().as_str(), m.span()),
-    };
-    match mode {
-        "none" => {
-            forbid(src, &p.tag, f("tag"), TAG_ONLY_ACCESS)?;
-            forbid(src, &p.trunks, f("trunks"), TRUNKS_ONLY_TRUNK)?;
-            forbid(src, &p.native_vlan, f("native_vlan"), NATIVE_ONLY_TRUNK)?;
-            Ok(VlanMode::None)
-        }
-        "access" => {
-            forbid(src, &p.trunks, f("trunks"), TRUNKS_ONLY_TRUNK)?;
-            forbid(
-                src,
-                &p.native_vlan,
-                f("native_vlan"),
-                "native_vlan is only valid with vlan_mode = \"trunk\" (an access port's tag is its untagged VLAN)",
-            )?;
-            let tag = p
-                .tag
-                .as_ref()
-                .ok_or_else(|| src.err(mode_span, &f("vlan_mode"), "access port needs a tag"))?;
-            Ok(VlanMode::Access {
-                tag: vlan_id(src, tag, &f("tag"))?,
-            })
-        }
-        "trunk" => {
-            forbid(
-                src,
-                &p.tag,
-                f("tag"),
-                "tag is only valid with vlan_mode = \"access\" (a trunk's untagged VLAN is native_vlan)",
-            )?;
-            let trunks = p
-                .trunks
-                .as_ref()
-                .ok_or_else(|| src.err(mode_span, &f("vlan_mode"), "trunk port needs trunks"))?;
-            let mut allowed = trunk_set(trunks.get_ref())
-                .map_err(|e| src.err(trunks.span(), &f("trunks"), e.to_string()))?;
-            let native = match &p.native_vlan {
-                None => None,
-                Some(v) => Some(vlan_id(src, v, &f("native_vlan"))?),
-            };
-            if let Some(n) = native {
-                allowed.insert(n);
-            }
-            Ok(VlanMode::Trunk { allowed, native })
-        }
-        other => Err(src.err(
-            mode_span,
-            &f("vlan_mode"),
-            format!("unknown vlan_mode \"{other}\" (expected none, access or trunk)"),
-        )),
-    }
-}
-
-fn trunk_set(t: &Trunks) -> Result<VlanSet, VlanSetError> {
-    match t {
-        Trunks::Text(s) => s.parse(),
-        Trunks::List(list) if list.is_empty() => Err(VlanSetError::Empty),
-        Trunks::List(list) => list
-            .iter()
-            .map(|&v| match u16::try_from(v) {
-                Ok(v) if (1..=4094).contains(&v) => Ok(v),
-                _ => Err(VlanSetError::OutOfRange(v.to_string())),
-            })
-            .collect(),
-    }
 }

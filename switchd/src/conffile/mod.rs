@@ -42,6 +42,9 @@ mod check;
 #[cfg(test)]
 mod diff_tests;
 pub mod names;
+#[cfg(test)]
+mod ofp_tests;
+mod ports;
 mod raw;
 mod read;
 #[cfg(test)]
