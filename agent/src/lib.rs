@@ -1,0 +1,1 @@
+//! dvs-agent (being built).

@@ -1,0 +1,1 @@
+//! dvsm: the manager (being built).
