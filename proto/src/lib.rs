@@ -13,6 +13,9 @@ pub mod share;
 pub mod vlan;
 pub mod wire;
 
+#[cfg(test)]
+mod model_tests;
+
 pub use error::{RuleError, Status};
 pub use model::{Key, Kind, Model, Object, Stored, Write};
 pub use share::{Change, Sent, Share};

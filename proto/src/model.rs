@@ -166,9 +166,7 @@ impl Object {
             Kind::Dvs => Object::Dvs(serde_json::from_value(v).map_err(bad)?),
             Kind::Uplink => Object::Uplink(serde_json::from_value(v).map_err(bad)?),
             Kind::PortGroup => Object::PortGroup(serde_json::from_value(v).map_err(bad)?),
-            Kind::SecurityGroup => {
-                Object::SecurityGroup(serde_json::from_value(v).map_err(bad)?)
-            }
+            Kind::SecurityGroup => Object::SecurityGroup(serde_json::from_value(v).map_err(bad)?),
             Kind::Port => Object::Port(serde_json::from_value(v).map_err(bad)?),
         })
     }
@@ -272,7 +270,10 @@ fn index_del(ix: &mut BTreeMap<String, BTreeSet<String>>, k: &str, v: &str) {
     }
 }
 
-fn names<'a>(ix: &'a BTreeMap<String, BTreeSet<String>>, k: &str) -> impl Iterator<Item = &'a String> {
+fn names<'a>(
+    ix: &'a BTreeMap<String, BTreeSet<String>>,
+    k: &str,
+) -> impl Iterator<Item = &'a String> {
     ix.get(k).into_iter().flatten()
 }
 
@@ -333,7 +334,10 @@ impl Model {
 
     /// A port group.
     pub fn port_group(&self, name: &str) -> Option<&PortGroup> {
-        match self.get(&Key::new(Kind::PortGroup, name)).map(|s| &s.object) {
+        match self
+            .get(&Key::new(Kind::PortGroup, name))
+            .map(|s| &s.object)
+        {
             Some(Object::PortGroup(p)) => Some(p),
             _ => None,
         }
@@ -480,7 +484,11 @@ impl Model {
                         if o.name != u.name && o.host == u.host {
                             if let Some(n) = u.nics().into_iter().find(|n| o.nics().contains(n)) {
                                 return Err(RuleError::conflict(
-                                    if u.nic.is_some() { "nic" } else { "bond.members" },
+                                    if u.nic.is_some() {
+                                        "nic"
+                                    } else {
+                                        "bond.members"
+                                    },
                                     format!(
                                         "NIC {n} of host {} is already uplink {} of DVS {}",
                                         u.host, o.name, o.dvs
@@ -575,10 +583,7 @@ impl Model {
                 if !d.hosts.contains(&u.host) {
                     return Err(RuleError::conflict(
                         "hosts",
-                        format!(
-                            "uplink {} is on host {}; delete it first",
-                            u.name, u.host
-                        ),
+                        format!("uplink {} is on host {}; delete it first", u.name, u.host),
                     ));
                 }
             }
@@ -618,7 +623,10 @@ impl Model {
                     if o.mac_bytes() == mac {
                         return Err(RuleError::conflict(
                             "mac",
-                            format!("{} is already port {}'s MAC in DVS {}", p.mac, o.id, dvs.name),
+                            format!(
+                                "{} is already port {}'s MAC in DVS {}",
+                                p.mac, o.id, dvs.name
+                            ),
                         ));
                     }
                 }

@@ -122,7 +122,10 @@ impl Dvs {
     pub fn check(&self) -> Result<(), RuleError> {
         check_name("name", &self.name, DVS_NAME_MAX)?;
         if self.vlan_pool.is_empty() {
-            return Err(RuleError::invalid("vlan_pool", "must hold at least one VLAN"));
+            return Err(RuleError::invalid(
+                "vlan_pool",
+                "must hold at least one VLAN",
+            ));
         }
         if !MTUS.contains(&self.mtu) {
             return Err(RuleError::invalid(
@@ -309,7 +312,10 @@ impl Qos {
             ));
         }
         if self.peak_kbps > 400_000_000 {
-            return Err(RuleError::invalid(&f("peak_kbps"), "above 400000000 kbit/s"));
+            return Err(RuleError::invalid(
+                &f("peak_kbps"),
+                "above 400000000 kbit/s",
+            ));
         }
         if self.priority > 7 {
             return Err(RuleError::invalid(&f("priority"), "must be 0 to 7"));
@@ -502,11 +508,13 @@ impl SecurityGroup {
                 }
             }
             if r.port_max.is_some() && r.port_min.is_none() {
-                return Err(RuleError::invalid(&f("port_min"), "port_max needs port_min"));
+                return Err(RuleError::invalid(
+                    &f("port_min"),
+                    "port_max needs port_min",
+                ));
             }
             if let Some(p) = &r.remote {
-                let (addr, _) =
-                    parse_prefix(p).map_err(|e| RuleError::invalid(&f("remote"), e))?;
+                let (addr, _) = parse_prefix(p).map_err(|e| RuleError::invalid(&f("remote"), e))?;
                 if addr.is_ipv6() != v6 {
                     return Err(RuleError::invalid(
                         &f("remote"),
@@ -597,7 +605,10 @@ impl Port {
             ));
         }
         if mac == [0; 6] {
-            return Err(RuleError::invalid("mac", "00:00:00:00:00:00 is not a NIC's"));
+            return Err(RuleError::invalid(
+                "mac",
+                "00:00:00:00:00:00 is not a NIC's",
+            ));
         }
         let mut seen = Vec::new();
         for ip in &self.ips {

@@ -44,8 +44,7 @@ pub fn share(m: &Model, host: &str) -> Share {
     for dvs in m.dvs_of(host) {
         add(Key::new(Kind::Dvs, dvs));
         for u in m.uplinks_of(dvs) {
-            if let Some(Object::Uplink(up)) = m.get(&Key::new(Kind::Uplink, u)).map(|s| &s.object)
-            {
+            if let Some(Object::Uplink(up)) = m.get(&Key::new(Kind::Uplink, u)).map(|s| &s.object) {
                 if up.host == host {
                     add(Key::new(Kind::Uplink, u));
                 }
