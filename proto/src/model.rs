@@ -652,7 +652,7 @@ impl Model {
     fn check_delete(&self, key: &Key) -> Result<(), RuleError> {
         let used = |what: String| {
             Err(RuleError::conflict(
-                "",
+                if key.kind == Kind::Port { "id" } else { "name" },
                 format!("{key} is still used by {what}; delete or change that first"),
             ))
         };

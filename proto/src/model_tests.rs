@@ -201,7 +201,7 @@ fn deleting_what_is_referenced() {
                 if_match: None,
             },
             Status::Conflict,
-            "",
+            "name",
         );
     }
     m.check(&Write::Delete {

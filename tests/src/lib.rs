@@ -6,6 +6,7 @@
 //! assertion (a panic) still cleans up. Names embed the process id and a counter so tests can run in
 //! parallel and a crashed earlier run never collides with a new one.
 
+pub mod cluster;
 pub mod frames;
 pub mod guest;
 pub mod lab;

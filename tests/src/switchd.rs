@@ -17,6 +17,8 @@ pub struct Switchd {
     pub dir: PathBuf,
     /// Control socket path.
     pub socket: PathBuf,
+    /// Network namespace it runs in (`None`: the test's own).
+    netns: Option<String>,
 }
 
 /// A private temporary directory for one switch.
@@ -41,13 +43,26 @@ impl Switchd {
         let cfg = dir.join("switch.toml");
         std::fs::write(&cfg, text).expect("write config");
         let args = vec!["--config".to_string(), cfg.display().to_string()];
-        Self::spawn(dir, rundir.join("dvs-switchd.sock"), args)
+        let mut s = Self::spawn(dir, rundir.join("dvs-switchd.sock"), args, None);
+        s.launch();
+        s
     }
 
     /// Start the switch on the Open_vSwitch database at `db` (`unix:<dir>/db.sock`), with
     /// `switch` as its `[switch]` section (without `rundir`: the run directory is `rundir`,
     /// normally the database's directory, as on an OVS host).
     pub fn start_db(switch: &str, db: &str, rundir: &std::path::Path) -> Switchd {
+        Self::start_db_in(None, switch, db, rundir)
+    }
+
+    /// [`Switchd::start_db`] inside network namespace `netns` (a host of a multi-host lab: its
+    /// ports are the interfaces of that namespace).
+    pub fn start_db_in(
+        netns: Option<&str>,
+        switch: &str,
+        db: &str,
+        rundir: &std::path::Path,
+    ) -> Switchd {
         let dir = temp_dir();
         let text = switch.replacen(
             "[switch]",
@@ -62,18 +77,19 @@ impl Switchd {
             "--db".to_string(),
             db.to_string(),
         ];
-        Self::spawn(dir, rundir.join("dvs-switchd.sock"), args)
+        let mut s = Self::spawn(dir, rundir.join("dvs-switchd.sock"), args, netns);
+        s.launch();
+        s
     }
 
-    fn spawn(dir: PathBuf, socket: PathBuf, args: Vec<String>) -> Switchd {
-        let mut s = Switchd {
+    fn spawn(dir: PathBuf, socket: PathBuf, args: Vec<String>, netns: Option<&str>) -> Switchd {
+        Switchd {
             child: None,
             args,
             dir,
             socket,
-        };
-        s.launch();
-        s
+            netns: netns.map(str::to_string),
+        }
     }
 
     /// Start the process (again, after `stop`) and wait until its control socket answers.
@@ -83,7 +99,15 @@ impl Switchd {
             .append(true)
             .open(self.dir.join("switchd.log"))
             .expect("log");
-        let child = Command::new(crate::bin("dvs-switchd"))
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(crate::bin("dvs-switchd"));
+                c
+            }
+            None => Command::new(crate::bin("dvs-switchd")),
+        };
+        let child = cmd
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
