@@ -6,12 +6,19 @@
 //! pages to the end for `dump-flows`, and [`format::render`] turns a result into the
 //! text a person expects, modelled on the OVS tools people already know (`ovs-vsctl show`,
 //! `ovs-ofctl dump-ports`, `ovs-appctl fdb/show`, `dpif-netdev/pmd-stats-show`).
+//!
+//! The manager commands (`dvsctl host|dvs|uplink|portgroup|secgroup|port <verb>`) talk REST to
+//! dvsm instead: [`manager`] turns their arguments into requests and [`manager_format`] renders
+//! dvsm's answers.
 
 pub mod format;
+pub mod manager;
+pub mod manager_format;
 pub mod pages;
 mod vhost_state;
 
 use clap::{Parser, Subcommand};
+use manager::{Kind, ObjCmd};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,6 +61,10 @@ pub struct Cli {
     /// Print the raw JSON result instead of formatted text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// dvsm's API URL for the manager commands (default: $DVSM_URL, else
+    /// http://127.0.0.1:6681).
+    #[arg(long, global = true, value_name = "URL")]
+    pub dvsm: Option<String>,
     /// What to control.
     #[command(subcommand)]
     pub command: Top,
@@ -65,6 +76,41 @@ pub enum Top {
     /// A local dvs-switchd.
     #[command(subcommand)]
     Switch(SwitchCmd),
+    /// Compute hosts (dvsm).
+    #[command(subcommand)]
+    Host(ObjCmd),
+    /// Distributed virtual switches (dvsm).
+    #[command(subcommand)]
+    Dvs(ObjCmd),
+    /// Uplinks: a host's NIC or bond into a DVS (dvsm).
+    #[command(subcommand)]
+    Uplink(ObjCmd),
+    /// Port groups: VLAN, QoS and security settings VM ports share (dvsm).
+    #[command(subcommand)]
+    Portgroup(ObjCmd),
+    /// Security groups (dvsm).
+    #[command(subcommand)]
+    Secgroup(ObjCmd),
+    /// VM ports (dvsm).
+    #[command(subcommand)]
+    Port(ObjCmd),
+    /// dvsm's current revision (of its whole store).
+    Revision,
+}
+
+impl Top {
+    /// The object command: its kind and verb (`None` for `switch` and `revision`).
+    pub fn manager(&self) -> Option<(Kind, &ObjCmd)> {
+        match self {
+            Top::Switch(_) | Top::Revision => None,
+            Top::Host(c) => Some((Kind::Host, c)),
+            Top::Dvs(c) => Some((Kind::Dvs, c)),
+            Top::Uplink(c) => Some((Kind::Uplink, c)),
+            Top::Portgroup(c) => Some((Kind::PortGroup, c)),
+            Top::Secgroup(c) => Some((Kind::SecGroup, c)),
+            Top::Port(c) => Some((Kind::Port, c)),
+        }
+    }
 }
 
 /// `dvsctl switch ...`.
@@ -289,6 +335,7 @@ mod tests {
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).unwrap().command {
             Top::Switch(c) => c,
+            other => panic!("not a switch command: {other:?}"),
         }
     }
 
