@@ -366,6 +366,7 @@ fn session(tcp: TcpStream, state: &Arc<State>, cfg: &AgentConfig) -> Result<(), 
             c
         };
         let n = changes.len();
+        rt.sent_revision = Some(revision);
         let reply = Registered {
             revision,
             full: !incremental,

@@ -384,6 +384,17 @@ fn render(hosts: &BTreeMap<String, HostRuntime>, s: &Stored) -> Value {
             o.insert("facts".into(), json!(rt.and_then(|r| r.facts.as_ref())));
             o.insert("revision_acked".into(), json!(rt.and_then(|r| r.acked)));
             o.insert(
+                "revision_sent".into(),
+                json!(rt.and_then(|r| r.sent_revision)),
+            );
+            // Connected and has applied everything it was sent.
+            o.insert(
+                "in_sync".into(),
+                json!(rt.is_some_and(|r| r.session.is_some()
+                    && r.acked.is_some()
+                    && r.acked >= r.sent_revision)),
+            );
+            o.insert(
                 "apply_errors".into(),
                 json!(rt.map(|r| r.apply_errors.as_slice()).unwrap_or(&[])),
             );

@@ -78,6 +78,9 @@ pub struct HostRuntime {
     pub unacked_drops: BTreeMap<Key, u64>,
     /// Last acked revision (this run of dvsm).
     pub acked: Option<u64>,
+    /// Revision of the last share or update sent to the agent (this run of dvsm): the agent is
+    /// in sync when it has acked at least this.
+    pub sent_revision: Option<u64>,
     /// Errors of the last ack.
     pub apply_errors: Vec<ApplyError>,
     /// Unix seconds of the last message from its agent.
@@ -244,6 +247,7 @@ impl State {
                     rt.unacked_drops.insert(c.key.clone(), revision);
                 }
             }
+            rt.sent_revision = Some(revision);
             let line = notification(wire::method::UPDATE, &wire::Update { revision, changes });
             let Some(s) = &rt.session else { continue };
             match s.tx.try_send(line) {

@@ -255,6 +255,8 @@ pub struct Model {
     groups_by_sg: BTreeMap<String, BTreeSet<String>>,
     uplinks_by_dvs: BTreeMap<String, BTreeSet<String>>,
     dvs_by_host: BTreeMap<String, BTreeSet<String>>,
+    /// Port ids by (DVS, MAC): the duplicate-MAC rule without a scan.
+    macs: BTreeMap<(String, [u8; 6]), BTreeSet<String>>,
 }
 
 fn index_add(ix: &mut BTreeMap<String, BTreeSet<String>>, k: &str, v: &str) {
@@ -290,7 +292,10 @@ impl Model {
             revision,
             ..Model::default()
         };
-        for s in objects {
+        // Port groups before ports: the MAC index looks a port's DVS up through its group.
+        let mut all: Vec<Stored> = objects.into_iter().collect();
+        all.sort_by_key(|s| s.object.kind());
+        for s in all {
             m.insert(s);
         }
         m
@@ -614,23 +619,18 @@ impl Model {
             ));
         }
         let mac = p.mac_bytes();
-        for other_g in names(&self.groups_by_dvs, &dvs.name) {
-            for id in self.ports_in(other_g) {
-                if *id == p.id {
-                    continue;
-                }
-                if let Some(o) = self.port(id) {
-                    if o.mac_bytes() == mac {
-                        return Err(RuleError::conflict(
-                            "mac",
-                            format!(
-                                "{} is already port {}'s MAC in DVS {}",
-                                p.mac, o.id, dvs.name
-                            ),
-                        ));
-                    }
-                }
-            }
+        if let Some(other) = self
+            .macs
+            .get(&(dvs.name.clone(), mac))
+            .and_then(|ids| ids.iter().find(|id| **id != p.id))
+        {
+            return Err(RuleError::conflict(
+                "mac",
+                format!(
+                    "{} is already port {other}'s MAC in DVS {}",
+                    p.mac, dvs.name
+                ),
+            ));
         }
         // Two ports on one host cannot share a backend.
         for id in self.ports_on(&p.host) {
@@ -709,6 +709,10 @@ impl Model {
             Object::Port(p) => {
                 index_add(&mut self.ports_by_host, &p.host, &p.id);
                 index_add(&mut self.ports_by_group, &p.port_group, &p.id);
+                if let Some(g) = self.port_group(&p.port_group) {
+                    let k = (g.dvs.clone(), p.mac_bytes());
+                    self.macs.entry(k).or_default().insert(p.id.clone());
+                }
             }
             Object::PortGroup(g) => {
                 index_add(&mut self.groups_by_dvs, &g.dvs, &g.name);
@@ -733,6 +737,15 @@ impl Model {
             Object::Port(p) => {
                 index_del(&mut self.ports_by_host, &p.host, &p.id);
                 index_del(&mut self.ports_by_group, &p.port_group, &p.id);
+                if let Some(g) = self.port_group(&p.port_group) {
+                    let k = (g.dvs.clone(), p.mac_bytes());
+                    if let Some(ids) = self.macs.get_mut(&k) {
+                        ids.remove(&p.id);
+                        if ids.is_empty() {
+                            self.macs.remove(&k);
+                        }
+                    }
+                }
             }
             Object::PortGroup(g) => {
                 index_del(&mut self.groups_by_dvs, &g.dvs, &g.name);

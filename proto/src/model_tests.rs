@@ -186,6 +186,45 @@ fn duplicate_mac_within_a_dvs() {
 }
 
 #[test]
+fn the_mac_index_survives_a_reload_and_a_move() {
+    let m = lab();
+    // Reloaded in store order (ports before port groups), the index still knows every MAC.
+    let mut stored: Vec<_> = m.all().cloned().collect();
+    stored.reverse();
+    let m2 = Model::load(m.revision, stored);
+    refused(
+        &m2,
+        create(
+            Kind::Port,
+            json!({"id": "p3", "host": "h2", "port_group": "tr",
+            "mac": "52:54:00:00:00:01", "backend": {"kind": "linux", "interface": "v3"}}),
+        ),
+        Status::Conflict,
+        "mac",
+    );
+    // A port keeps its own MAC across an update, and frees it when deleted.
+    let mut m3 = m2.clone();
+    let w = update(
+        Kind::Port,
+        json!({"id": "p1", "host": "h2", "port_group": "pg10",
+        "mac": "52:54:00:00:00:01", "backend": {"kind": "linux", "interface": "v9"}}),
+    );
+    m3.check(&w).expect("same MAC, new host");
+    m3.apply(&w, m3.revision + 1);
+    let d = Write::Delete {
+        key: Key::new(Kind::Port, "p1"),
+        if_match: None,
+    };
+    m3.apply(&d, m3.revision + 1);
+    m3.check(&create(
+        Kind::Port,
+        json!({"id": "p3", "host": "h2", "port_group": "tr",
+        "mac": "52:54:00:00:00:01", "backend": {"kind": "linux", "interface": "v3"}}),
+    ))
+    .expect("MAC free again");
+}
+
+#[test]
 fn deleting_what_is_referenced() {
     let m = lab();
     for (kind, name) in [

@@ -505,14 +505,14 @@ impl Cluster {
         wait(timeout, || self.vms[a].ns.ping(self.vms[b].ip(), 1))
     }
 
-    /// Wait until every host's agent is connected and has acknowledged dvsm's current revision.
+    /// Wait until every host's agent is connected and has applied everything dvsm sent it
+    /// (`in_sync`), and the switches have caught up with their databases.
     pub fn wait_synced(&self, timeout: Duration) -> bool {
         wait(timeout, || {
-            let rev = self.ctl_json(&["revision"])["revision"].as_u64().unwrap_or(0);
             self.hosts.iter().all(|h| {
-                let v = self.ctl_json(&["host", "show", &h.name]);
-                v["connected"] == Value::Bool(true)
-                    && v["revision_acked"].as_u64().unwrap_or(0) >= rev
+                self.ctl_json(&["host", "show", &h.name])["in_sync"] == Value::Bool(true)
+                    && h.db.get("Open_vSwitch", ".", "cur_cfg")
+                        == h.db.get("Open_vSwitch", ".", "next_cfg")
             })
         })
     }
