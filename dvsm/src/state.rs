@@ -15,7 +15,7 @@
 
 use crate::store::{Op, Store, StoreError};
 use proto::objects::HostFacts;
-use proto::share::{diff, hosts_touched, share};
+use proto::share::{diff_keys, hosts_touched, related};
 use proto::wire::{self, ApplyError, PortStatus};
 use proto::{Key, Kind, Model, RuleError, Sent, Write};
 use std::collections::{BTreeMap, BTreeSet};
@@ -178,6 +178,7 @@ impl State {
             m.check(&w)?;
             (m.revision + 1, hosts_touched(&m, &key))
         };
+        let mut keys = related(&self.model(), &key);
         let mut ops = Vec::new();
         match &w {
             Write::Put { object, .. } => ops.push(Op::Put(proto::Stored {
@@ -202,6 +203,7 @@ impl State {
             let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
             m.apply(&w, revision);
             touched.extend(hosts_touched(&m, &key));
+            keys.extend(related(&m, &key));
         }
         {
             let mut hosts = self.hosts();
@@ -222,23 +224,28 @@ impl State {
                 _ => {}
             }
         }
-        self.push(&touched, revision);
+        self.push(&touched, &keys, revision);
         Ok(revision)
     }
 
-    /// Send each of `hosts` with a live session what changed in its share. Called with the
-    /// writer mutex held.
-    fn push(&self, hosts: &BTreeSet<String>, revision: u64) {
+    /// Send each of `hosts` with a live session what changed in its share, looking only at
+    /// `keys` (the written object and the objects whose place in a share it can change: see
+    /// `proto::share::related`). Called with the writer mutex held.
+    fn push(&self, hosts: &BTreeSet<String>, keys: &BTreeSet<Key>, revision: u64) {
+        let m = self.model();
+        let mut all = self.hosts();
         for h in hosts {
-            if self.hosts().get(h).is_none_or(|rt| rt.session.is_none()) {
+            let Some(rt) = all.get_mut(h) else { continue };
+            if rt.session.is_none() {
                 continue;
             }
-            let sh = share(&self.model(), h);
-            let mut all = self.hosts();
-            let Some(rt) = all.get_mut(h) else { continue };
             let sent = rt.sent.get_or_insert_with(Sent::new);
-            let before: BTreeSet<Key> = sent.keys().cloned().collect();
-            let changes = diff(sent, &sh);
+            let before: BTreeSet<Key> = keys
+                .iter()
+                .filter(|k| sent.contains_key(*k))
+                .cloned()
+                .collect();
+            let changes = diff_keys(&m, h, sent, keys);
             if changes.is_empty() {
                 continue;
             }
