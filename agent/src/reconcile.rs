@@ -249,7 +249,8 @@ impl Reconciler {
             };
             match result {
                 Ok((c, r)) => {
-                    if r.added + r.deleted > 0 {
+                    // Always on a new connection: a restarted agent says what it adopted.
+                    if r.added + r.deleted > 0 || fresh {
                         log!(
                             "bridge {name}: flows: {} added, {} deleted, {} kept",
                             r.added,

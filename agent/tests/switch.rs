@@ -328,7 +328,13 @@ fn agent_programs_the_switch_and_survives_restarts() {
     }
     let restarted = agent.log_text()[log_len..].to_string();
     assert!(
-        !restarted.contains("added"),
+        restarted.contains("flows: 0 added, 0 deleted"),
+        "the restarted agent adopted the flows without adding or deleting any:\n{restarted}"
+    );
+    assert!(
+        !restarted
+            .lines()
+            .any(|l| l.contains(" added") && !l.contains(" 0 added")),
         "the restarted agent added no flow:\n{restarted}"
     );
 

@@ -148,7 +148,10 @@ impl HostNode {
     /// `ovs-ofctl -O OpenFlow13 dump-flows` of a bridge on this host, one line per flow, the
     /// header dropped.
     pub fn dump_flows(&self, bridge: &str) -> Vec<String> {
-        let sock = format!("unix:{}", self.db.dir.join(format!("{bridge}.mgmt")).display());
+        let sock = format!(
+            "unix:{}",
+            self.db.dir.join(format!("{bridge}.mgmt")).display()
+        );
         let out = Command::new("ovs-ofctl")
             .args(["-O", "OpenFlow13", "dump-flows", &sock])
             .output()
@@ -249,8 +252,14 @@ impl Cluster {
             vec![
                 "ovs-vswitchd".into(),
                 "-vconsole:off".into(),
-                format!("--log-file={}", tor_db.dir.join("ovs-vswitchd.log").display()),
-                format!("--unixctl={}", tor_db.dir.join("ovs-vswitchd.ctl").display()),
+                format!(
+                    "--log-file={}",
+                    tor_db.dir.join("ovs-vswitchd.log").display()
+                ),
+                format!(
+                    "--unixctl={}",
+                    tor_db.dir.join("ovs-vswitchd.ctl").display()
+                ),
                 "--no-chdir".into(),
                 tor_db.addr(),
             ],
@@ -297,31 +306,63 @@ impl Cluster {
         run(
             "ip",
             &[
-                "link", "add", &m, "netns", &self.mgmt.name, "type", "veth", "peer", "name",
-                "mgmt0", "netns", &ns.name,
+                "link",
+                "add",
+                &m,
+                "netns",
+                &self.mgmt.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "mgmt0",
+                "netns",
+                &ns.name,
             ],
         );
         self.mgmt.ip(&["link", "set", &m, "master", "mbr"]);
         self.mgmt.ip(&["link", "set", &m, "up"]);
-        ns.ip(&["addr", "add", &format!("10.255.0.{}/24", 10 + i), "dev", "mgmt0"]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("10.255.0.{}/24", 10 + i),
+            "dev",
+            "mgmt0",
+        ]);
         ns.ip(&["link", "set", "mgmt0", "up"]);
         // Uplink into the top of rack.
         let t = format!("t{i}");
         run(
             "ip",
             &[
-                "link", "add", &t, "netns", &self.tor.ns.name, "type", "veth", "peer", "name",
-                "up0", "netns", &ns.name,
+                "link",
+                "add",
+                &t,
+                "netns",
+                &self.tor.ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "up0",
+                "netns",
+                &ns.name,
             ],
         );
         for (n, dev) in [(&self.tor.ns, t.as_str()), (&ns, "up0")] {
-            let _ = n.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")]);
+            let _ = n.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
+            ]);
             let _ = n.exec(&["ethtool", "-K", dev, "rxvlan", "off", "txvlan", "off"]);
             let _ = n.exec(&["ethtool", "-K", dev, "tso", "off", "gso", "off"]);
             n.ip(&["link", "set", dev, "up"]);
         }
         let trunks = format!("trunks={tor_vlans}");
-        self.tor.db.must(&["add-port", "tor", &t, "--", "set", "port", &t, &trunks]);
+        self.tor
+            .db
+            .must(&["add-port", "tor", &t, "--", "set", "port", &t, &trunks]);
         // The host's switch and agent.
         let db = OvsDb::start();
         let sw = Switchd::start_db_in(Some(&ns.name), &switch_section(), &db.addr(), &db.dir);
@@ -455,8 +496,18 @@ impl Cluster {
         run(
             "ip",
             &[
-                "link", "add", &vm.name, "netns", &h.ns.name, "type", "veth", "peer", "name",
-                "eth0", "netns", &vm.ns.name,
+                "link",
+                "add",
+                &vm.name,
+                "netns",
+                &h.ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &vm.ns.name,
             ],
         );
         let ns = &vm.ns;
@@ -471,9 +522,8 @@ impl Cluster {
             "-qw",
             &format!("net.ipv6.conf.{}.disable_ipv6=1", vm.name),
         ]);
-        let _ = h
-            .ns
-            .exec(&["ethtool", "-K", &vm.name, "rxvlan", "off", "txvlan", "off"]);
+        let _ =
+            h.ns.exec(&["ethtool", "-K", &vm.name, "rxvlan", "off", "txvlan", "off"]);
         h.ns.ip(&["link", "set", &vm.name, "up"]);
     }
 

@@ -137,7 +137,10 @@ fn cluster_reaches_follows_changes_and_migrations() {
     // Each host has only its own share: h1 holds vm1 and vm3, never h2's ports.
     let ports = |h: &HostNode| -> String { h.db.must(&["list-ports", "d1"]) };
     let p1 = ports(&c.hosts[0]);
-    assert!(p1.contains("vm1") && p1.contains("vm3") && !p1.contains("vm2"), "{p1}");
+    assert!(
+        p1.contains("vm1") && p1.contains("vm3") && !p1.contains("vm2"),
+        "{p1}"
+    );
 
     // A port group's VLAN moves all its ports on all hosts; the other group loses nothing and
     // no flow anywhere is rewritten.
@@ -155,10 +158,21 @@ fn cluster_reaches_follows_changes_and_migrations() {
             h.db.get("Port", port, "tag")
         );
     }
-    assert!(c.wait_reach(2, 3, SYNC), "pg20 lost its way after the VLAN change");
-    assert!(!c.vms[0].ns.ping(c.vms[2].ip(), 2), "VLAN 10 reaches VLAN 30");
+    assert!(
+        c.wait_reach(2, 3, SYNC),
+        "pg20 lost its way after the VLAN change"
+    );
+    assert!(
+        !c.vms[0].ns.ping(c.vms[2].ip(), 2),
+        "VLAN 10 reaches VLAN 30"
+    );
     let (tx, rx) = pinger.join().expect("pinger");
-    assert_eq!(tx, rx, "pg10 lost {} of {tx} pings during pg20's change", tx - rx);
+    assert_eq!(
+        tx,
+        rx,
+        "pg10 lost {} of {tx} pings during pg20's change",
+        tx - rx
+    );
     for (h, b) in c.hosts.iter().zip(&before) {
         assert_untouched(&format!("{} after the VLAN change", h.name), b, &flows(h));
     }
@@ -175,9 +189,18 @@ fn cluster_reaches_follows_changes_and_migrations() {
         tx - rx,
         (tx - rx) * 50
     );
-    assert!(rx > 0 && tx - rx < 100, "vm4 unreachable after the move ({rx} of {tx})");
-    assert!(c.wait_reach(2, 3, SYNC), "vm3 does not reach vm4 on its new host");
-    assert!(!c.vms[1].ns.ping(c.vms[3].ip(), 2), "vm2 (VLAN 10) reaches vm4 (VLAN 30)");
+    assert!(
+        rx > 0 && tx - rx < 100,
+        "vm4 unreachable after the move ({rx} of {tx})"
+    );
+    assert!(
+        c.wait_reach(2, 3, SYNC),
+        "vm3 does not reach vm4 on its new host"
+    );
+    assert!(
+        !c.vms[1].ns.ping(c.vms[3].ip(), 2),
+        "vm2 (VLAN 10) reaches vm4 (VLAN 30)"
+    );
     assert!(!ports(&c.hosts[1]).contains("vm4"), "h2 kept vm4's port");
     assert!(ports(&c.hosts[0]).contains("vm4"), "h1 has no port for vm4");
 
@@ -211,7 +234,10 @@ fn cluster_reaches_follows_changes_and_migrations() {
             logs(&c)
         );
         assert!(g.ping("10.60.0.2"), "guest on h1 cannot reach vm2 on h2");
-        assert!(g.ping_fails("10.60.0.3"), "guest in VLAN 10 reaches vm3 in VLAN 30");
+        assert!(
+            g.ping_fails("10.60.0.3"),
+            "guest in VLAN 10 reaches vm3 in VLAN 30"
+        );
         g.kill();
     }
 }
@@ -238,9 +264,18 @@ fn cluster_survives_agent_and_dvsm_restarts() {
     c.hosts[0].agent.restart();
     assert!(c.wait_synced(SYNC), "agent never resynced: {}", logs(&c));
     let (tx, rx) = pinger.join().expect("pinger");
-    assert_eq!(tx, rx, "lost {} of {tx} pings across the agent's restart", tx - rx);
+    assert_eq!(
+        tx,
+        rx,
+        "lost {} of {tx} pings across the agent's restart",
+        tx - rx
+    );
     for (h, b) in c.hosts.iter().zip(&before) {
-        assert_untouched(&format!("{} after the agent's restart", h.name), b, &flows(h));
+        assert_untouched(
+            &format!("{} after the agent's restart", h.name),
+            b,
+            &flows(h),
+        );
     }
 
     // Restart dvsm: the state is intact, agents resync, no packet is lost.
@@ -264,7 +299,12 @@ fn cluster_survives_agent_and_dvsm_restarts() {
     };
     assert_eq!(strip(&c.ctl_json(&["port", "list"])), strip(&listing));
     let (tx, rx) = pinger.join().expect("pinger");
-    assert_eq!(tx, rx, "lost {} of {tx} pings across dvsm's restart", tx - rx);
+    assert_eq!(
+        tx,
+        rx,
+        "lost {} of {tx} pings across dvsm's restart",
+        tx - rx
+    );
     for (h, b) in c.hosts.iter().zip(&before) {
         assert_untouched(&format!("{} after dvsm's restart", h.name), b, &flows(h));
     }

@@ -395,12 +395,7 @@ fn main() {
         .collect();
     let mut threads = Vec::new();
     for (h, sim) in sims.iter().enumerate() {
-        let (addr, sim, stop, token) = (
-            addr.clone(),
-            sim.clone(),
-            stop.clone(),
-            tokens[h].clone(),
-        );
+        let (addr, sim, stop, token) = (addr.clone(), sim.clone(), stop.clone(), tokens[h].clone());
         threads.push(
             std::thread::Builder::new()
                 .stack_size(128 << 10)
@@ -455,7 +450,10 @@ fn main() {
         let ok = wait_all(Duration::from_secs(30), &|s| {
             s.revision.load(Ordering::Acquire) >= rev
         });
-        assert!(ok.is_some(), "round {round}: not every agent got revision {rev}");
+        assert!(
+            ok.is_some(),
+            "round {round}: not every agent got revision {rev}"
+        );
         let mut worst: f64 = 0.0;
         for s in &sims {
             let ms = (s.at_us.load(Ordering::Relaxed).saturating_sub(t_call)) as f64 / 1e3;

@@ -25,11 +25,15 @@ fn up() -> i32 {
         );
         return 1;
     }
-    println!("== dvsm, a top-of-rack switch, hosts h1 and h2 (dvs-switchd + ovsdb-server + dvs-agent)");
+    println!(
+        "== dvsm, a top-of-rack switch, hosts h1 and h2 (dvs-switchd + ovsdb-server + dvs-agent)"
+    );
     let mut c = Cluster::start(2, "10,20");
     let mgmt = c.mgmt.name.clone();
     let show = |args: &str| println!("$ ip netns exec {mgmt} dvsctl {args}");
-    show("dvs create d1 vlan_pool=10-20 hosts=h1,h2; uplink create d1-h1 dvs=d1 host=h1 nic=up0 ...");
+    show(
+        "dvs create d1 vlan_pool=10-20 hosts=h1,h2; uplink create d1-h1 dvs=d1 host=h1 nic=up0 ...",
+    );
     c.dvs("d1", "10-20");
     show("portgroup create web dvs=d1 vlan.mode=access vlan.vlan=10");
     c.access_group("web", "d1", 10);
@@ -55,7 +59,10 @@ fn up() -> i32 {
             "NOT as expected"
         }
     );
-    println!("== ports, with counters from their hosts\n{}", c.must(&["port", "list"]));
+    println!(
+        "== ports, with counters from their hosts\n{}",
+        c.must(&["port", "list"])
+    );
     println!("== flows of d1 on h1 (cookies name their origin)");
     for l in c.hosts[0].dump_flows("d1") {
         println!("{l}");
