@@ -560,7 +560,10 @@ impl Cluster {
     pub fn wait_synced(&self, timeout: Duration) -> bool {
         wait(timeout, || {
             self.hosts.iter().all(|h| {
-                self.ctl_json(&["host", "show", &h.name])["in_sync"] == Value::Bool(true)
+                // dvsm may be restarting: not answering is not being in sync.
+                let (ok, out) = self.ctl(&["--json", "host", "show", &h.name]);
+                ok && serde_json::from_str::<Value>(&out)
+                    .is_ok_and(|v| v["in_sync"] == Value::Bool(true))
                     && h.db.get("Open_vSwitch", ".", "cur_cfg")
                         == h.db.get("Open_vSwitch", ".", "next_cfg")
             })

@@ -166,6 +166,8 @@ const SERVER_FIELDS: &[&str] = &[
     "last_seen",
     "facts",
     "revision_acked",
+    "revision_sent",
+    "in_sync",
     "apply_errors",
     "status",
 ];

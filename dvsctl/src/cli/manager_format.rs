@@ -231,7 +231,10 @@ fn count(v: Option<&Value>) -> usize {
 fn host_row(h: &Value, now: u64) -> Vec<String> {
     vec![
         field(h, "name"),
-        yes_no(h.get("connected")),
+        match (h.get("connected"), h.get("in_sync")) {
+            (Some(Value::Bool(true)), Some(Value::Bool(false))) => "yes (syncing)".to_string(),
+            (c, _) => yes_no(c),
+        },
         last_seen(h, now),
         field(h, "revision_acked"),
         count(h.get("apply_errors")).to_string(),
@@ -397,11 +400,13 @@ fn show(kind: Kind, v: &Value, now: u64) -> String {
     let Some(m) = v.as_object() else {
         return super::format::pretty(v);
     };
-    const LATE: [&str; 7] = [
+    const LATE: [&str; 9] = [
         "revision",
         "connected",
+        "in_sync",
         "last_seen",
         "revision_acked",
+        "revision_sent",
         "apply_errors",
         "facts",
         "status",
