@@ -101,23 +101,10 @@ fn bridge_columns(b: &BridgePlan) -> serde_json::Map<String, Value> {
     m
 }
 
-/// Whether a column holds `want` (one-member sets equal their atom; order does not count).
+/// Whether a column holds `want` (see `ovsdb::datum::same`; an empty interface type is
+/// "system").
 fn same(have: &Value, want: &Value) -> bool {
-    let norm = |v: &Value| -> Value {
-        match v.as_array().map(Vec::as_slice) {
-            Some([tag, Value::Array(m)]) if tag == "set" && m.len() == 1 => m[0].clone(),
-            Some([tag, Value::Array(m)]) if tag == "set" || tag == "map" => {
-                let mut m = m.clone();
-                m.sort_by_key(|x| x.to_string());
-                json!([tag, m])
-            }
-            Some([]) => json!(["set", []]),
-            _ => v.clone(),
-        }
-    };
-    // An empty string type is "system".
-    let (h, w) = (norm(have), norm(want));
-    h == w || (h == json!("") && w == json!("system"))
+    ovsdb::datum::same(have, want) || (*have == json!("") && *want == json!("system"))
 }
 
 /// The columns of `want` that `row` does not hold yet.

@@ -85,6 +85,24 @@ pub fn named_uuid(name: &str) -> Value {
     json!(["named-uuid", name])
 }
 
+/// Whether two datums mean the same: a one-member set is its atom, map and set member order
+/// does not count, and `[]` is the empty set.
+pub fn same(a: &Value, b: &Value) -> bool {
+    let norm = |v: &Value| -> Value {
+        match v.as_array().map(Vec::as_slice) {
+            Some([tag, Value::Array(m)]) if tag == "set" && m.len() == 1 => m[0].clone(),
+            Some([tag, Value::Array(m)]) if tag == "set" || tag == "map" => {
+                let mut m = m.clone();
+                m.sort_by_key(|x| x.to_string());
+                serde_json::json!([tag, m])
+            }
+            Some([]) => serde_json::json!(["set", []]),
+            _ => v.clone(),
+        }
+    };
+    norm(a) == norm(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 
 use clap::Subcommand;
 use serde_json::{Map, Value};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming dvsm's API URL.
@@ -534,17 +533,10 @@ fn set_name(kind: Kind, body: &mut Value, name: &str) -> Result<(), ManagerError
 
 /// Read a JSON object from `path` (`-`: standard input).
 pub fn read_json(path: &Path) -> Result<Value, ManagerError> {
-    let err = |source| ManagerError::ReadJson {
+    let text = super::read_input(path).map_err(|source| ManagerError::ReadJson {
         path: path.to_path_buf(),
         source,
-    };
-    let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(err)?;
-        s
-    } else {
-        std::fs::read_to_string(path).map_err(err)?
-    };
+    })?;
     match serde_json::from_str::<Value>(&text) {
         Ok(v @ Value::Object(_)) => Ok(v),
         Ok(_) => Err(ManagerError::BadJson {

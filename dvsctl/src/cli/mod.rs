@@ -236,18 +236,22 @@ pub fn flow_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The text of a file, or of standard input for `-`.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
 fn read_flows(path: &Path) -> Result<Vec<String>, CliError> {
-    let err = |source| CliError::ReadFlows {
+    let text = read_input(path).map_err(|source| CliError::ReadFlows {
         path: path.to_path_buf(),
         source,
-    };
-    let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(err)?;
-        s
-    } else {
-        std::fs::read_to_string(path).map_err(err)?
-    };
+    })?;
     Ok(flow_lines(&text))
 }
 

@@ -34,22 +34,9 @@ fn changed(have: &Row, want: Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// Whether two datums mean the same (a one-member set and its atom are the same datum; map
-/// and set member order does not count).
+/// Whether two datums mean the same (`ovsdb::datum::same`); a missing column never does.
 fn same(a: Option<&Value>, b: &Value) -> bool {
-    let Some(a) = a else { return false };
-    let norm = |v: &Value| -> Value {
-        match v.as_array().map(Vec::as_slice) {
-            Some([tag, Value::Array(m)]) if tag == "set" && m.len() == 1 => m[0].clone(),
-            Some([tag, Value::Array(m)]) if tag == "set" || tag == "map" => {
-                let mut m = m.clone();
-                m.sort_by_key(|x| x.to_string());
-                json!([tag, m])
-            }
-            _ => v.clone(),
-        }
-    };
-    norm(a) == norm(b)
+    a.is_some_and(|a| datum::same(a, b))
 }
 
 /// How much of each running interface's state to write.
