@@ -180,12 +180,25 @@ fn cluster_reaches_follows_changes_and_migrations() {
     // Migration: vm4 moves from h2 to h1 while vm3 pings it.
     let pinger = ping_in_background(&c, 2, 3, 200, 50);
     thread::sleep(Duration::from_millis(500));
+    let t = std::time::Instant::now();
     c.migrate(3, 0);
-    // The VM announces itself on its new host, as QEMU does after a migration.
+    // The VM announces itself once its port is programmed on the new host, as QEMU does
+    // after a migration (an earlier announcement would be dropped, and the next ARP retry
+    // comes 1 s later).
+    let vm4_mac = format!("dl_src={}", mac_str(c.vms[3].mac));
+    let plugged = tests::wait_until(SYNC, || {
+        c.hosts[0]
+            .dump_flows("d1")
+            .iter()
+            .any(|l| l.contains(&vm4_mac))
+    });
+    let plug_ms = t.elapsed().as_millis();
+    assert!(plugged, "vm4 never got a port on h1: {}", logs(&c));
     let _ = c.vms[3].ns.ping(c.vms[2].ip(), 1);
     let (tx, rx) = pinger.join().expect("pinger");
     eprintln!(
-        "migration: {} of {tx} pings lost (about {} ms at 50 ms per ping)",
+        "migration: {} of {tx} pings lost (about {} ms at 50 ms per ping); the port was \
+         programmed on the new host {plug_ms} ms after the VM's NIC moved",
         tx - rx,
         (tx - rx) * 50
     );
