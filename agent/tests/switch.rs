@@ -15,10 +15,11 @@
 
 mod common;
 
-use common::{dump_flows, obj, Agent, FakeDvsm, FlowLine};
+use common::{obj, Agent, FakeDvsm};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tests::flows::{dump as dump_flows, FlowLine};
 use tests::lab::pmd_core;
 use tests::ovsdb::{self, OvsDb};
 use tests::rawsock::RawSock;

@@ -17,14 +17,15 @@
 //! killed and namespaces removed on drop; [`Cluster::keep`] leaves them running for the demo
 //! (`dvs-cluster up`), which records what to remove in a state file for `dvs-cluster down`.
 
+use crate::flows::FlowLine;
 use crate::netns::Netns;
 use crate::ovsdb::OvsDb;
 use crate::switchd::Switchd;
-use crate::{bin, mac_str, run, try_run, unique_tag, vm_mac};
+use crate::{bin, mac_str, run, try_run, unique_tag, vm_mac, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// dvsm's agent address on the management network.
 pub const DVSM_IP: &str = "10.255.0.1";
@@ -145,22 +146,9 @@ pub struct HostNode {
 }
 
 impl HostNode {
-    /// `ovs-ofctl -O OpenFlow13 dump-flows` of a bridge on this host, one line per flow, the
-    /// header dropped.
-    pub fn dump_flows(&self, bridge: &str) -> Vec<String> {
-        let sock = format!(
-            "unix:{}",
-            self.db.dir.join(format!("{bridge}.mgmt")).display()
-        );
-        let out = Command::new("ovs-ofctl")
-            .args(["-O", "OpenFlow13", "dump-flows", &sock])
-            .output()
-            .expect("ovs-ofctl");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.contains("cookie="))
-            .map(|l| l.trim().to_string())
-            .collect()
+    /// The flows of a bridge on this host (`ovs-ofctl -O OpenFlow13 dump-flows`).
+    pub fn flows(&self, bridge: &str) -> Vec<FlowLine> {
+        crate::flows::dump(&self.db.dir.join(format!("{bridge}.mgmt")))
     }
 }
 
@@ -207,17 +195,6 @@ fn switch_section() -> String {
         "[switch]\npmd_cores = [{}]\npool_frames = 4096\npmd_sleep_max_us = 200\n",
         crate::lab::pmd_core()
     )
-}
-
-fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 impl Cluster {
@@ -288,7 +265,7 @@ impl Cluster {
             mgmt,
         };
         assert!(
-            wait(Duration::from_secs(15), || c.ctl(&["host", "list"]).0),
+            wait_until(Duration::from_secs(15), || c.ctl(&["host", "list"]).0),
             "dvsm did not come up: {}",
             c.dvsm.log_text()
         );
@@ -552,13 +529,13 @@ impl Cluster {
 
     /// Wait until VM `a` reaches VM `b` (true) or `timeout` passes.
     pub fn wait_reach(&self, a: usize, b: usize, timeout: Duration) -> bool {
-        wait(timeout, || self.vms[a].ns.ping(self.vms[b].ip(), 1))
+        wait_until(timeout, || self.vms[a].ns.ping(self.vms[b].ip(), 1))
     }
 
     /// Wait until every host's agent is connected and has applied everything dvsm sent it
     /// (`in_sync`), and the switches have caught up with their databases.
     pub fn wait_synced(&self, timeout: Duration) -> bool {
-        wait(timeout, || {
+        wait_until(timeout, || {
             self.hosts.iter().all(|h| {
                 // dvsm may be restarting: not answering is not being in sync.
                 let (ok, out) = self.ctl(&["--json", "host", "show", &h.name]);

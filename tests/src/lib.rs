@@ -7,6 +7,7 @@
 //! parallel and a crashed earlier run never collides with a new one.
 
 pub mod cluster;
+pub mod flows;
 pub mod frames;
 pub mod guest;
 pub mod lab;

@@ -95,24 +95,15 @@ fn ping_in_background(
 }
 
 /// Flows of `d1` on a host: cookie -> duration in seconds.
-fn flows(h: &HostNode) -> BTreeMap<String, f64> {
-    h.dump_flows("d1")
+fn flows(h: &HostNode) -> BTreeMap<u64, f64> {
+    h.flows("d1")
         .iter()
-        .filter_map(|l| {
-            let field = |k: &str| {
-                l.split([',', ' '])
-                    .find_map(|f| f.strip_prefix(k))
-                    .map(str::to_string)
-            };
-            let cookie = field("cookie=")?;
-            let dur = field("duration=")?.trim_end_matches('s').parse().ok()?;
-            Some((cookie, dur))
-        })
+        .map(|f| (f.cookie, f.duration))
         .collect()
 }
 
 /// Every flow of `before` is still installed, never rewritten (its duration kept counting).
-fn assert_untouched(what: &str, before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) {
+fn assert_untouched(what: &str, before: &BTreeMap<u64, f64>, after: &BTreeMap<u64, f64>) {
     assert!(!before.is_empty(), "{what}: no flows to compare");
     for (cookie, d) in before {
         let now = after
@@ -188,9 +179,9 @@ fn cluster_reaches_follows_changes_and_migrations() {
     let vm4_mac = format!("dl_src={}", mac_str(c.vms[3].mac));
     let plugged = tests::wait_until(SYNC, || {
         c.hosts[0]
-            .dump_flows("d1")
+            .flows("d1")
             .iter()
-            .any(|l| l.contains(&vm4_mac))
+            .any(|f| f.text.contains(&vm4_mac))
     });
     let plug_ms = t.elapsed().as_millis();
     assert!(plugged, "vm4 never got a port on h1: {}", logs(&c));

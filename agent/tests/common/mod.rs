@@ -1,5 +1,5 @@
 //! Shared pieces of the agent's end-to-end tests: a fake dvsm speaking `proto::wire` over a
-//! `TcpListener`, the agent process, share objects, and flow dumps through `ovs-ofctl`.
+//! `TcpListener`, the agent process and share objects (flow dumps: `tests::flows`).
 
 #![allow(dead_code)]
 
@@ -8,7 +8,7 @@ use proto::{Change, Key, Object, Share, Stored};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -63,7 +63,7 @@ impl FakeDvsm {
         let mut changes = Vec::new();
         for o in set {
             changes.push(Change {
-                key: key_of(&o),
+                key: o.key(),
                 object: Some(Stored {
                     revision: rev,
                     object: o,
@@ -114,18 +114,6 @@ impl FakeDvsm {
             assert!(Instant::now() < end, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-pub fn key_of(o: &Object) -> Key {
-    use proto::Kind;
-    match o {
-        Object::Host(h) => Key::new(Kind::Host, &h.name),
-        Object::Dvs(d) => Key::new(Kind::Dvs, &d.name),
-        Object::Uplink(u) => Key::new(Kind::Uplink, &u.name),
-        Object::PortGroup(g) => Key::new(Kind::PortGroup, &g.name),
-        Object::SecurityGroup(s) => Key::new(Kind::SecurityGroup, &s.name),
-        Object::Port(p) => Key::new(Kind::Port, &p.id),
     }
 }
 
@@ -271,49 +259,4 @@ impl Drop for Agent {
             eprintln!("dvs-agent log:\n{}", self.log_text());
         }
     }
-}
-
-/// One flow as `ovs-ofctl dump-flows` shows it.
-#[derive(Clone, Debug)]
-pub struct FlowLine {
-    pub cookie: u64,
-    pub duration: f64,
-    pub table: u8,
-    pub packets: u64,
-    pub text: String,
-}
-
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split([',', ' '])
-        .map(str::trim)
-        .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-}
-
-/// `ovs-ofctl -O OpenFlow13 dump-flows unix:<mgmt>`.
-pub fn dump_flows(mgmt: &Path) -> Vec<FlowLine> {
-    let out = Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow13", "dump-flows"])
-        .arg(format!("unix:{}", mgmt.display()))
-        .output()
-        .expect("run ovs-ofctl");
-    if !out.status.success() {
-        return Vec::new();
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("actions="))
-        .map(|l| FlowLine {
-            cookie: field(l, "cookie")
-                .and_then(|c| u64::from_str_radix(c.trim_start_matches("0x"), 16).ok())
-                .unwrap_or(0),
-            duration: field(l, "duration")
-                .and_then(|d| d.trim_end_matches('s').parse().ok())
-                .unwrap_or(0.0),
-            table: field(l, "table").and_then(|t| t.parse().ok()).unwrap_or(0),
-            packets: field(l, "n_packets")
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0),
-            text: l.trim().to_string(),
-        })
-        .collect()
 }

@@ -18,7 +18,6 @@
 
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::cluster::Daemon;
 use tests::ovsdb::OvsDb;
@@ -44,28 +43,14 @@ fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> 
     None
 }
 
-/// `ovs-ofctl dump-flows`: (count, count younger than `secs`).
+/// The agent's flows (cookie 0xd5...): (count, count younger than `younger_than` seconds).
 fn flows(db: &OvsDb, younger_than: f64) -> (usize, usize) {
-    let sock = format!("unix:{}", db.dir.join("d1.mgmt").display());
-    let out = Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow13", "dump-flows", &sock])
-        .output()
-        .expect("ovs-ofctl");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut n = 0;
-    let mut young = 0;
-    for l in text.lines().filter(|l| l.contains("cookie=0xd5")) {
-        n += 1;
-        let d: f64 = l
-            .split(", ")
-            .find_map(|f| f.trim().strip_prefix("duration="))
-            .and_then(|d| d.trim_end_matches('s').parse().ok())
-            .unwrap_or(0.0);
-        if d < younger_than {
-            young += 1;
-        }
-    }
-    (n, young)
+    let ours: Vec<_> = tests::flows::dump(&db.dir.join("d1.mgmt"))
+        .into_iter()
+        .filter(|f| f.cookie >> 56 == 0xd5)
+        .collect();
+    let young = ours.iter().filter(|f| f.duration < younger_than).count();
+    (ours.len(), young)
 }
 
 fn main() {

@@ -64,8 +64,8 @@ fn up() -> i32 {
         c.must(&["port", "list"])
     );
     println!("== flows of d1 on h1 (cookies name their origin)");
-    for l in c.hosts[0].dump_flows("d1") {
-        println!("{l}");
+    for f in c.hosts[0].flows("d1") {
+        println!("{}", f.text);
     }
     println!(
         "\nThe lab stays up. Try: ip netns exec {mgmt} dvsctl port show vm1\n\
