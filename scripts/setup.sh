@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
       pkg-config libclang-dev clang libdpdk-dev dpdk dpdk-dev libxdp-dev libbpf-dev jq
       openvswitch-common openvswitch-switch openvswitch-switch-dpdk python3 python3-pip
-      openssl)  # the TLS tests make throwaway certificates with it
+      openssl  # the TLS tests make throwaway certificates with it
+      python3-scapy dnsmasq-base)  # crafted attack frames and a real DHCP server (port-group security tests)
 # Real test VMs (tests/tests/qemu_guest.rs): QEMU under TCG, Debian's cloud kernel and a busybox
 # initramfs (tests/guest/mkinitramfs.sh). Installed without recommends (no GUI stack).
 VM_PKGS=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio gzip)

@@ -32,6 +32,9 @@ macro_rules! drop_reasons {
 
 drop_reasons! {
     Runt => "runt_frame", "Frame shorter than an Ethernet header.";
+    SrcMacMulticast => "src_mac_multicast", "Source MAC is a multicast or broadcast address (IEEE 802.1Q bridges never forward such a frame).";
+    BadIpv4Header => "bad_ipv4_header", "IPv4 header with an IHL below 5, or a header or total length beyond the frame.";
+    BadIpv6Length => "bad_ipv6_length", "IPv6 header cut short, or a payload length beyond the frame.";
     VlanTaggedOnAccess => "vlan_tagged_on_access", "Tagged frame arrived on an access port (VLAN hopping attempt).";
     VlanNotAllowed => "vlan_not_allowed", "Tagged frame for a VLAN outside the trunk's allowed set.";
     UntaggedOnTrunk => "untagged_on_trunk", "Untagged frame on a trunk without a native VLAN.";
@@ -45,7 +48,8 @@ drop_reasons! {
     BadOutputPort => "bad_output_port", "Output to a port number the bridge does not have.";
     Controller => "controller_queue_full", "Output to CONTROLLER while the bridge's packet-in queue was full.";
     NoPacketIn => "no_packet_in", "Output to CONTROLLER for a packet from a port set to no_packet_in (PORT_MOD).";
-    Unsupported => "unsupported_action", "An action the datapath cannot execute (set_queue).";
+    Unsupported => "unsupported_action", "An action the datapath cannot execute.";
+    QueueFull => "qos_queue_full", "An egress shaping queue was full (tail drop).";
     Meter => "meter_drop", "A meter's drop band policed the packet.";
     Policed => "ingress_policed", "Received above the port's ingress policing rate (ingress_policing_rate).";
     UnknownMeter => "unknown_meter", "A meter instruction names a meter that was deleted while the packet was in flight.";

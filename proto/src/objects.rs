@@ -181,6 +181,10 @@ pub struct Uplink {
     /// ...or a bond.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bond: Option<Bond>,
+    /// Shape what the host sends out of this uplink to this rate, kbit/s (absent: no shaping).
+    /// Ports then share it by their port group's `qos_in.priority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_kbps: Option<u64>,
 }
 
 /// Longest Linux interface name.
@@ -210,6 +214,14 @@ impl Uplink {
     /// Field rules.
     pub fn check(&self) -> Result<(), RuleError> {
         check_name("name", &self.name, NAME_MAX)?;
+        if let Some(r) = self.egress_kbps {
+            if r == 0 || r > 400_000_000 {
+                return Err(RuleError::invalid(
+                    "egress_kbps",
+                    "must be 1 to 400000000 kbit/s",
+                ));
+            }
+        }
         match (&self.nic, &self.bond) {
             (Some(nic), None) => check_ifname("nic", nic),
             (None, Some(b)) => {

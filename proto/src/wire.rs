@@ -113,6 +113,10 @@ pub struct PortStatus {
     /// Counters as the switch reports them (`rx_packets`, `tx_bytes`, `rx_dropped`...).
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// Packets the switch dropped from this port, by reason (`ip_spoof`, `dhcp_server`,
+    /// `broadcast_suppressed`, `src_mac_multicast`...; only reasons seen, see the agent's layout).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drops: BTreeMap<String, u64>,
     /// Why it is not working, if it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
