@@ -28,6 +28,7 @@ pub fn build(
                 link: i.is_some_and(|i| i.link),
                 ofport: i.and_then(|i| i.ofport),
                 counters: i.map(|i| i.counters.clone()).unwrap_or_default(),
+                drops: Default::default(),
                 error: errors
                     .get(&p.key)
                     .cloned()
