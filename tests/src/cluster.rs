@@ -197,6 +197,22 @@ fn switch_section() -> String {
     )
 }
 
+/// Whether a lab test must skip (not root, no ovsdb-server or no ovs-vswitchd), saying why.
+pub fn skip(test: &str) -> bool {
+    if !crate::require_root(test) || !crate::ovsdb::available(test) {
+        return true;
+    }
+    let vswitchd = Command::new("ovs-vswitchd")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !vswitchd {
+        eprintln!("skipping {test}: needs ovs-vswitchd (the top of rack; setup.sh installs it)");
+    }
+    !vswitchd
+}
+
 impl Cluster {
     /// dvsm, the top of rack trunking `tor_vlans` (e.g. "10,20,30"), and `hosts` hosts with
     /// their switches and agents (registered in dvsm, not yet in any DVS).
@@ -373,6 +389,21 @@ impl Cluster {
         });
     }
 
+    /// dvsm's log, and each host's agent and switch logs (for assertion messages).
+    pub fn logs(&self) -> String {
+        let mut s = format!("dvsm:\n{}\n", self.dvsm.log_text());
+        for h in &self.hosts {
+            s += &format!(
+                "{} agent:\n{}\n{} switch:\n{}\n",
+                h.name,
+                h.agent.log_text(),
+                h.name,
+                h.sw.log()
+            );
+        }
+        s
+    }
+
     /// Run `dvsctl --dvsm API ARGS` in the mgmt namespace: (success, stdout + stderr).
     pub fn ctl(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("ip")
@@ -407,23 +438,28 @@ impl Cluster {
 
     /// A DVS over every host, with an uplink `up0` on each (uplink names `<dvs>-<host>`).
     pub fn dvs(&self, name: &str, pool: &str) {
+        self.dvs_with(name, pool, &[], &[]);
+    }
+
+    /// [`Cluster::dvs`] with more DVS fields (`mtu=9000`) and uplink fields (`egress_kbps=..`).
+    pub fn dvs_with(&self, name: &str, pool: &str, dvs_fields: &[&str], uplink_fields: &[&str]) {
         let hosts: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
-        self.must(&[
-            "dvs",
-            "create",
-            name,
-            &format!("vlan_pool={pool}"),
-            &format!("hosts={}", hosts.join(",")),
-        ]);
+        let (pool, hosts_arg) = (
+            format!("vlan_pool={pool}"),
+            format!("hosts={}", hosts.join(",")),
+        );
+        let mut args = vec!["dvs", "create", name, pool.as_str(), hosts_arg.as_str()];
+        args.extend_from_slice(dvs_fields);
+        self.must(&args);
         for h in &hosts {
-            self.must(&[
-                "uplink",
-                "create",
-                &format!("{name}-{h}"),
-                &format!("dvs={name}"),
-                &format!("host={h}"),
-                "nic=up0",
-            ]);
+            let (up, d, host) = (
+                format!("{name}-{h}"),
+                format!("dvs={name}"),
+                format!("host={h}"),
+            );
+            let mut args = vec!["uplink", "create", &up, &d, &host, "nic=up0"];
+            args.extend_from_slice(uplink_fields);
+            self.must(&args);
         }
     }
 
@@ -520,6 +556,85 @@ impl Cluster {
             &name,
             &format!("host={}", self.hosts[to].name),
         ]);
+    }
+
+    /// A namespace behind the top of rack on an access port of `vlan` (a server on the uplink
+    /// side, e.g. a DHCP server), with `eth0` at `addr` (`10.61.0.1/24`).
+    pub fn tor_host(&self, name: &str, vlan: u16, addr: &str) -> Netns {
+        let ns = Netns::new("srv");
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                name,
+                "netns",
+                &self.tor.ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &ns.name,
+            ],
+        );
+        let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        let _ = ns.exec(&["ethtool", "-K", "eth0", "tso", "off", "gso", "off"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+        self.tor.ns.ip(&["link", "set", name, "up"]);
+        let tag = format!("tag={vlan}");
+        self.tor
+            .db
+            .must(&["add-port", "tor", name, "--", "set", "port", name, &tag]);
+        ns
+    }
+
+    /// Set the MTU of every link a frame crosses: the top of rack's ports (and its
+    /// `mtu_request`), each host's `up0`, and both ends of every VM's veth. (The switches take
+    /// theirs from the DVS through the agent.)
+    pub fn set_link_mtu(&self, mtu: u32) {
+        let m = mtu.to_string();
+        for (i, h) in self.hosts.iter().enumerate() {
+            let t = format!("t{}", i + 1);
+            self.tor.ns.ip(&["link", "set", &t, "mtu", &m]);
+            self.tor
+                .db
+                .must(&["set", "interface", &t, &format!("mtu_request={mtu}")]);
+            h.ns.ip(&["link", "set", "up0", "mtu", &m]);
+        }
+        for v in &self.vms {
+            self.hosts[v.host]
+                .ns
+                .ip(&["link", "set", &v.name, "mtu", &m]);
+            v.ns.ip(&["link", "set", "eth0", "mtu", &m]);
+        }
+    }
+
+    /// Ping from VM `from` to VM `to` in the background: `count` pings every `interval_ms`;
+    /// the thread returns (transmitted, received).
+    pub fn ping_in_background(
+        &self,
+        from: usize,
+        to: usize,
+        count: u32,
+        interval_ms: u32,
+    ) -> std::thread::JoinHandle<(u64, u64)> {
+        let ns = self.vms[from].ns.name.clone();
+        let dst = self.vms[to].ip().to_string();
+        let interval = format!("{:.3}", f64::from(interval_ms) / 1000.0);
+        std::thread::spawn(move || {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns, "ping", "-n", "-q", "-W", "1", "-i"])
+                .arg(&interval)
+                .arg("-c")
+                .arg(count.to_string())
+                .arg(&dst)
+                .output()
+                .expect("ping");
+            crate::netns::ping_counts(&String::from_utf8_lossy(&out.stdout))
+        })
     }
 
     /// Whether VM `a` reaches VM `b` (a few pings, retried: the first may wait for ARP).

@@ -14,6 +14,7 @@ pub mod lab;
 pub mod netns;
 pub mod ovsdb;
 pub mod rawsock;
+pub mod scapy;
 pub mod switchd;
 pub mod testpmd;
 

@@ -10,30 +10,13 @@
 //! rewrites no flow.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
-use tests::cluster::{Cluster, HostNode};
+use tests::cluster::{skip, Cluster, HostNode};
 use tests::guest::{self, Guest, Nic};
-use tests::netns::ping_counts;
-use tests::{mac_str, ovsdb, require_root, vm_mac};
+use tests::{mac_str, vm_mac};
 
 const SYNC: Duration = Duration::from_secs(30);
-
-fn skip(test: &str) -> bool {
-    if !require_root(test) || !ovsdb::available(test) {
-        return true;
-    }
-    let vswitchd = Command::new("ovs-vswitchd")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !vswitchd {
-        eprintln!("skipping {test}: needs ovs-vswitchd (the top of rack; setup.sh installs it)");
-    }
-    !vswitchd
-}
 
 /// A lab of two hosts, DVS `d1` (pool 10-30) with port groups pg10 (VLAN 10) and pg20 (VLAN
 /// 20), and four VMs: vm1 (h1) and vm2 (h2) in pg10, vm3 (h1) and vm4 (h2) in pg20.
@@ -46,52 +29,13 @@ fn four_vms() -> Cluster {
     c.vm("vm2", 1, "pg10", 2, "10.60.0.2/24");
     c.vm("vm3", 0, "pg20", 3, "10.60.0.3/24");
     c.vm("vm4", 1, "pg20", 4, "10.60.0.4/24");
-    assert!(c.wait_synced(SYNC), "agents never caught up: {}", logs(&c));
+    assert!(c.wait_synced(SYNC), "agents never caught up: {}", c.logs());
     assert!(
         c.wait_reach(0, 1, SYNC) && c.wait_reach(2, 3, SYNC),
         "VMs of one group never reached each other: {}",
-        logs(&c)
+        c.logs()
     );
     c
-}
-
-fn logs(c: &Cluster) -> String {
-    let mut s = format!("dvsm:\n{}\n", c.dvsm.log_text());
-    for h in &c.hosts {
-        s += &format!(
-            "{} agent:\n{}\n{} switch:\n{}\n",
-            h.name,
-            h.agent.log_text(),
-            h.name,
-            h.sw.log()
-        );
-    }
-    s
-}
-
-/// Ping from a VM in the background: `count` pings every `interval_ms`; the thread returns
-/// (transmitted, received).
-fn ping_in_background(
-    c: &Cluster,
-    from: usize,
-    to: usize,
-    count: u32,
-    interval_ms: u32,
-) -> thread::JoinHandle<(u64, u64)> {
-    let ns = c.vms[from].ns.name.clone();
-    let dst = c.vms[to].ip().to_string();
-    let interval = format!("{:.3}", f64::from(interval_ms) / 1000.0);
-    thread::spawn(move || {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &ns, "ping", "-n", "-q", "-W", "1", "-i"])
-            .arg(&interval)
-            .arg("-c")
-            .arg(count.to_string())
-            .arg(&dst)
-            .output()
-            .expect("ping");
-        ping_counts(&String::from_utf8_lossy(&out.stdout))
-    })
 }
 
 /// Flows of `d1` on a host: cookie -> duration in seconds.
@@ -124,7 +68,7 @@ fn cluster_reaches_follows_changes_and_migrations() {
     let mut c = four_vms();
     let same_group = |a: usize, b: usize| a / 2 == b / 2;
     let (m, ok) = c.matrix(same_group);
-    assert!(ok, "reachability:\n{m}\n{}", logs(&c));
+    assert!(ok, "reachability:\n{m}\n{}", c.logs());
     // Each host has only its own share: h1 holds vm1 and vm3, never h2's ports.
     let ports = |h: &HostNode| -> String { h.db.must(&["list-ports", "d1"]) };
     let p1 = ports(&c.hosts[0]);
@@ -136,10 +80,10 @@ fn cluster_reaches_follows_changes_and_migrations() {
     // A port group's VLAN moves all its ports on all hosts; the other group loses nothing and
     // no flow anywhere is rewritten.
     let before: Vec<_> = c.hosts.iter().map(flows).collect();
-    let pinger = ping_in_background(&c, 0, 1, 150, 20);
+    let pinger = c.ping_in_background(0, 1, 150, 20);
     thread::sleep(Duration::from_millis(500));
     c.must(&["portgroup", "update", "pg20", "vlan.vlan=30"]);
-    assert!(c.wait_synced(SYNC), "agents never caught up: {}", logs(&c));
+    assert!(c.wait_synced(SYNC), "agents never caught up: {}", c.logs());
     for h in &c.hosts {
         let port = if h.name == "h1" { "vm3" } else { "vm4" };
         assert!(
@@ -169,7 +113,7 @@ fn cluster_reaches_follows_changes_and_migrations() {
     }
 
     // Migration: vm4 moves from h2 to h1 while vm3 pings it.
-    let pinger = ping_in_background(&c, 2, 3, 200, 50);
+    let pinger = c.ping_in_background(2, 3, 200, 50);
     thread::sleep(Duration::from_millis(500));
     let t = std::time::Instant::now();
     c.migrate(3, 0);
@@ -184,7 +128,7 @@ fn cluster_reaches_follows_changes_and_migrations() {
             .any(|f| f.text.contains(&vm4_mac))
     });
     let plug_ms = t.elapsed().as_millis();
-    assert!(plugged, "vm4 never got a port on h1: {}", logs(&c));
+    assert!(plugged, "vm4 never got a port on h1: {}", c.logs());
     let _ = c.vms[3].ns.ping(c.vms[2].ip(), 1);
     let (tx, rx) = pinger.join().expect("pinger");
     eprintln!(
@@ -235,7 +179,7 @@ fn cluster_reaches_follows_changes_and_migrations() {
         assert!(
             g.wait_carrier("eth0", Duration::from_secs(30)),
             "guest has no link: {}",
-            logs(&c)
+            c.logs()
         );
         assert!(g.ping("10.60.0.2"), "guest on h1 cannot reach vm2 on h2");
         assert!(
@@ -255,7 +199,7 @@ fn cluster_survives_agent_and_dvsm_restarts() {
     let before: Vec<_> = c.hosts.iter().map(flows).collect();
 
     // kill -9 the agent of h1: forwarding goes on; a new agent adopts what is installed.
-    let pinger = ping_in_background(&c, 0, 1, 160, 50);
+    let pinger = c.ping_in_background(0, 1, 160, 50);
     thread::sleep(Duration::from_millis(500));
     c.hosts[0].agent.kill9();
     assert!(
@@ -266,7 +210,7 @@ fn cluster_survives_agent_and_dvsm_restarts() {
     );
     thread::sleep(Duration::from_secs(1));
     c.hosts[0].agent.restart();
-    assert!(c.wait_synced(SYNC), "agent never resynced: {}", logs(&c));
+    assert!(c.wait_synced(SYNC), "agent never resynced: {}", c.logs());
     let (tx, rx) = pinger.join().expect("pinger");
     assert_eq!(
         tx,
@@ -285,12 +229,12 @@ fn cluster_survives_agent_and_dvsm_restarts() {
     // Restart dvsm: the state is intact, agents resync, no packet is lost.
     let revision = c.ctl_json(&["revision"])["revision"].clone();
     let listing = c.ctl_json(&["port", "list"]);
-    let pinger = ping_in_background(&c, 2, 3, 160, 50);
+    let pinger = c.ping_in_background(2, 3, 160, 50);
     thread::sleep(Duration::from_millis(500));
     c.dvsm.kill9();
     thread::sleep(Duration::from_secs(2));
     c.dvsm.restart();
-    assert!(c.wait_synced(SYNC), "agents never resynced: {}", logs(&c));
+    assert!(c.wait_synced(SYNC), "agents never resynced: {}", c.logs());
     assert_eq!(c.ctl_json(&["revision"])["revision"], revision);
     let strip = |v: &serde_json::Value| -> Vec<serde_json::Value> {
         let mut items = v["items"].as_array().cloned().unwrap_or_default();
