@@ -97,6 +97,7 @@ fn sent_and_seen(c: &Cluster, from: usize, to: usize, frame: &[u8], n: usize) ->
 }
 
 #[test]
+#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
     let t = "lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped";
     if skip(t) || !scapy::available(t) {
@@ -230,6 +231,7 @@ fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
 }
 
 #[test]
+#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_binding_enabled_live_stops_spoofing_without_disturbing_anything_else() {
     let t = "lab_binding_enabled_live_stops_spoofing_without_disturbing_anything_else";
     if skip(t) || !scapy::available(t) {
@@ -387,6 +389,7 @@ fn within(what: &str, got: f64, want: f64, tolerance: f64) {
 }
 
 #[test]
+#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_qos_rates_hold_and_uplink_priorities_share_the_uplink() {
     let t = "lab_qos_rates_hold_and_uplink_priorities_share_the_uplink";
     if skip(t) {
@@ -465,6 +468,7 @@ fn lab_qos_rates_hold_and_uplink_priorities_share_the_uplink() {
 }
 
 #[test]
+#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_jumbo_dvs_carries_9000_byte_frames_across_hosts() {
     let t = "lab_jumbo_dvs_carries_9000_byte_frames_across_hosts";
     if skip(t) {
