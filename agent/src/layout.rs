@@ -1,44 +1,44 @@
 //! The flow table layout (see the crate docs for the table) and the cookies that name each flow.
 //!
-//! [`flows`] turns one bridge's plan plus the OpenFlow numbers of its ports into the exact set of
-//! flows it should hold, keyed by cookie. A cookie is
+//! [`crate::policy::compile`] turns one bridge's plan plus the OpenFlow numbers of its ports into
+//! the exact set of flows it should hold, keyed by cookie. A cookie is
 //! `0xd5 << 56 | kind << 48 | fnv16(origin) << 32 | fnv32(table, priority, match, instructions)`,
 //! so it names where a flow comes from (`ovs-ofctl dump-flows` shows it: `0xd5010a3b...` is a
 //! classification flow of some port) and changes whenever its content does. Diffing is then a
 //! set difference on cookies; the hash is FNV-1a over the flow's wire encoding, stable across
 //! runs and builds (std's hasher is randomized per process, which would make a restarted agent
 //! rewrite every flow).
-//!
-//! A port without an OpenFlow number yet (dvs-switchd has not opened it) has no flows: its
-//! traffic meets table 0's drop until the number appears in the database.
 
-use crate::plan::{BridgePlan, Role};
-use flowtable::action::OFPP_NORMAL;
-use flowtable::Field;
 use openflow::oxm::encode_match;
-use openflow::{Action, Instruction, OxmField};
-use std::collections::BTreeMap;
+use openflow::{Instruction, OxmField};
 
 /// The marker in a cookie's top byte.
 pub const MARKER: u64 = 0xd5;
 /// Mask selecting the marker byte.
 pub const MARKER_MASK: u64 = 0xff << 56;
 
-/// Table numbers.
+/// Table numbers (see [`crate::policy`] for what each holds).
 pub mod table {
     /// Classification by ingress port.
     pub const CLASSIFY: u8 = 0;
     /// Port security (source MAC).
     pub const PORT_SECURITY: u8 = 10;
-    /// Policing (meters, later).
-    pub const POLICING: u8 = 20;
+    /// IP-MAC binding, ARP and ND inspection.
+    pub const BINDING: u8 = 11;
+    /// DHCP isolation and RA guard.
+    pub const DHCP_GUARD: u8 = 12;
+    /// Broadcast suppression.
+    pub const BROADCAST: u8 = 20;
+    /// Policing and egress queue.
+    pub const POLICING: u8 = 21;
     /// Security groups (later).
     pub const SECURITY_GROUPS: u8 = 30;
     /// L2 forwarding.
     pub const L2: u8 = 40;
 }
 
-/// Flow kinds (a cookie's second byte).
+/// Flow kinds (a cookie's second byte). Each drop has its own, so its flow counter is the
+/// per-port count of that reason ([`kind::reason`]).
 pub mod kind {
     /// Table 0: a VM port -> port security.
     pub const CLASSIFY_VM: u8 = 0x01;
@@ -48,6 +48,53 @@ pub mod kind {
     pub const DEFAULT: u8 = 0x03;
     /// Table 10: a VM port's own source MAC.
     pub const PORT_SECURITY: u8 = 0x10;
+    /// Table 10: any other source MAC (drop).
+    pub const MAC_SPOOF: u8 = 0x11;
+    /// Table 11: the port's other traffic goes on (every VM port).
+    pub const BIND_PASS: u8 = 0x20;
+    /// Table 11: IPv4 from a bound address.
+    pub const BIND_IPV4: u8 = 0x21;
+    /// Table 11: a DHCP client without an address yet.
+    pub const BIND_DHCP: u8 = 0x22;
+    /// Table 11: ARP (and ARP probes) for a bound address.
+    pub const BIND_ARP: u8 = 0x23;
+    /// Table 11: IPv6 from a bound or the link-local address, ICMPv6 from `::`.
+    pub const BIND_IPV6: u8 = 0x24;
+    /// Table 11: NS/NA that pass inspection.
+    pub const BIND_ND: u8 = 0x25;
+    /// Table 11: other IPv4 (drop).
+    pub const IP_SPOOF: u8 = 0x28;
+    /// Table 11: other ARP (drop).
+    pub const ARP_SPOOF: u8 = 0x29;
+    /// Table 11: other NS/NA (drop).
+    pub const ND_SPOOF: u8 = 0x2a;
+    /// Table 11: other IPv6 (drop).
+    pub const IPV6_SPOOF: u8 = 0x2b;
+    /// Table 12: DHCPv4 server traffic (drop).
+    pub const DHCP_SERVER: u8 = 0x30;
+    /// Table 12: DHCPv6 server traffic (drop).
+    pub const DHCPV6_SERVER: u8 = 0x31;
+    /// Table 12: router advertisement (drop).
+    pub const ROUTER_ADVERTISEMENT: u8 = 0x32;
+    /// Table 20: broadcast through the port's broadcast meter.
+    pub const BROADCAST: u8 = 0x40;
+    /// Table 21: the port's policer and queue.
+    pub const POLICE: u8 = 0x41;
+
+    /// The drop reason a flow kind counts, if it is a drop.
+    pub fn reason(kind: u8) -> Option<&'static str> {
+        Some(match kind {
+            MAC_SPOOF => "mac_spoof",
+            IP_SPOOF => "ip_spoof",
+            ARP_SPOOF => "arp_spoof",
+            ND_SPOOF => "nd_spoof",
+            IPV6_SPOOF => "ipv6_spoof",
+            DHCP_SERVER => "dhcp_server",
+            DHCPV6_SERVER => "dhcpv6_server",
+            ROUTER_ADVERTISEMENT => "router_advertisement",
+            _ => return None,
+        })
+    }
 }
 
 /// One flow the agent wants.
@@ -131,179 +178,13 @@ pub fn is_ours(cookie: u64) -> bool {
     cookie & MARKER_MASK == MARKER << 56
 }
 
-fn goto(t: u8) -> Vec<Instruction> {
-    vec![Instruction::GotoTable(t)]
-}
-
-/// The flows bridge `b` should hold, by cookie. `ofport` gives a port's OpenFlow number (by
-/// port name) once dvs-switchd has one.
-pub fn flows(b: &BridgePlan, ofport: &dyn Fn(&str) -> Option<u32>) -> BTreeMap<u64, Flow> {
-    let dvs = format!("dvs/{}", b.dvs);
-    let mut v = vec![
-        Flow {
-            table: table::CLASSIFY,
-            priority: 0,
-            matches: Vec::new(),
-            instructions: Vec::new(),
-            origin: dvs.clone(),
-            kind: kind::DEFAULT,
-        },
-        Flow {
-            table: table::PORT_SECURITY,
-            priority: 0,
-            matches: Vec::new(),
-            instructions: Vec::new(),
-            origin: dvs.clone(),
-            kind: kind::DEFAULT,
-        },
-        Flow {
-            table: table::POLICING,
-            priority: 0,
-            matches: Vec::new(),
-            instructions: goto(table::SECURITY_GROUPS),
-            origin: dvs.clone(),
-            kind: kind::DEFAULT,
-        },
-        Flow {
-            table: table::SECURITY_GROUPS,
-            priority: 0,
-            matches: Vec::new(),
-            instructions: goto(table::L2),
-            origin: dvs.clone(),
-            kind: kind::DEFAULT,
-        },
-        Flow {
-            table: table::L2,
-            priority: 0,
-            matches: Vec::new(),
-            instructions: vec![Instruction::ApplyActions(vec![Action::Output {
-                port: OFPP_NORMAL,
-                max_len: 0,
-            }])],
-            origin: dvs,
-            kind: kind::DEFAULT,
-        },
-    ];
-    for p in b.ports.values() {
-        let Some(n) = ofport(&p.name) else { continue };
-        let in_port = OxmField::exact(Field::InPort, u128::from(n));
-        let origin = p.key.to_string();
-        match &p.role {
-            Role::Uplink { .. } => v.push(Flow {
-                table: table::CLASSIFY,
-                priority: 100,
-                matches: vec![in_port],
-                instructions: goto(table::L2),
-                origin,
-                kind: kind::CLASSIFY_UPLINK,
-            }),
-            Role::Vm { mac, .. } => {
-                v.push(Flow {
-                    table: table::CLASSIFY,
-                    priority: 100,
-                    matches: vec![in_port],
-                    instructions: goto(table::PORT_SECURITY),
-                    origin: origin.clone(),
-                    kind: kind::CLASSIFY_VM,
-                });
-                let m = mac_value(mac);
-                v.push(Flow {
-                    table: table::PORT_SECURITY,
-                    priority: 100,
-                    matches: vec![in_port, OxmField::exact(Field::EthSrc, m)],
-                    instructions: goto(table::POLICING),
-                    origin,
-                    kind: kind::PORT_SECURITY,
-                });
-            }
-        }
-    }
-    v.into_iter().map(|f| (f.cookie(), f)).collect()
-}
-
-/// A MAC's text as the OXM value.
-fn mac_value(mac: &str) -> u128 {
-    mac.split(':')
-        .filter_map(|p| u8::from_str_radix(p, 16).ok())
-        .fold(0u128, |acc, b| acc << 8 | u128::from(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PortPlan, PortVlan};
-    use proto::{Key, Kind};
-
-    fn bridge() -> BridgePlan {
-        let mut ports = BTreeMap::new();
-        for (name, id, mac) in [
-            ("v1", "vm1", "02:00:00:00:00:01"),
-            ("v2", "vm2", "02:00:00:00:00:02"),
-        ] {
-            ports.insert(
-                name.to_string(),
-                PortPlan {
-                    name: name.into(),
-                    key: Key::new(Kind::Port, id),
-                    role: Role::Vm {
-                        id: id.into(),
-                        mac: mac.into(),
-                    },
-                    iface_type: "system",
-                    options: BTreeMap::new(),
-                    vlan: PortVlan {
-                        tag: Some(10),
-                        trunks: Vec::new(),
-                        mode: "access",
-                    },
-                },
-            );
-        }
-        BridgePlan {
-            dvs: "d1".into(),
-            ports,
-        }
-    }
 
     #[test]
     fn fnv_is_the_reference() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-    }
-
-    #[test]
-    fn cookies_name_origin_and_are_stable() {
-        let b = bridge();
-        let ofp = |n: &str| match n {
-            "v1" => Some(1),
-            "v2" => Some(2),
-            _ => None,
-        };
-        let f = flows(&b, &ofp);
-        assert_eq!(f.len(), 5 + 4);
-        assert!(f.keys().all(|c| is_ours(*c)));
-        // Same input, same cookies (no per-process randomness).
-        assert_eq!(
-            f.keys().collect::<Vec<_>>(),
-            flows(&b, &ofp).keys().collect::<Vec<_>>()
-        );
-        let port_bits = fold(fnv1a(b"port/vm1"), 16) << 32;
-        let mine: Vec<_> = f
-            .keys()
-            .filter(|c| *c & (0xffff << 32) == port_bits)
-            .collect();
-        assert_eq!(mine.len(), 2, "vm1 has two flows");
-        // A port without an ofport has no flows; the others' cookies do not move.
-        let only1 = |n: &str| (n == "v1").then_some(1);
-        let g = flows(&b, &only1);
-        assert_eq!(g.len(), 7);
-        assert!(g.keys().all(|c| f.contains_key(c)));
-        // A different number changes that port's cookies only.
-        let moved = |n: &str| match n {
-            "v1" => Some(1),
-            _ => Some(7),
-        };
-        let h = flows(&b, &moved);
-        assert_eq!(h.keys().filter(|c| !f.contains_key(c)).count(), 2);
     }
 }

@@ -3,6 +3,10 @@
 //! dump, and an atomic change set as an ONF bundle (the experimenter messages `ovs-ofctl
 //! --bundle` sends, which dvs-switchd applies all or nothing in one publish).
 //!
+//! [`OfConn::sync_all`] brings meters (OFPMP_METER_CONFIG read, METER_MOD add/modify/delete
+//! around the flow bundle, see there) and flows in line; [`OfConn::counters`] reads the flow and
+//! meter counters the status reports.
+//!
 //! [`OfConn::sync`] is the whole flow diff: dump the installed flows whose cookie carries the
 //! agent's marker, delete those not wanted (FLOW_MOD delete by exact cookie, all tables), add
 //! those missing, deletes first, in one bundle. Wanted flows already installed are not sent at
@@ -13,13 +17,16 @@
 //! a new one next round.
 
 use crate::layout::{Flow, MARKER, MARKER_MASK};
+use crate::policy::{meters, Compiled};
 use flowtable::action::OFPP_ANY;
 use openflow::flow_mod::{OFPG_ANY, OFPTT_ALL};
+use openflow::meter::OFPM_ALL;
 use openflow::multipart::flow::{FlowStats, FlowStatsRequest};
+use openflow::multipart::stats::{MeterConfig, MeterStats};
 use openflow::multipart::OFPMPF_REPLY_MORE;
 use openflow::{
-    decode, encode, frame_len, ExperimenterMsg, FlowMod, FlowModCommand, Hello, Message,
-    MultipartReplyBody, MultipartRequest, MultipartRequestBody, OFP_NO_BUFFER,
+    decode, encode, frame_len, ExperimenterMsg, FlowMod, FlowModCommand, Hello, Message, MeterMod,
+    MeterModCommand, MultipartReplyBody, MultipartRequest, MultipartRequestBody, OFP_NO_BUFFER,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -85,6 +92,19 @@ pub struct SyncResult {
     pub deleted: usize,
     /// Flows added.
     pub added: usize,
+    /// Meters added or modified.
+    pub meters_changed: usize,
+    /// Meters deleted.
+    pub meters_deleted: usize,
+}
+
+/// A bridge's counters as the switch reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets matched, by flow cookie (the agent's flows only).
+    pub flows: BTreeMap<u64, u64>,
+    /// Packets dropped by the first band, by meter id.
+    pub meters: BTreeMap<u32, u64>,
 }
 
 /// A connection to one bridge.
@@ -156,20 +176,14 @@ impl OfConn {
         }
     }
 
-    /// The installed flows carrying the agent's cookie marker, from every table.
-    pub fn dump(&mut self) -> Result<Vec<Installed>, OfpError> {
+    /// Send a multipart request and gather every part of its answer.
+    fn multipart(
+        &mut self,
+        body: MultipartRequestBody,
+        what: &'static str,
+    ) -> Result<Vec<MultipartReplyBody>, OfpError> {
         let xid = self.next_xid();
-        let req = Message::MultipartRequest(MultipartRequest {
-            flags: 0,
-            body: MultipartRequestBody::Flow(FlowStatsRequest {
-                table_id: OFPTT_ALL,
-                out_port: OFPP_ANY,
-                out_group: OFPG_ANY,
-                cookie: MARKER << 56,
-                cookie_mask: MARKER_MASK,
-                matches: Vec::new(),
-            }),
-        });
+        let req = Message::MultipartRequest(MultipartRequest { flags: 0, body });
         self.send(xid, &req)?;
         let mut out = Vec::new();
         loop {
@@ -179,23 +193,155 @@ impl OfConn {
             }
             match m {
                 Message::MultipartReply(r) => {
-                    let MultipartReplyBody::Flow(stats) = r.body else {
-                        return Err(OfpError::Protocol("flow stats answered otherwise".into()));
-                    };
-                    out.extend(stats.iter().map(installed));
-                    if r.flags & OFPMPF_REPLY_MORE == 0 {
+                    let more = r.flags & OFPMPF_REPLY_MORE != 0;
+                    out.push(r.body);
+                    if !more {
                         return Ok(out);
                     }
                 }
-                Message::Error(e) => {
-                    return Err(OfpError::Refused {
-                        what: "the flow dump",
-                        error: e,
-                    })
-                }
+                Message::Error(e) => return Err(OfpError::Refused { what, error: e }),
                 other => return Err(OfpError::Protocol(format!("{other:?}"))),
             }
         }
+    }
+
+    /// The installed flows carrying the agent's cookie marker, from every table.
+    pub fn dump(&mut self) -> Result<Vec<Installed>, OfpError> {
+        let body = MultipartRequestBody::Flow(FlowStatsRequest {
+            table_id: OFPTT_ALL,
+            out_port: OFPP_ANY,
+            out_group: OFPG_ANY,
+            cookie: MARKER << 56,
+            cookie_mask: MARKER_MASK,
+            matches: Vec::new(),
+        });
+        let mut out = Vec::new();
+        for part in self.multipart(body, "the flow dump")? {
+            let MultipartReplyBody::Flow(stats) = part else {
+                return Err(OfpError::Protocol("flow stats answered otherwise".into()));
+            };
+            out.extend(stats.iter().map(installed));
+        }
+        Ok(out)
+    }
+
+    /// Every meter's configuration.
+    pub fn meter_configs(&mut self) -> Result<Vec<MeterConfig>, OfpError> {
+        let body = MultipartRequestBody::MeterConfig(OFPM_ALL);
+        let mut out = Vec::new();
+        for part in self.multipart(body, "the meter config request")? {
+            let MultipartReplyBody::MeterConfig(v) = part else {
+                return Err(OfpError::Protocol("meter config answered otherwise".into()));
+            };
+            out.extend(v);
+        }
+        Ok(out)
+    }
+
+    /// Every meter's counters.
+    pub fn meter_stats(&mut self) -> Result<Vec<MeterStats>, OfpError> {
+        let body = MultipartRequestBody::Meter(OFPM_ALL);
+        let mut out = Vec::new();
+        for part in self.multipart(body, "the meter stats request")? {
+            let MultipartReplyBody::Meter(v) = part else {
+                return Err(OfpError::Protocol("meter stats answered otherwise".into()));
+            };
+            out.extend(v);
+        }
+        Ok(out)
+    }
+
+    /// Send METER_MODs, then a barrier; the first ERROR among them fails the call.
+    fn meter_mods(&mut self, mods: &[MeterMod]) -> Result<(), OfpError> {
+        if mods.is_empty() {
+            return Ok(());
+        }
+        for mm in mods {
+            let xid = self.next_xid();
+            self.send(xid, &Message::MeterMod(mm.clone()))?;
+        }
+        let barrier = self.next_xid();
+        self.send(barrier, &Message::BarrierRequest)?;
+        let mut refused = None;
+        loop {
+            match self.recv()? {
+                (x, Message::BarrierReply) if x == barrier => break,
+                (_, Message::Error(e)) => refused = refused.or(Some(e)),
+                _ => {}
+            }
+        }
+        match refused {
+            Some(e) => Err(OfpError::Refused {
+                what: "a meter",
+                error: e,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Make the bridge hold exactly `want`'s meters and flows among the agent's: meters added
+    /// or modified first (a flow may only name an existing meter), then the flow bundle, then
+    /// the agent's obsolete meters deleted (deleting a meter deletes the flows that use it, so
+    /// only once those are gone). Meters already right are not touched.
+    pub fn sync_all(&mut self, want: &Compiled) -> Result<SyncResult, OfpError> {
+        let have: BTreeMap<u32, MeterConfig> = self
+            .meter_configs()?
+            .into_iter()
+            .filter(|m| meters::is_ours(m.meter_id))
+            .map(|m| (m.meter_id, m))
+            .collect();
+        let mut r = SyncResult::default();
+        let mut mods = Vec::new();
+        for (id, m) in &want.meters {
+            let command = match have.get(id) {
+                None => MeterModCommand::Add,
+                Some(h) if h.flags != m.flags || h.bands != m.bands => MeterModCommand::Modify,
+                Some(_) => continue,
+            };
+            r.meters_changed += 1;
+            mods.push(MeterMod {
+                command,
+                flags: m.flags,
+                meter_id: *id,
+                bands: m.bands.clone(),
+            });
+        }
+        self.meter_mods(&mods)?;
+        let flows = self.sync(&want.flows)?;
+        r.added = flows.added;
+        r.deleted = flows.deleted;
+        let gone: Vec<MeterMod> = have
+            .keys()
+            .filter(|id| !want.meters.contains_key(id))
+            .map(|id| MeterMod {
+                command: MeterModCommand::Delete,
+                flags: 0,
+                meter_id: *id,
+                bands: Vec::new(),
+            })
+            .collect();
+        r.meters_deleted = gone.len();
+        self.meter_mods(&gone)?;
+        Ok(r)
+    }
+
+    /// Packet counts of the agent's flows by cookie, and drop counts of every meter's first
+    /// band by meter id: two multipart requests.
+    pub fn counters(&mut self) -> Result<Counters, OfpError> {
+        let flows = self
+            .dump()?
+            .into_iter()
+            .map(|f| (f.cookie, f.packets))
+            .collect();
+        let meters = self
+            .meter_stats()?
+            .into_iter()
+            .map(|m| {
+                let dropped = m.band_stats.first().map_or(0, |b| b.0);
+                (m.meter_id, dropped)
+            })
+            .collect();
+        Ok(Counters { flows, meters })
     }
 
     /// Make the bridge hold exactly `want` among the agent's flows (see the module docs).
@@ -220,6 +366,7 @@ impl OfConn {
         Ok(SyncResult {
             deleted: deletes.len(),
             added: adds.len(),
+            ..SyncResult::default()
         })
     }
 

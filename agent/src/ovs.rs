@@ -11,8 +11,13 @@
 //! that an unowned row already has becomes an apply error for that object, not a fight.
 //!
 //! Unchanged rows produce no operation; a quiet host does not write to the database.
+//!
+//! Port settings beyond VLANs: every Interface gets the DVS's MTU as `mtu_request` and, for
+//! groups with `tcp_checksum_fill`, `other_config:tcp-checksum-fill=true`; shaping becomes QoS
+//! and Queue rows ([`crate::qos`]) in the same transaction.
 
 use crate::plan::{BridgePlan, Plan, PortPlan, OWNER};
+use crate::qos;
 use ovsdb::{datum, Replica, Row};
 use proto::{Key, Kind};
 use serde_json::{json, Value};
@@ -34,9 +39,12 @@ pub fn monitor_requests() -> Value {
     json!({
         "Open_vSwitch": {"columns": ["bridges"]},
         "Bridge": {"columns": ["name", "ports", "external_ids", "datapath_type", "fail_mode"]},
-        "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode", "external_ids"]},
+        "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode", "external_ids",
+            "qos"]},
         "Interface": {"columns": ["name", "type", "options", "external_ids", "ofport",
-            "link_state", "error", "statistics"]},
+            "link_state", "error", "statistics", "other_config", "mtu_request"]},
+        "QoS": {"columns": ["type", "other_config", "queues", "external_ids"]},
+        "Queue": {"columns": ["other_config", "external_ids"]},
     })
 }
 
@@ -84,11 +92,18 @@ fn port_columns(p: &PortPlan) -> serde_json::Map<String, Value> {
     m
 }
 
-/// The Interface row columns of `p`.
-fn iface_columns(p: &PortPlan) -> serde_json::Map<String, Value> {
+/// The Interface row columns of `p` in bridge `b`: `mtu_request` is the DVS's MTU, and
+/// `other_config:tcp-checksum-fill=true` marks ports of groups with `tcp_checksum_fill`.
+fn iface_columns(p: &PortPlan, b: &BridgePlan) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("type".into(), json!(p.iface_type));
     m.insert("options".into(), str_map_value(&p.options));
+    m.insert("mtu_request".into(), datum::set_of([json!(b.mtu)]));
+    let mut oc = BTreeMap::new();
+    if p.policy.tcp_checksum_fill {
+        oc.insert("tcp-checksum-fill".to_string(), "true".to_string());
+    }
+    m.insert("other_config".into(), str_map_value(&oc));
     m.insert("external_ids".into(), str_map_value(&p.external_ids()));
     m
 }
@@ -102,9 +117,13 @@ fn bridge_columns(b: &BridgePlan) -> serde_json::Map<String, Value> {
 }
 
 /// Whether a column holds `want` (see `ovsdb::datum::same`; an empty interface type is
-/// "system").
+/// "system"; a column the replica lacks is empty).
 fn same(have: &Value, want: &Value) -> bool {
-    ovsdb::datum::same(have, want) || (*have == json!("") && *want == json!("system"))
+    let empty =
+        |v: &Value| datum::same(v, &json!(["set", []])) || datum::same(v, &json!(["map", []]));
+    ovsdb::datum::same(have, want)
+        || (*have == json!("") && *want == json!("system"))
+        || (have.is_null() && empty(want))
 }
 
 /// The columns of `want` that `row` does not hold yet.
@@ -154,6 +173,9 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
         n += 1;
         format!("{prefix}{n}")
     };
+    let mut q = qos::Txn::new(db);
+    // Port rows whose `qos` this transaction decides.
+    let mut decided: BTreeSet<&str> = BTreeSet::new();
     for (name, b) in &plan.bridges {
         let existing = bridges.get(name.as_str());
         if let Some((_, row)) = existing {
@@ -198,7 +220,14 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
                     let Some(prow) = port_rows.get(puuid) else {
                         continue;
                     };
-                    let cols = changed(prow, port_columns(p));
+                    decided.insert(puuid);
+                    let mut cols = changed(prow, port_columns(p));
+                    let current = datum::uuid_set(col(prow, "qos")).first().copied();
+                    let want = qos::want(p, b);
+                    let qcol = q.port(&p.name, current, want.as_ref(), &mut fresh);
+                    if !same(col(prow, "qos"), &qcol) {
+                        cols.insert("qos".into(), qcol);
+                    }
                     if !cols.is_empty() {
                         updates.push(update("Port", puuid, cols));
                     }
@@ -208,7 +237,7 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
                         .find_map(|u| iface_rows.get(u).map(|r| (*u, *r)));
                     match iface {
                         Some((iu, irow)) if members.len() == 1 && name_of(irow) == p.name => {
-                            let cols = changed(irow, iface_columns(p));
+                            let cols = changed(irow, iface_columns(p, b));
                             if !cols.is_empty() {
                                 updates.push(update("Interface", iu, cols));
                             }
@@ -216,7 +245,7 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
                         _ => {
                             // Not the one interface it should have: replace its interfaces.
                             let iname = fresh("i");
-                            let mut irow = iface_columns(p);
+                            let mut irow = iface_columns(p, b);
                             irow.insert("name".into(), json!(p.name));
                             inserts.push(insert("Interface", &iname, irow));
                             updates.push(json!({
@@ -230,11 +259,16 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
                     // New here (or moving from another bridge: its old row goes below and the
                     // database collects it in the same commit).
                     let (iname, pname) = (fresh("i"), fresh("p"));
-                    let mut irow = iface_columns(p);
+                    let mut irow = iface_columns(p, b);
                     irow.insert("name".into(), json!(p.name));
                     inserts.push(insert("Interface", &iname, irow));
                     let mut prow = port_columns(p);
                     prow.insert("name".into(), json!(p.name));
+                    let want = qos::want(p, b);
+                    prow.insert(
+                        "qos".into(),
+                        q.port(&p.name, None, want.as_ref(), &mut fresh),
+                    );
                     prow.insert("interfaces".into(), datum::named_uuid(&iname));
                     port_inserts.push(insert("Port", &pname, prow));
                     new_ports.push(pname);
@@ -244,6 +278,18 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
         for (pname, puuid) in &current {
             if !b.ports.contains_key(*pname) {
                 gone.push(puuid);
+                // Drop its QoS reference explicitly, so its QoS row can go in this commit.
+                decided.insert(puuid);
+                let has_qos = port_rows
+                    .get(puuid)
+                    .is_some_and(|r| !datum::uuid_set(col(r, "qos")).is_empty());
+                if has_qos {
+                    updates.push(update(
+                        "Port",
+                        puuid,
+                        serde_json::Map::from_iter([("qos".to_string(), datum::set_of([]))]),
+                    ));
+                }
             }
         }
         match existing {
@@ -304,11 +350,21 @@ pub fn diff(db: &Replica, plan: &Plan) -> Result<Diff, OvsError> {
                 datum::set_of(stale.iter().map(|u| datum::uuid_ref(u)))]],
         }));
     }
+    let others: BTreeSet<String> = db
+        .table("Port")
+        .filter(|(u, _)| !decided.contains(u.as_str()))
+        .flat_map(|(_, r)| datum::uuid_set(col(r, "qos")))
+        .map(str::to_string)
+        .collect();
+    let qos_deletes = q.deletes(&others);
+    out.ops.extend(q.inserts);
     out.ops.extend(inserts);
     out.ops.extend(port_inserts);
     out.ops.extend(bridge_inserts);
     out.ops.extend(updates);
+    out.ops.extend(q.updates);
     out.ops.extend(mutates);
+    out.ops.extend(qos_deletes);
     if !out.ops.is_empty() {
         // Like ovs-vsctl: ask the switch to report when this configuration is in force.
         out.ops.push(json!({

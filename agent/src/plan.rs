@@ -14,9 +14,10 @@
 //! `dpdkvhostuser` socket as `<rundir>/<interface name>`: a server socket elsewhere cannot be
 //! honoured.
 
-use proto::objects::{Backend, Dvs, Port, PortGroup, Uplink, VlanPolicy};
+use proto::objects::{Backend, Dvs, Port, PortGroup, Qos, Suppression, Uplink, VlanPolicy};
 use proto::{Key, Kind, Object, Share};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::Path;
 
 /// `external_ids:dvs-owner` value on every row the agent manages.
@@ -77,6 +78,44 @@ pub struct PortPlan {
     pub options: BTreeMap<String, String>,
     /// `Port.tag`, `trunks`, `vlan_mode`.
     pub vlan: PortVlan,
+    /// The port group's security and QoS settings (VM ports; all off for an uplink).
+    pub policy: PortPolicy,
+}
+
+/// What a VM port's port group asks of its traffic (compiled by [`crate::policy`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortPolicy {
+    /// The port group's name.
+    pub group: String,
+    /// The port's addresses (bound when `ip_mac_binding`).
+    pub ips: Vec<IpAddr>,
+    /// Only the port's MAC and IPs may be sent from.
+    pub ip_mac_binding: bool,
+    /// No DHCP server or router advertisement from the VM.
+    pub dhcp_isolation: bool,
+    /// Broadcast threshold.
+    pub broadcast: Option<Suppression>,
+    /// What the VM may send.
+    pub qos_in: Option<Qos>,
+    /// What the VM may receive.
+    pub qos_out: Option<Qos>,
+    /// Fill TCP checksums towards the VM.
+    pub tcp_checksum_fill: bool,
+}
+
+impl PortPolicy {
+    fn of(g: &PortGroup, p: &Port) -> PortPolicy {
+        PortPolicy {
+            group: g.name.clone(),
+            ips: p.ips.iter().filter_map(|a| a.parse().ok()).collect(),
+            ip_mac_binding: g.ip_mac_binding,
+            dhcp_isolation: g.dhcp_isolation,
+            broadcast: g.broadcast_suppression.clone(),
+            qos_in: g.qos_in.clone(),
+            qos_out: g.qos_out.clone(),
+            tcp_checksum_fill: g.tcp_checksum_fill,
+        }
+    }
 }
 
 impl PortPlan {
@@ -106,6 +145,10 @@ pub struct BridgePlan {
     pub dvs: String,
     /// Its ports by name.
     pub ports: BTreeMap<String, PortPlan>,
+    /// The DVS's MTU (every interface's `mtu_request`).
+    pub mtu: u32,
+    /// The uplink's egress shaping rate on this host, kbit/s.
+    pub egress_kbps: Option<u64>,
 }
 
 impl BridgePlan {
@@ -213,8 +256,10 @@ pub fn plan(share: &Share, host: &HostView<'_>) -> Plan {
             iface_type: "system",
             options: BTreeMap::new(),
             vlan: PortVlan::trunk(pool),
+            policy: PortPolicy::default(),
         };
         if let Some(b) = out.bridges.get_mut(&u.dvs) {
+            b.egress_kbps = u.egress_kbps;
             b.ports.insert(p.name.clone(), p);
         }
     }
@@ -261,6 +306,7 @@ pub fn plan(share: &Share, host: &HostView<'_>) -> Plan {
             iface_type,
             options,
             vlan,
+            policy: PortPolicy::of(g, p),
         };
         if let Some(b) = out.bridges.get_mut(&g.dvs) {
             b.ports.insert(name, plan);
@@ -273,6 +319,8 @@ fn bridge(d: &Dvs) -> BridgePlan {
     BridgePlan {
         dvs: d.name.clone(),
         ports: BTreeMap::new(),
+        mtu: d.mtu,
+        egress_kbps: None,
     }
 }
 

@@ -22,13 +22,14 @@ use crate::layout;
 use crate::ofp::OfConn;
 use crate::ovs;
 use crate::plan::{self, HostView};
+use crate::policy::{self, Compiled};
 use crate::state::State;
 use crate::status;
 use ovsdb::{Client, Replica};
 use proto::wire::ApplyError;
 use proto::Key;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -36,6 +37,8 @@ use std::time::{Duration, Instant};
 
 /// Flows are checked against the switch at least this often.
 pub const PERIOD: Duration = Duration::from_secs(3);
+/// Flow and meter counters (per-port drops in the status) are read at most this often.
+pub const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 /// Database reconnection backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -71,8 +74,13 @@ pub struct Reconciler {
     db: Replica,
     /// Open OpenFlow connections by bridge.
     conns: BTreeMap<String, OfConn>,
-    /// Cookies last synced per bridge.
-    synced: BTreeMap<String, BTreeSet<u64>>,
+    /// What was last synced per bridge.
+    synced: BTreeMap<String, Compiled>,
+    /// What each bridge should hold (as last compiled), for naming counters.
+    wanted: BTreeMap<String, Compiled>,
+    /// Drop counts per VM port id, by reason, from the last counter read.
+    drops: BTreeMap<String, BTreeMap<String, u64>>,
+    last_counters: Instant,
     last_full: Instant,
     seen_generation: u64,
     logged_errors: BTreeMap<Key, String>,
@@ -123,6 +131,9 @@ impl Reconciler {
             db,
             conns: BTreeMap::new(),
             synced: BTreeMap::new(),
+            wanted: BTreeMap::new(),
+            drops: BTreeMap::new(),
+            last_counters: Instant::now() - COUNTERS_EVERY,
             last_full: Instant::now() - PERIOD,
             seen_generation: u64::MAX,
             logged_errors: BTreeMap::new(),
@@ -197,8 +208,12 @@ impl Reconciler {
             self.last_full = Instant::now();
         }
         self.flows(&p, full);
+        if self.last_counters.elapsed() >= COUNTERS_EVERY {
+            self.last_counters = Instant::now();
+            self.counters();
+        }
         let ifaces = ovs::interfaces(&self.db);
-        let st = status::build(&p, &ifaces, &errors, revision);
+        let st = status::build(&p, &ifaces, &errors, &self.drops, revision);
         self.state.lock().status = st;
         Ok(())
     }
@@ -223,6 +238,7 @@ impl Reconciler {
         let ifaces = ovs::interfaces(&self.db);
         self.conns.retain(|b, _| p.bridges.contains_key(b));
         self.synced.retain(|b, _| p.bridges.contains_key(b));
+        self.wanted.retain(|b, _| p.bridges.contains_key(b));
         for (name, b) in &p.bridges {
             if !owned.contains(name) {
                 continue;
@@ -233,15 +249,16 @@ impl Reconciler {
                     .filter(|i| i.bridge == *name)
                     .and_then(|i| i.ofport)
             };
-            let want = layout::flows(b, &ofport);
-            let cookies: BTreeSet<u64> = want.keys().copied().collect();
+            let want = policy::compile(b, &ofport);
+            self.wanted.insert(name.clone(), want.clone());
             let fresh = !self.conns.contains_key(name);
-            if !full && !fresh && self.synced.get(name) == Some(&cookies) {
+            if !full && !fresh && self.synced.get(name) == Some(&want) {
                 continue;
             }
             let path = self.cfg.rundir.join(format!("{name}.mgmt"));
-            let attempt =
-                |c: Result<OfConn, _>| c.and_then(|mut c: OfConn| c.sync(&want).map(|r| (c, r)));
+            let attempt = |c: Result<OfConn, _>| {
+                c.and_then(|mut c: OfConn| c.sync_all(&want).map(|r| (c, r)))
+            };
             let result = match self.conns.remove(name) {
                 // A kept connection may have died with a restarted switch: one fresh try.
                 Some(c) => attempt(Ok(c)).or_else(|_| attempt(OfConn::connect(&path))),
@@ -250,17 +267,21 @@ impl Reconciler {
             match result {
                 Ok((c, r)) => {
                     // Always on a new connection: a restarted agent says what it adopted.
-                    if r.added + r.deleted > 0 || fresh {
+                    if r.added + r.deleted + r.meters_changed + r.meters_deleted > 0 || fresh {
                         log!(
-                            "bridge {name}: flows: {} added, {} deleted, {} kept",
+                            "bridge {name}: flows: {} added, {} deleted, {} kept; meters: {} \
+                             added or modified, {} deleted, {} kept",
                             r.added,
                             r.deleted,
-                            want.len() - r.added
+                            want.flows.len() - r.added,
+                            r.meters_changed,
+                            r.meters_deleted,
+                            want.meters.len() - r.meters_changed
                         );
                     }
                     self.logged_ofp.remove(name);
                     self.conns.insert(name.clone(), c);
-                    self.synced.insert(name.clone(), cookies);
+                    self.synced.insert(name.clone(), want);
                 }
                 Err(e) => {
                     let msg = format!("{}: {e}", path.display());
@@ -272,5 +293,53 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// Read every connected bridge's flow and meter counters into per-port drop counts: a
+    /// drop flow's packets under its kind's reason, a meter's drop band under the meter's.
+    /// A bridge whose read fails keeps no counts this time (its connection is retried by the
+    /// next sync).
+    fn counters(&mut self) {
+        let mut drops: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (name, c) in &mut self.conns {
+            let Some(want) = self.wanted.get(name) else {
+                continue;
+            };
+            let counts = match c.counters() {
+                Ok(x) => x,
+                Err(e) => {
+                    log!("bridge {name}: counters not read: {e}");
+                    failed.push(name.clone());
+                    continue;
+                }
+            };
+            let mut add = |origin: &str, reason: &str, n: u64| {
+                if let Some(port) = origin.strip_prefix("port/").filter(|_| n > 0) {
+                    *drops
+                        .entry(port.to_string())
+                        .or_default()
+                        .entry(reason.to_string())
+                        .or_default() += n;
+                }
+            };
+            for (cookie, f) in &want.flows {
+                if let (Some(reason), Some(n)) =
+                    (layout::kind::reason(f.kind), counts.flows.get(cookie))
+                {
+                    add(&f.origin, reason, *n);
+                }
+            }
+            for (id, m) in &want.meters {
+                if let Some(n) = counts.meters.get(id) {
+                    add(&m.origin, m.reason, *n);
+                }
+            }
+        }
+        for name in failed {
+            self.conns.remove(&name);
+            self.synced.remove(&name);
+        }
+        self.drops = drops;
     }
 }

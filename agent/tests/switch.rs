@@ -150,12 +150,13 @@ fn agent_programs_the_switch_and_survives_restarts() {
     );
     assert_eq!(db.get("Bridge", &d2, "ports"), "[]");
 
-    // Flows: 5 defaults, 2 per VM port, 1 for the uplink.
+    // Flows: 8 table defaults, 4 per VM port (classify, MAC, MAC drop, binding pass), 1 for
+    // the uplink.
     let mgmt = db.dir.join(format!("{d1}.mgmt"));
     assert!(
         wait_until(Duration::from_secs(20), || by_cookie(&dump_flows(&mgmt))
             .len()
-            == 10),
+            == 17),
         "flows: {:#?}\n{}",
         dump_flows(&mgmt),
         agent.log_text()
@@ -241,7 +242,7 @@ fn agent_programs_the_switch_and_survives_restarts() {
     let after = by_cookie(&dump_flows(&mgmt));
     let vm2_bits = agent::layout::origin_bits("port/vm2");
     for (c, f) in &before {
-        if origin_of(*c) == vm2_bits && f.table == 10 {
+        if origin_of(*c) == vm2_bits && f.table == 10 && f.text.contains(&mac2) {
             assert!(
                 !after.contains_key(c),
                 "vm2's old port-security flow is gone"

@@ -16,12 +16,29 @@
 #   port        in_port=1->2 and in_port=2->1                     loop generator
 #   normal1000  NORMAL, 1000 flows each way                       flowgen --flowgen-flows=1000
 #   rules2000   2000 rules on nw_dst 10.253.x.y (-> other port)   flowgen --flowgen-flows=1000
+# Port-group security (policy.sh; rules in policy.flows + policy.meters, the dvs agent's table
+# layout 0/10/11/12/20/21/30/40, loaded with `ovs-ofctl -O OpenFlow13 add-meter`/`add-flows` into
+# both switches before the generator starts; all with the loop generator, to compare with normal):
+#   policy      IP-MAC binding + DHCP isolation + broadcast suppression + policing (meter far
+#               above the offered rate), then NORMAL
+#   bind        only IP-MAC binding (tables 10, 11); every other policy table a pass-through
+#   dhcpiso     only DHCP isolation / RA guard (table 12)
+#   bcast       only broadcast suppression (table 20; the loop is unicast: the match is the cost)
+#   police      only the policing meter (table 21)
+#   passthru    the same tables, every one a pass-through (the cost of the table chain alone)
+#   Each policy run's RUN line ends with "policy: drop_pkts= pass_pkts= rx= foreign= meter_in=
+#   meter_drops= ok|MISMATCH", read from dump-flows/meter-stats after the generator stopped:
+#   nothing the generator sent may be dropped (--ci fails on MISMATCH). With `normal` in the same
+#   invocation, a line per policy case gives its cost over plain NORMAL:
+#   COST case=<c> dvs_vs_normal=<ratio> dvs_ns_per_pkt=<1/rate-1/rate_normal> ovs_vs_normal= ovs_ns_per_pkt=
+#   Issue 16's measurement: sudo bench/pktgen/run.sh -r 5 -t 10 -s dvs,ovs \
+#                             -c normal,policy,bind,dhcpiso,bcast,police,passthru
 #
 # Usage: bench/pktgen/run.sh [-t secs] [-r rounds] [-c case,...] [-s dvs,ovs,ceiling]
 #                            [--ci] [--ovs] [--ceiling-each] [--keep-logs DIR] [--idle-wait S]
 #                            [--max-noise P]
 #   -t  measurement window per run (default 10 s; 3 s with --ci), after a 3 s warm-up
-#   -r  rounds (default 3; 1 with --ci)          -c  cases (default: all four)
+#   -r  rounds (default 3; 1 with --ci)          -c  cases (default: the first four above)
 #   -s  switches to run (default dvs,ovs,ceiling; dvs with --ci)
 #   --ci            short smoke run; exits non-zero unless dvs forwarded traffic in every case
 #   --ovs           with --ci: also run OVS-DPDK
@@ -44,7 +61,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-. "$HERE/lib.sh"; . "$HERE/gen.sh"; . "$HERE/ovs.sh"; . "$HERE/dvs.sh"; . "$HERE/ceiling.sh"
+. "$HERE/lib.sh"; . "$HERE/gen.sh"; . "$HERE/ovs.sh"; . "$HERE/dvs.sh"; . "$HERE/ceiling.sh"; . "$HERE/policy.sh"
 
 usage() { sed -n '2,/^# Needs root/p' "$0" | sed 's/^# \{0,1\}//'; }
 T=""; ROUNDS=""; CASES=normal,port,normal1000,rules2000; SWITCHES=""
@@ -75,14 +92,14 @@ T=${T:-10}; ROUNDS=${ROUNDS:-3}; SWITCHES=${SWITCHES:-dvs,ovs,ceiling}; IDLE_WAI
 IFS=, read -ra CASE_LIST <<< "$CASES"
 has() { [[ ",$SWITCHES," == *",$1,"* ]]; }
 for c in "${CASE_LIST[@]}"; do
-  case $c in normal|port|normal1000|rules2000) ;; *) die "unknown case '$c'" ;; esac
+  case $c in normal|port|normal1000|rules2000) ;; *) policy_is_case "$c" || die "unknown case '$c'" ;; esac
 done
 [ "$(id -u)" = 0 ] || die "needs root (hugepages, DPDK)"
 
 # ------------------------------------------------------------------ cases
 
 case_gen() { # -> "generator nflows"
-  case $1 in normal|port) echo "loop 1" ;; *) echo "flowgen 1000" ;; esac
+  case $1 in normal|port) echo "loop 1" ;; normal1000|rules2000) echo "flowgen 1000" ;; *) echo "loop 1" ;; esac
 }
 
 case_flows() { # OpenFlow rules, one per line (the priority-0 NORMAL flow is implied)
@@ -109,7 +126,7 @@ switch_pid() {
 
 run_one() { # CASE SWITCH ROUND [LABEL]
   local c=$1 sw=$2 r=$3 label=${4:-$1} gen nfl why="" t0 t1 g0 g1 s0 s1 cyc thr line bg n0 n1 noise fwd tx loss rest
-  local cb ca
+  local cb ca pol
   read -r gen nfl <<< "$(case_gen "$c")"
   if [ "$IDLE_WAIT" -gt 0 ]; then wait_ready "$(pages_for "$sw")" "$IDLE_WAIT"
   else wait_ready "$(pages_for "$sw")" 30 100000; fi || why="not enough free hugepages"
@@ -118,6 +135,9 @@ run_one() { # CASE SWITCH ROUND [LABEL]
   case_flows "$c" > "$RUN_DIR/flows.txt"
   # switch first: testpmd's virtio_user server ports block its start-up until connected
   [ -z "$why" ] && { "${sw}_start" "$RUN_DIR/flows.txt" || why="$sw did not start"; }
+  if [ -z "$why" ] && [ "$sw" != ceiling ] && policy_is_case "$c"; then
+    policy_program "$sw" "$c" || why="$sw refused the policy (see above)"
+  fi
   [ -z "$why" ] && { gen_start "$gen" "$nfl" || why="generator did not start"; }
   [ -z "$why" ] && { gen_wait_prompt || why="generator did not come up"; }
   [ -z "$why" ] && { "${sw}_wait_links" || why="$sw links down"; }
@@ -137,6 +157,8 @@ run_one() { # CASE SWITCH ROUND [LABEL]
     [ -n "$g0" ] && [ -n "$g1" ] || why="no generator counters"
   fi
   [ -n "$GEN_PID" ] && tp_say "$GEN_FIFO" stop
+  pol=""
+  if [ -z "$why" ] && [ "$sw" != ceiling ] && policy_is_case "$c"; then pol="policy: $(policy_check "$sw")"; fi
   "${sw}_stop"; gen_stop
   ca=$(c2c_sample)
   if [ -n "$why" ]; then
@@ -157,7 +179,8 @@ run_one() { # CASE SWITCH ROUND [LABEL]
       printf "%.3f %s %.2f %.2f %s sw_drops=%s dt=%.2f", fwd, cyc, loss, tx, sw, drops, dt }')
   read -r fwd cyc loss tx rest <<< "$line"
   noise=$(noise_pct "$n0" "$n1" "$T")
-  echo "RUN round=$r case=$label switch=$sw fwd_mpps=$fwd gen_tx_mpps=$tx loss=${loss}% cycles_per_pkt=$cyc $rest noise=${noise}% c2c=$cb/$ca threads: $thr"
+  echo "RUN round=$r case=$label switch=$sw fwd_mpps=$fwd gen_tx_mpps=$tx loss=${loss}% cycles_per_pkt=$cyc $rest noise=${noise}% c2c=$cb/$ca threads: $thr${pol:+ $pol}"
+  [[ $pol == *MISMATCH ]] && { POLICY_BAD=1; log "warning: $label on $sw: the policy dropped or skipped packets ($pol)"; }
   [ "$noise" -gt 10 ] && log "warning: other processes used ${noise}% of a core during this run"
   [[ $thr == switch:*@cpu0*gen:* || $thr == *gen:*@cpu1* ]] && log "warning: a busy thread ran on the wrong core: $thr"
   echo "$label $sw $fwd $cyc $loss $noise $(c2c_worst "$cb" "$ca")" >> "$WORK/results"
@@ -217,8 +240,10 @@ if [ "$CI" = 0 ]; then
   table "$SLOW_C2C"
 fi
 printf '%s\n' "${RESULTS[@]}"
+policy_costs
 if [ "$CI" = 1 ]; then
   [ "$CI_OK" = 1 ] || { log "FAIL: dvs did not forward traffic in every case"; exit 1; }
+  [ "$POLICY_BAD" = 0 ] || { log "FAIL: a policy case dropped packets or its flows missed some (see the policy: fields)"; exit 1; }
   log "ok: dvs forwarded traffic in every case"
 fi
 [ "$FAILED" = 0 ] || { log "some runs failed (see above)"; exit 1; }

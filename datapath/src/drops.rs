@@ -92,6 +92,59 @@ impl DropCounters {
     pub fn get(&self, reason: DropReason) -> u64 {
         self.counts[reason as usize].load(Ordering::Relaxed)
     }
+
+    /// A plain copy of every counter.
+    pub fn snapshot(&self) -> DropStats {
+        DropStats {
+            counts: std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// A plain copy of [`DropCounters`] (e.g. one port's drops, by reason). Serializes as a map of
+/// reason name to count holding only the reasons that counted something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropStats {
+    counts: [u64; N_REASONS],
+}
+
+impl Default for DropStats {
+    fn default() -> Self {
+        DropStats {
+            counts: [0; N_REASONS],
+        }
+    }
+}
+
+impl DropStats {
+    /// The count for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.counts[reason as usize]
+    }
+
+    /// The reasons with a non-zero count, in counter order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|&r| (r, self.counts[r as usize]))
+            .filter(|&(_, n)| n > 0)
+    }
+
+    /// Sum over every reason.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+impl serde::Serialize for DropStats {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (r, n) in self.nonzero() {
+            m.serialize_entry(r.name(), &n)?;
+        }
+        m.end()
+    }
 }
 
 #[cfg(test)]
@@ -112,5 +165,19 @@ mod tests {
         c.add(DropReason::MacLimit, 3);
         assert_eq!(c.get(DropReason::MacLimit), 3);
         assert_eq!(c.get(DropReason::Runt), 0);
+        c.add(DropReason::Runt, 1);
+        let s = c.snapshot();
+        assert_eq!(s.get(DropReason::MacLimit), 3);
+        assert_eq!(s.total(), 4);
+        let nz: Vec<_> = s.nonzero().collect();
+        assert_eq!(nz, [(DropReason::Runt, 1), (DropReason::MacLimit, 3)]);
+        assert_eq!(
+            serde_json::to_value(s).expect("json"),
+            serde_json::json!({"runt_frame": 1, "mac_limit": 3})
+        );
+        assert_eq!(
+            serde_json::to_value(DropStats::default()).expect("json"),
+            serde_json::json!({})
+        );
     }
 }

@@ -10,9 +10,11 @@
 
 pub mod bridge;
 pub mod config;
+pub mod csumfill;
 pub mod cycles;
 pub mod drops;
 pub mod edit;
+pub mod egress;
 pub mod flowmod;
 pub mod flowstats;
 pub mod group;
@@ -25,6 +27,8 @@ pub mod port;
 pub mod ports;
 pub mod process;
 pub mod reconfig;
+pub mod shaper;
 pub mod switch;
+pub mod validity;
 pub mod vlan;
 pub mod xlate;

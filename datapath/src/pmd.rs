@@ -13,6 +13,7 @@
 
 use crate::cycles;
 use crate::drops::{DropCounters, DropReason};
+use crate::egress::EgressSet;
 use crate::mempool::{Batch, PacketPool};
 use crate::ports::PortSet;
 use crate::process::Worker;
@@ -129,6 +130,8 @@ pub struct PmdShared {
     pub sleep_max_us: u64,
     /// The switch MTU (larger frames are dropped as `too_big`).
     pub mtu: u32,
+    /// Every port's egress shaping and checksum fill (picked up when its generation moves).
+    pub egress: Arc<EgressSet>,
 }
 
 /// Run one PMD until `stop` is set. `pool` is moved in; the thread owns it.
@@ -153,6 +156,7 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
             w.refresh_ports(table.clone());
             sh.seen.store(table.generation, Ordering::Release);
         }
+        w.sync_egress(&sh.egress);
         let assign = sh.assignment.load();
         let mine: &[Arc<RxqRef>] = assign.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
         let mut got = 0usize;
@@ -184,6 +188,8 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         if id == 0 {
             got += w.run_injected();
         }
+        // Shaped ports: send what their buckets allow now (nothing to do without shapers).
+        got += w.run_shapers();
         let t = cycles::now();
         let spent = t.wrapping_sub(t_last);
         t_last = t;
@@ -200,13 +206,23 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
                 w.flush_stats();
             }
             if sh.sleep_max_us > 0 && idle_polls > IDLE_FLUSH_POLLS {
-                let us = (u64::from(idle_polls - IDLE_FLUSH_POLLS)).min(sh.sleep_max_us);
-                std::thread::sleep(Duration::from_micros(us));
+                let mut us = (u64::from(idle_polls - IDLE_FLUSH_POLLS)).min(sh.sleep_max_us);
+                // Queued shaped packets: wake up when the next one is due.
+                if let Some(ns) = w.shaper_wait_ns() {
+                    us = us.min(ns / 1000);
+                }
+                if us > 0 {
+                    std::thread::sleep(Duration::from_micros(us));
+                }
                 t_last = cycles::now();
             }
         }
         if mine.is_empty() && got == 0 {
-            std::thread::sleep(Duration::from_millis(1));
+            // No queues to poll: nap, but not past a shaped packet's due time.
+            let ns = w.shaper_wait_ns().unwrap_or(1_000_000).min(1_000_000);
+            if ns >= 1000 {
+                std::thread::sleep(Duration::from_nanos(ns));
+            }
         }
     }
     w.shutdown();

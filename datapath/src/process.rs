@@ -22,6 +22,7 @@ use crate::config::VlanMode;
 use crate::cycles;
 use crate::drops::DropReason;
 use crate::edit;
+use crate::egress::{EgressSet, LocalEgress};
 use crate::flowstats::Deferred;
 use crate::inject::Inject;
 use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
@@ -30,6 +31,7 @@ use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
 use crate::pmd::PmdStats;
 use crate::port::PortCounters;
 use crate::ports::PortTable;
+use crate::validity;
 use crate::vlan;
 use crate::xlate::{self, ControllerOut, Decision, DpAction, InPort, Mode};
 use flowtable::emc::{self, Emc};
@@ -57,6 +59,8 @@ pub struct Worker {
     hashes: [u64; BATCH_SIZE],
     /// Each packet's cache slot as found in stage 3 ([`NO_SLOT`] on a miss).
     slots: [u32; BATCH_SIZE],
+    /// Each packet's frame validity verdict from stage 1 (`validity::check`), acted on in stage 4.
+    verdicts: [Result<(), DropReason>; BATCH_SIZE],
     /// PACKET_OUT queues of every bridge (PMD 0 only).
     injects: Vec<(usize, Receiver<Inject>)>,
     /// Cache hits not yet charged to their rules.
@@ -77,17 +81,22 @@ struct Tx {
     txq: Vec<Batch>,
     pending: Vec<usize>,
     stats: Arc<PmdStats>,
+    /// Shaping queues and checksum fill of the ports that have them (see `egress`).
+    egress: LocalEgress,
 }
 
 impl Worker {
     /// Build the worker state for PMD `id`, on port table `table`.
     pub fn new(id: usize, pool: PacketPool, table: Arc<PortTable>, stats: Arc<PmdStats>) -> Worker {
         let n_ports = table.ports.len();
+        let mut egress = LocalEgress::new(pool.capacity());
+        egress.resize(n_ports);
         let mut w = Worker {
             emcs: Vec::new(),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             hashes: [0; BATCH_SIZE],
             slots: [NO_SLOT; BATCH_SIZE],
+            verdicts: [Ok(()); BATCH_SIZE],
             injects: Vec::new(),
             deferred: Deferred::default(),
             frame_max: 14 + 9000,
@@ -98,6 +107,7 @@ impl Worker {
                 txq: (0..n_ports).map(|_| Batch::new()).collect(),
                 pending: Vec::with_capacity(n_ports),
                 stats,
+                egress,
             },
         };
         w.take_new_bridges();
@@ -127,6 +137,7 @@ impl Worker {
         while self.tx.txq.len() < n {
             self.tx.txq.push(Batch::new());
         }
+        self.tx.egress.resize(n);
         self.tx
             .pending
             .reserve(n.saturating_sub(self.tx.pending.len()));
@@ -158,7 +169,7 @@ impl Worker {
             // The port left the bridge between snapshots: count and drop.
             let n = batch.len() as u64;
             self.tx.stats.drops.add(DropReason::BadOutputPort, n);
-            PortCounters::add(&counters.rx_dropped, n);
+            counters.rx_drop(DropReason::BadOutputPort, n);
             self.tx.pool.free_batch(batch);
             return;
         };
@@ -167,16 +178,28 @@ impl Worker {
         if !in_port.receives() {
             // PORT_MOD set the port down or no_recv.
             self.tx.stats.drops.add(DropReason::PortNoRecv, n as u64);
-            PortCounters::add(&counters.rx_dropped, n as u64);
+            counters.rx_drop(DropReason::PortNoRecv, n as u64);
             self.tx.pool.free_batch(batch);
             return;
         }
         let strict_vlan = !matches!(in_port.vlan, VlanMode::None);
+        // The ingress port's own MTU, within the switch's (one call per burst).
+        let frame_max = self
+            .frame_max
+            .min(crate::port::mtu::untagged_max(in_dev.mtu()));
 
-        // Stage 1: parse every packet into its key.
-        for (i, p) in batch.packets().iter().enumerate() {
+        // Stage 1: judge every frame as received (runt, group source MAC, lying IP lengths:
+        // `validity`), zero-pad a short one to the Ethernet minimum, and parse it into its key
+        // (after padding, so the key describes the frame that is forwarded).
+        let mut padded = 0u64;
+        for (i, p) in batch.packets_mut().iter_mut().enumerate() {
+            self.verdicts[i] = validity::check(p.data());
+            if self.verdicts[i].is_ok() && validity::pad(p) {
+                padded += 1;
+            }
             extract(p.data(), ofport, &mut self.keys[i]);
         }
+        PortCounters::add(&counters.rx_runts_padded, padded);
         // Stage 2: hash keys and prefetch their cache entries. A packet of the same flow as the
         // one before it (a VM's bulk stream arrives in such runs) reuses its hash and, below, its
         // slot: one compare instead of a hash and a probe.
@@ -219,8 +242,9 @@ impl Worker {
                     d.prefetch_actions();
                 }
             }
-            if pkt.len() < 14 {
-                self.tx.drop_pkt(pkt, DropReason::Runt, counters);
+            // Invalid frames go before anything else (MTU, policer, VLAN, cache, rules) sees them.
+            if let Err(reason) = self.verdicts[i] {
+                self.tx.drop_pkt(pkt, reason, counters);
                 continue;
             }
             // Over the MTU: 4 bytes more for a VLAN tag, 8 on a port that takes stacked tags.
@@ -234,7 +258,7 @@ impl Worker {
             } else {
                 0
             };
-            if pkt.len() > self.frame_max + tags {
+            if pkt.len() > frame_max + tags {
                 self.tx.drop_pkt(pkt, DropReason::TooBig, counters);
                 continue;
             }
@@ -343,10 +367,50 @@ impl Worker {
         done
     }
 
+    /// Take the egress treatments (shapers, checksum fill) of `set` if they changed. Packets
+    /// queued for a shaper that went away are sent unshaped.
+    pub fn sync_egress(&mut self, set: &EgressSet) {
+        if self.tx.egress.generation_is(set.generation()) {
+            return;
+        }
+        let mut orphans = Vec::new();
+        self.tx.egress.sync(set, &mut orphans);
+        for (gidx, p) in orphans {
+            self.tx.enqueue(gidx, p, 0);
+        }
+        self.tx.flush();
+    }
+
+    /// Send what the shapers let go now; returns how many packets. One branch when this PMD
+    /// shapes no port.
+    #[inline]
+    pub fn run_shapers(&mut self) -> usize {
+        if self.tx.egress.no_shapers() {
+            return 0;
+        }
+        let now = cycles::monotonic_ns();
+        let tx = &mut self.tx;
+        let n = tx.egress.drain(now, &mut tx.txq, &mut tx.pending);
+        if n > 0 {
+            tx.flush();
+        }
+        n
+    }
+
+    /// Nanoseconds until a queued packet is due (`None`: nothing queued): how long an idle PMD
+    /// may nap.
+    pub fn shaper_wait_ns(&self) -> Option<u64> {
+        if self.tx.egress.no_shapers() {
+            return None;
+        }
+        self.tx.egress.wait_ns(cycles::monotonic_ns())
+    }
+
     /// Drop any queued output and release frames (on stop).
     pub fn shutdown(&mut self) {
         self.flush_stats();
         self.tx.flush();
+        self.tx.egress.free_all(&mut self.tx.pool);
         for q in &mut self.tx.txq {
             self.tx.pool.free_batch(q);
         }
@@ -368,7 +432,7 @@ fn same_flow(a: &FlowKey, b: &FlowKey) -> bool {
 impl Tx {
     fn drop_pkt(&mut self, pkt: Packet, reason: DropReason, counters: &PortCounters) {
         self.stats.drops.add(reason, 1);
-        PortCounters::add(&counters.rx_dropped, 1);
+        counters.rx_drop(reason, 1);
         self.pool.free(pkt);
     }
 
@@ -382,20 +446,21 @@ impl Tx {
     ) {
         // The common decision, one output and nothing else, skips the action interpreter.
         if let [DpAction::Output(g)] = dec.actions[..] {
-            self.enqueue(g, pkt);
+            self.enqueue(g, pkt, 0);
             return;
         }
         if !dec.outputs() {
             self.drop_pkt(pkt, dec.drop.unwrap_or(DropReason::RuleDrop), counters);
             return;
         }
-        if let Some(left) = self.run_actions(bridge, &dec.actions, pkt, counters, now) {
+        if let Some(left) = self.run_actions(bridge, &dec.actions, pkt, counters, now, 0) {
             // Every output was a copy (or a meter/edit failure already took the packet).
             self.pool.free(left);
         }
     }
 
-    /// Run `actions` on `pkt`; returns the packet when no action consumed it.
+    /// Run `actions` on `pkt`, whose egress queue (`set_queue`) is `queue` so far; returns the
+    /// packet when no action consumed it.
     fn run_actions(
         &mut self,
         bridge: &Bridge,
@@ -403,6 +468,7 @@ impl Tx {
         mut pkt: Packet,
         counters: &PortCounters,
         now: u64,
+        mut queue: u32,
     ) -> Option<Packet> {
         // The last action that needs the packet gets the packet itself; earlier ones get copies.
         let last_use = actions.iter().rposition(DpAction::uses_packet)?;
@@ -410,11 +476,11 @@ impl Tx {
             let ok = match a {
                 DpAction::Output(g) => {
                     if i == last_use {
-                        self.enqueue(*g, pkt);
+                        self.enqueue(*g, pkt, queue);
                         return None;
                     }
                     match self.pool.clone_packet(&pkt) {
-                        Some(c) => self.enqueue(*g, c),
+                        Some(c) => self.enqueue(*g, c, queue),
                         None => {
                             self.stats.drops.add(DropReason::NoBuffer, 1);
                             PortCounters::add(&self.table.ports[*g].counters().tx_dropped, 1);
@@ -425,7 +491,9 @@ impl Tx {
                 DpAction::Clone(sub) => {
                     match self.pool.clone_packet(&pkt) {
                         Some(c) => {
-                            if let Some(left) = self.run_actions(bridge, sub, c, counters, now) {
+                            if let Some(left) =
+                                self.run_actions(bridge, sub, c, counters, now, queue)
+                            {
                                 self.pool.free(left);
                             }
                         }
@@ -449,6 +517,10 @@ impl Tx {
                 DpAction::PopVlan => edit::pop_vlan(&mut pkt),
                 DpAction::SetField(f, v) => edit::set_field(&mut pkt, *f, *v),
                 DpAction::DecTtl => edit::dec_ttl(&mut pkt),
+                DpAction::SetQueue(q) => {
+                    queue = *q;
+                    true
+                }
             };
             if !ok {
                 self.drop_pkt(pkt, DropReason::EditFailed, counters);
@@ -481,8 +553,22 @@ impl Tx {
         }
     }
 
+    /// Append `pkt` to port `gidx`'s transmit batch, or hand it to the port's egress treatment
+    /// (shaping queue `queue`, checksum fill) when it has one.
     #[inline]
-    fn enqueue(&mut self, gidx: usize, pkt: Packet) {
+    fn enqueue(&mut self, gidx: usize, pkt: Packet, queue: u32) {
+        let pkt = if self.egress.has(gidx) {
+            let port = &*self.table.ports[gidx];
+            match self
+                .egress
+                .offer(gidx, pkt, queue, &mut self.pool, &self.stats, port)
+            {
+                Some(p) => p,
+                None => return,
+            }
+        } else {
+            pkt
+        };
         let q = &mut self.txq[gidx];
         if q.is_empty() {
             self.pending.push(gidx);

@@ -9,6 +9,7 @@
 use crate::bridge::{Bridge, BridgePort};
 use crate::config::{Backend, ConfigError, PortConfig, PortKind, SwitchConfig, VhostRole, XdpMode};
 use crate::cycles::monotonic_ns;
+use crate::egress::EgressSet;
 use crate::flowmod;
 use crate::mempool::{PacketPool, JUMBO_FRAME, STD_FRAME};
 use crate::pmd::{self, Assignment, PmdShared, PmdStats, RxqRef};
@@ -94,6 +95,8 @@ pub struct Switch {
     database: Mutex<Option<String>>,
     /// Rx-queue assignment.
     pub assignment: Arc<ArcSwap<Assignment>>,
+    /// Every port's egress shaping and TCP checksum fill, by switch-wide index.
+    pub egress: Arc<EgressSet>,
     /// PMDs.
     pub pmds: Mutex<Vec<PmdInfo>>,
     /// Test handles of `mock` ports, by port name (inject frames, collect transmitted ones).
@@ -161,6 +164,10 @@ impl Switch {
             );
         }
         let assignment = round_robin(&ports, n_pmds);
+        let egress = Arc::new(EgressSet::default());
+        for (gidx, pc) in port_cfg.iter().flatten().enumerate() {
+            egress.set(gidx, pc.qos.as_ref(), pc.tcp_checksum_fill);
+        }
         Ok(Switch {
             running: Mutex::new(config.clone()),
             config,
@@ -170,6 +177,7 @@ impl Switch {
             runtime: Mutex::new(None),
             database: Mutex::new(None),
             assignment: Arc::new(ArcSwap::from_pointee(assignment)),
+            egress,
             pmds: Mutex::new(Vec::new()),
             mock_handles,
             stop: Arc::new(AtomicBool::new(false)),
@@ -207,6 +215,7 @@ impl Switch {
                 stop: self.stop.clone(),
                 sleep_max_us: self.config.switch.pmd_sleep_max_us,
                 mtu: self.config.switch.mtu,
+                egress: self.egress.clone(),
             };
             let st = stats.clone();
             let handle = std::thread::Builder::new()
@@ -386,15 +395,6 @@ fn housekeep(served: &[Served]) {
     }
 }
 
-/// The MTU matching a pool frame size (what a DPDK port is configured with).
-fn mtu_of(frame: usize) -> u32 {
-    if frame > STD_FRAME {
-        9000
-    } else {
-        1500
-    }
-}
-
 /// Initialise DPDK's EAL once, and only when some port needs it (see [`start_dpdk`]).
 fn start_dpdk_if_needed(config: &SwitchConfig) -> Result<(), SwitchError> {
     let Some(first) = config
@@ -471,7 +471,7 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
         port: pc.name.clone(),
         message,
     };
-    Ok(match pc.kind {
+    let opened: Opened = match pc.kind {
         PortKind::AfPacket => {
             let opts = AfPacketOptions {
                 frame_size: frame,
@@ -513,7 +513,7 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
             let opts = DpdkOptions {
                 rxq: pc.rxq,
                 txq: pmd_count.max(1) as u16,
-                mtu: mtu_of(frame),
+                mtu: pc.mtu,
                 ..DpdkOptions::default()
             };
             let p = DpdkPort::open(&pc.name, devargs, opts).map_err(|e| err(e.to_string()))?;
@@ -530,10 +530,15 @@ fn open_port(pc: &PortConfig, frame: usize, pmd_count: usize) -> Result<Opened, 
                     VhostRole::Client => Role::Client,
                 },
                 queue_pairs: pc.rxq,
-                mtu: mtu_of(frame) as u16,
+                // At most MTU_MAX (9000): fits.
+                mtu: pc.mtu.min(crate::port::mtu::MTU_MAX) as u16,
             };
             let p = VhostPort::open(&pc.name, cfg).map_err(|e| err(e.to_string()))?;
             (Arc::new(p), None)
         }
-    })
+    };
+    // The port MTU (at most the switch's, which sized `frame`): refused here if the backend's
+    // buffers cannot carry it, so the configuration fails rather than the traffic.
+    opened.0.set_mtu(pc.mtu).map_err(|e| err(e.to_string()))?;
+    Ok(opened)
 }

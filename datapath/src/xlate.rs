@@ -131,6 +131,10 @@ pub enum DpAction {
     /// Run the nested actions on a copy of the packet (a group bucket): edits made inside do not
     /// leak into the actions that follow.
     Clone(Vec<DpAction>),
+    /// Use this egress queue for the outputs that follow (OpenFlow `set_queue`; NORMAL's
+    /// outputs included). On a shaped port it picks the shaping queue (unknown ids: queue 0);
+    /// elsewhere it does nothing.
+    SetQueue(u32),
 }
 
 impl DpAction {
@@ -368,9 +372,7 @@ impl Ctx<'_> {
                 }
             }
             Action::Group(g) => self.group(*g, key, origin),
-            Action::SetQueue(_) => {
-                // One queue per port: accepted and ignored, as on a port without QoS queues.
-            }
+            Action::SetQueue(q) => self.out.actions.push(DpAction::SetQueue(*q)),
         }
     }
 

@@ -83,6 +83,22 @@ impl Trace {
     }
 }
 
+impl Trace {
+    /// Where the pipeline walk ended, for the datapath's drop line: the last table visited and
+    /// the rule that matched there (`table 11 priority 10 cookie 0xd5`), or `table 3 miss` when
+    /// no rule matched. `None` for a trace that visited no table.
+    pub fn ending(&self) -> Option<String> {
+        let last = self.steps.last()?;
+        Some(match &last.matched {
+            Some(e) => format!(
+                "table {} priority {} cookie {:#x}",
+                last.table, e.priority, e.cookie
+            ),
+            None => format!("table {} miss", last.table),
+        })
+    }
+}
+
 /// Split an action list at commas outside parentheses (one action per trace line).
 fn split_top_level(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -291,5 +307,28 @@ mod tests {
         );
         assert_eq!(lines[6], " 3. No match.");
         assert_eq!(lines[7], "    -> table miss: drop");
+        assert_eq!(tr.ending().as_deref(), Some("table 3 miss"));
+        assert_eq!(Trace::new().ending(), None);
+    }
+
+    #[test]
+    fn ending_names_the_dropping_rule() {
+        let mut p = Pipeline::new();
+        let m = Match::new().exact(Field::EthType, 0x0800);
+        let mut e = FlowEntry::new(11, 10, m, Instructions::default(), 0);
+        e.cookie = 0xd5;
+        p.add(e).expect("add");
+        let goto = Instructions {
+            goto: Some(11),
+            ..Instructions::default()
+        };
+        p.add(FlowEntry::new(0, 0, Match::new(), goto, 0))
+            .expect("add");
+        let mut tr = Trace::new();
+        p.lookup(&key(), 60, 1, Some(&mut tr));
+        assert_eq!(
+            tr.ending().as_deref(),
+            Some("table 11 priority 10 cookie 0xd5")
+        );
     }
 }

@@ -37,7 +37,8 @@ fn udp_from(sport: u16) -> Vec<u8> {
         Ipv4Addr::new(10, 0, 0, 2),
         sport,
         80,
-        b"group",
+        // 60 bytes, the Ethernet minimum: the switch zero-pads shorter frames.
+        b"group-of-eighteen!",
     )
 }
 

@@ -282,8 +282,9 @@ fn packet_out_refusals_and_barrier() {
     }
     assert_eq!(collect(&r, 0), vec![], "refused packet-outs send nothing");
 
-    // The largest frame a port carries is fine (in_port ANY is the controller too).
-    let big = udp(2, 80, 1518);
+    // The largest untagged frame a 1500-MTU port carries (14 + 1500 bytes) is fine (in_port
+    // ANY is the controller too).
+    let big = udp(2, 80, 1514);
     c.send(40, &raw_packet_out(OFPP_ANY, out2.clone(), big.clone()));
     barrier(&mut c, 41);
     assert_eq!(collect(&r, 1), vec![("b".to_string(), big)]);

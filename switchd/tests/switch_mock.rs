@@ -460,7 +460,9 @@ fn a_runt_claiming_ip_cannot_stop_the_pmd() {
     runt[12..14].copy_from_slice(&[0x08, 0x00]);
     runt.push(0x45);
     assert!(r.send("a", runt, 0).is_empty());
-    assert_eq!(r.drops("edit_failed"), 1);
+    // Refused at admission (frame validity), before the rule's edit could fail on it.
+    assert_eq!(r.drops("bad_ipv4_header"), 1);
+    assert_eq!(r.drops("edit_failed"), 0);
     let out = r.send("a", udp(B, A, Ipv4Addr::new(10, 0, 0, 2)), 1);
     assert_eq!(out.len(), 1, "the PMD keeps forwarding");
     assert_eq!(out[0].1[15] >> 2, 46, "DSCP rewritten");

@@ -189,10 +189,11 @@ pub struct Cluster {
     pub mgmt: Netns,
 }
 
-/// The `[switch]` section of every host's dvs-switchd.
+/// The `[switch]` section of every host's dvs-switchd: buffers for jumbo frames (a DVS with
+/// MTU 9000); the agent sets each port's MTU from its DVS.
 fn switch_section() -> String {
     format!(
-        "[switch]\npmd_cores = [{}]\npool_frames = 4096\npmd_sleep_max_us = 200\n",
+        "[switch]\npmd_cores = [{}]\npool_frames = 4096\npmd_sleep_max_us = 200\nmtu = 9000\n",
         crate::lab::pmd_core()
     )
 }
@@ -581,7 +582,11 @@ impl Cluster {
         );
         let _ = ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         ns.ip(&["addr", "add", addr, "dev", "eth0"]);
-        let _ = ns.exec(&["ethtool", "-K", "eth0", "tso", "off", "gso", "off"]);
+        // Checksums complete in software, as they are on a wire: the top of rack (userspace
+        // OVS) forwards a veth's partial checksums as they are, and a DHCP client checks them.
+        let _ = ns.exec(&[
+            "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "tx", "off",
+        ]);
         ns.ip(&["link", "set", "eth0", "up"]);
         self.tor.ns.ip(&["link", "set", name, "up"]);
         let tag = format!("tag={vlan}");

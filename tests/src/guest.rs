@@ -35,6 +35,9 @@ pub struct Nic {
     pub queues: u16,
     /// MSI-X vectors instead of INTx.
     pub msix: bool,
+    /// QEMU's `host_mtu` (virtio-net `VIRTIO_NET_F_MTU`): the MTU QEMU tells the guest the
+    /// host supports; `None` leaves it out.
+    pub host_mtu: Option<u16>,
 }
 
 impl Nic {
@@ -46,7 +49,14 @@ impl Nic {
             mac,
             queues: 1,
             msix: std::env::var_os("DVS_GUEST_MSIX").is_some(),
+            host_mtu: None,
         }
+    }
+
+    /// Give the NIC QEMU's `host_mtu=mtu`.
+    pub fn host_mtu(mut self, mtu: u16) -> Nic {
+        self.host_mtu = Some(mtu);
+        self
     }
 
     /// Offer `n` queue pairs.
@@ -238,9 +248,12 @@ impl Guest {
                 ))
                 .arg("-device")
                 .arg(format!(
-                    "virtio-net-pci,netdev=net{i},mac={},vectors={vectors}{}",
+                    "virtio-net-pci,netdev=net{i},mac={},vectors={vectors}{}{}",
                     crate::mac_str(n.mac),
-                    if n.queues > 1 { ",mq=on" } else { "" }
+                    if n.queues > 1 { ",mq=on" } else { "" },
+                    n.host_mtu
+                        .map(|m| format!(",host_mtu={m}"))
+                        .unwrap_or_default()
                 ));
         }
         cmd.stdin(Stdio::piped())

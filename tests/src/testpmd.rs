@@ -55,6 +55,12 @@ impl Testpmd {
     /// vhost-user client; testpmd then waits for the switch before showing its prompt, so this
     /// returns without waiting). Forwarding mode starts as `rxonly`.
     pub fn start(socket: &Path, server: bool, mac: [u8; 6]) -> Testpmd {
+        Testpmd::start_with(socket, server, mac, &[])
+    }
+
+    /// [`Testpmd::start`] with `extra` testpmd (not EAL) arguments, e.g. `--mbuf-size=` and
+    /// `--max-pkt-len=` for jumbo frames.
+    pub fn start_with(socket: &Path, server: bool, mac: [u8; 6], extra: &[&str]) -> Testpmd {
         let prefix = format!("dvsvm{}", crate::unique_tag());
         let vdev = format!(
             "net_virtio_user0,path={},queues=1,server={},mac={}",
@@ -77,6 +83,7 @@ impl Testpmd {
             // (plus other tests) share the machine's 2 GB of hugepages.
             .args(["--total-num-mbufs=8192"])
             .args(["--forward-mode=rxonly", "--eth-peer=0,ff:ff:ff:ff:ff:ff"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -200,6 +207,21 @@ impl Testpmd {
         self.cmd("stop");
         self.cmd("set fwd io");
         self.cmd(&format!("start tx_first {bursts}"));
+    }
+
+    /// Send exactly `n` frames to the broadcast peer shaped by `txpkts` (testpmd's `set txpkts`:
+    /// the frame's segment lengths, one mbuf each, so a list makes a chained frame), one per
+    /// burst, then keep only receiving.
+    pub fn send_shaped(&mut self, txpkts: &str, n: u32) {
+        self.cmd("stop");
+        let o = self.cmd(&format!("set txpkts {txpkts}"));
+        assert!(
+            !o.contains("rror") && !o.contains("nvalid") && !o.contains("ad argument"),
+            "set txpkts {txpkts}: {o}"
+        );
+        self.cmd("set burst 1");
+        self.cmd("set fwd io");
+        self.cmd(&format!("start tx_first {n}"));
     }
 
     /// Switch to receive-only and start forwarding.

@@ -33,13 +33,22 @@ impl Drop for Killed {
 }
 
 fn spawn_in(ns: &Netns, argv: &[&str]) -> Killed {
+    spawn_logged(ns, argv, None)
+}
+
+/// [`spawn_in`] with stdout and stderr into `log`.
+fn spawn_logged(ns: &Netns, argv: &[&str], log: Option<&std::path::Path>) -> Killed {
+    let out = |l: Option<&std::path::Path>| {
+        l.and_then(|p| std::fs::File::create(p).ok())
+            .map_or_else(Stdio::null, Stdio::from)
+    };
     Killed(
         Command::new("ip")
             .args(["netns", "exec", &ns.name])
             .args(argv)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out(log))
+            .stderr(out(log))
             .spawn()
             .expect("spawn"),
     )
@@ -97,7 +106,6 @@ fn sent_and_seen(c: &Cluster, from: usize, to: usize, frame: &[u8], n: usize) ->
 }
 
 #[test]
-#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
     let t = "lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped";
     if skip(t) || !scapy::available(t) {
@@ -133,8 +141,14 @@ fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
     );
 
     // A real DHCP exchange with dnsmasq behind the uplink, from a VM under binding.
+    assert!(
+        wait_until(SYNC, || srv.ping("10.61.0.11", 1)),
+        "the server behind the uplink cannot reach vm1: {}",
+        c.logs()
+    );
     let leases = c.dir.join("leases");
-    let _dnsmasq = spawn_in(
+    let dnsmasq_log = c.dir.join("dnsmasq.log");
+    let _dnsmasq = spawn_logged(
         &srv,
         &[
             "dnsmasq",
@@ -146,7 +160,10 @@ fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
             "--dhcp-range=10.61.0.100,10.61.0.150,255.255.255.0,1h",
             &format!("--dhcp-host={},10.61.0.11", mac_str(c.vms[vm1].mac)),
             &format!("--dhcp-leasefile={}", leases.display()),
+            "--log-dhcp",
+            "--user=root",
         ],
+        Some(&dnsmasq_log),
     );
     c.vms[vm1].ns.ip(&["addr", "flush", "dev", "eth0"]);
     let mut lease = String::new();
@@ -171,9 +188,15 @@ fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
     });
     assert!(
         got,
-        "no lease through binding + isolation: {lease}\n{}",
+        "no lease through binding + isolation: {lease}\ndnsmasq: {}\n{}",
+        std::fs::read_to_string(&dnsmasq_log).unwrap_or_default(),
         c.logs()
     );
+
+    // udhcpc ran with a script that configures nothing: give vm1 its leased address back.
+    c.vms[vm1]
+        .ns
+        .ip(&["addr", "add", "10.61.0.11/24", "dev", "eth0"]);
 
     // Rogue DHCP OFFERs and router advertisements from a VM: dropped in `secure`, delivered in
     // `open` (the same frames; only the group differs).
@@ -231,7 +254,6 @@ fn lab_dhcp_server_behind_the_uplink_works_and_rogue_servers_are_stopped() {
 }
 
 #[test]
-#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_binding_enabled_live_stops_spoofing_without_disturbing_anything_else() {
     let t = "lab_binding_enabled_live_stops_spoofing_without_disturbing_anything_else";
     if skip(t) || !scapy::available(t) {
@@ -263,8 +285,13 @@ fn lab_binding_enabled_live_stops_spoofing_without_disturbing_anything_else() {
     );
     let ofport =
         |c: &Cluster, p: &str| c.ctl_json(&["port", "show", p])["status"]["ofport"].clone();
+    assert!(
+        wait_until(Duration::from_secs(10), || ["vm1", "vm2", "vm3"]
+            .iter()
+            .all(|p| ofport(&c, p).is_u64())),
+        "the ports' OpenFlow numbers were never reported"
+    );
     let (of1, of3) = (ofport(&c, "vm1"), ofport(&c, "vm3"));
-    assert!(of1.is_u64(), "vm1 has no ofport reported");
     // pg20's flows (and the shared ones) before: they must not move.
     let pg10_ports: Vec<String> = [&of1, &ofport(&c, "vm2")]
         .iter()
@@ -389,7 +416,6 @@ fn within(what: &str, got: f64, want: f64, tolerance: f64) {
 }
 
 #[test]
-#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_qos_rates_hold_and_uplink_priorities_share_the_uplink() {
     let t = "lab_qos_rates_hold_and_uplink_priorities_share_the_uplink";
     if skip(t) {
@@ -468,7 +494,6 @@ fn lab_qos_rates_hold_and_uplink_priorities_share_the_uplink() {
 }
 
 #[test]
-#[ignore = "issue 16: enabled once the policy compiler and data path land"]
 fn lab_jumbo_dvs_carries_9000_byte_frames_across_hosts() {
     let t = "lab_jumbo_dvs_carries_9000_byte_frames_across_hosts";
     if skip(t) {

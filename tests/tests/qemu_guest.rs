@@ -542,3 +542,141 @@ fn a_vm_port_added_while_running_carries_a_new_guest_and_the_others_keep_their_l
     assert!(!t.sw.dvsctl(&["switch", "show"]).1.contains("Port vm3"));
     t.assert_ping(0, 1, "after vm3's port was removed");
 }
+
+/// Is `f` one unfragmented IPv4 ICMP packet of `len` bytes with DF set, from `mac`?
+fn whole_df_icmp(f: &[u8], mac: [u8; 6], len: usize) -> Result<(), String> {
+    if f.len() < 34 || f[6..12] != mac || f[12..14] != [0x08, 0x00] || f[23] != 1 {
+        return Err(format!(
+            "not an ICMP packet from the guest: {:02x?}",
+            &f[..f.len().min(34)]
+        ));
+    }
+    let frag = u16::from_be_bytes([f[20], f[21]]);
+    let ip_len = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    if f.len() != len || ip_len != len - 14 || frag != 0x4000 {
+        return Err(format!(
+            "{} bytes (IP total length {ip_len}, flags/offset {frag:#06x}); want {len} with DF only",
+            f.len()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn guest_with_host_mtu_9000_and_a_netns_host_exchange_9000_byte_packets_unfragmented() {
+    let test = "guest_with_host_mtu_9000_and_a_netns_host_exchange_9000_byte_packets_unfragmented";
+    if skip(test) {
+        return;
+    }
+    let _one = serial();
+    let dir = sock_dir();
+    let ns = Netns::new("qjumbo");
+    let host_mac = vm_mac(9);
+    let veth = Veth::new(&ns, host_mac, Some("10.50.0.9/24"));
+    tests::run("ip", &["link", "set", &veth.host, "mtu", "9000"]);
+    ns.ip(&["link", "set", "eth0", "mtu", "9000"]);
+    // The switch, both ports and both links at 9000.
+    let sw = Switchd::start(&config_mtu(
+        9000,
+        &(vhost_port("vm1", 1, &dir, "server", 10, 1).replacen(
+            "ofport = 1\n",
+            "ofport = 1\nmtu = 9000\n",
+            1,
+        ) + &format!(
+            "\n[[bridge.port]]\nname = \"host\"\nkind = \"afpacket\"\ninterface = \"{}\"\n\
+             ofport = 2\nvlan_mode = \"access\"\ntag = 10\nmtu = 9000\n",
+            veth.host
+        )),
+    ));
+    let nic = Nic::new(&dir.join("vm1.sock"), false, vm_mac(1)).host_mtu(9000);
+    let mut vm = Guest::start("vm1", &[nic]);
+    // QEMU tells the guest `host_mtu` only when the backend offers VIRTIO_NET_F_MTU, which the
+    // switch does not: the guest raises its MTU itself, as its administrator would.
+    vm.must("ip link set eth0 mtu 9000");
+    vm.ip_up("eth0", "10.50.0.1/24");
+    assert!(vm.wait_carrier("eth0", CARRIER));
+    assert!(
+        vm.ping("10.50.0.9"),
+        "the guest cannot reach the host at all"
+    );
+    let guest_mtu = vm.must("cat /sys/class/net/eth0/mtu");
+    assert_eq!(guest_mtu.trim(), "9000");
+
+    // Host -> guest: 8972 bytes of ICMP payload in a 9000-byte packet that may not be
+    // fragmented; the guest's replies come back the same size.
+    let (ok, out) = ns.exec(&[
+        "ping",
+        "-n",
+        "-q",
+        "-c",
+        "3",
+        "-W",
+        "5",
+        "-i",
+        "0.5",
+        "-M",
+        "do",
+        "-s",
+        "8972",
+        "10.50.0.1",
+    ]);
+    assert!(
+        ok,
+        "9000-byte pings from the host: {out}\n{}\n{}",
+        sw.call("port/stats", json!({})),
+        sw.call("drop/stats", json!({}))
+    );
+    // One byte more does not fit the host's eth0: refused there, not fragmented.
+    let (ok, _) = ns.exec(&[
+        "ping",
+        "-n",
+        "-q",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "-M",
+        "do",
+        "-s",
+        "8973",
+        "10.50.0.1",
+    ]);
+    assert!(!ok, "a 9001-byte packet with DF passed an MTU of 9000");
+
+    // Guest -> host: busybox's ping has no `-M do`, but Linux sets DF on every packet that fits
+    // the route's MTU and fragments only what does not; so the host must see the guest's
+    // 9000-byte echo requests whole, each one 9014-byte frame with DF set.
+    let cap = RawSock::open(&ns, "eth0");
+    cap.drain();
+    let before = sw.port_stats("vm1")["rx_bytes"].as_u64().unwrap_or(0);
+    let (st, out) = vm.sh_timeout("ping -c 3 -W 5 -s 8972 10.50.0.9", Duration::from_secs(60));
+    assert_eq!(
+        st,
+        0,
+        "9000-byte pings from the guest: {out}\n{}",
+        sw.call("port/stats", json!({}))
+    );
+    let requests = cap.collect(Duration::from_millis(500), |f| {
+        f.len() >= 35 && f[6..12] == vm_mac(1) && f[12..14] == [0x08, 0x00] && f[23] == 1
+    });
+    assert!(
+        requests.len() >= 3,
+        "the host saw {} ICMP frames from the guest",
+        requests.len()
+    );
+    for f in &requests {
+        if let Err(e) = whole_df_icmp(f, vm_mac(1), 9014) {
+            panic!("guest -> host: {e}");
+        }
+    }
+    let moved = sw.port_stats("vm1")["rx_bytes"].as_u64().unwrap_or(0) - before;
+    assert!(moved >= 3 * 9014, "only {moved} bytes came from the guest");
+    assert_eq!(
+        sw.drops("too_big"),
+        0,
+        "{}",
+        sw.call("drop/stats", json!({}))
+    );
+    drop(vm);
+    let _ = std::fs::remove_dir_all(&dir);
+}

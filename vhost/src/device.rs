@@ -94,8 +94,8 @@ pub struct VhostStats {
     pub bad_descriptors: u64,
     /// Unusable virtio-net headers on guest TX.
     pub bad_headers: u64,
-    /// Guest frames larger than the caller's buffer (dropped).
-    pub rx_truncated: u64,
+    /// Guest frames larger than the caller's buffer (dropped whole).
+    pub rx_oversize: u64,
     /// Guest frames shorter than an Ethernet header (dropped).
     pub rx_runts: u64,
     /// Frames for the guest that found no RX buffers.
@@ -480,7 +480,7 @@ impl VhostNetDevice {
             };
             s.bad_descriptors += c.bad_descriptors;
             s.bad_headers += c.bad_headers;
-            s.rx_truncated += c.rx_truncated;
+            s.rx_oversize += c.rx_oversize;
             s.rx_runts += c.rx_runts;
             s.tx_no_buffers += c.tx_no_buffers;
             s.tx_oversize += c.tx_oversize;

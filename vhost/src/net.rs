@@ -68,8 +68,9 @@ pub struct QueueCounters {
     pub bad_descriptors: u64,
     /// Unusable virtio-net headers (bad csum_start/offset).
     pub bad_headers: u64,
-    /// Guest frames larger than the caller's buffer.
-    pub rx_truncated: u64,
+    /// Guest frames larger than the caller's buffer (dropped whole, never
+    /// cut to the buffer).
+    pub rx_oversize: u64,
     /// Guest frames shorter than an Ethernet header.
     pub rx_runts: u64,
     /// Frames for the guest that found no buffers.
@@ -89,7 +90,7 @@ impl QueueCounters {
         self.bytes += o.bytes;
         self.bad_descriptors += o.bad_descriptors;
         self.bad_headers += o.bad_headers;
-        self.rx_truncated += o.rx_truncated;
+        self.rx_oversize += o.rx_oversize;
         self.rx_runts += o.rx_runts;
         self.tx_no_buffers += o.tx_no_buffers;
         self.tx_oversize += o.tx_oversize;
@@ -268,7 +269,7 @@ impl NetQueue {
                     continue;
                 }
                 Err(TxDrop::Chain) => self.counters.bad_descriptors += 1,
-                Err(TxDrop::Oversize) => self.counters.rx_truncated += 1,
+                Err(TxDrop::Oversize) => self.counters.rx_oversize += 1,
                 Err(TxDrop::Runt) => self.counters.rx_runts += 1,
                 Err(TxDrop::BadHeader) => self.counters.bad_headers += 1,
             }
@@ -281,7 +282,7 @@ impl NetQueue {
             let Some(buf) = bufs[out].get_mut(..len) else {
                 // A caller's buffers of different sizes: checked against
                 // another one in pass 1.
-                self.counters.rx_truncated += 1;
+                self.counters.rx_oversize += 1;
                 continue;
             };
             let mut at = 0usize;

@@ -607,7 +607,7 @@ fn oversized_guest_frame_is_dropped_and_counted() {
     d.send([0; 12], &frame(64, 0));
     let (got, _) = drain(&mut q, &d);
     assert_eq!(got.len(), 1);
-    assert_eq!(q.counters.rx_truncated, 1);
+    assert_eq!(q.counters.rx_oversize, 1);
     assert_eq!(d.pop_used(), Some((u32::from(h), 0)));
 }
 

@@ -9,6 +9,7 @@
 
 mod backend;
 mod ofp;
+mod qos;
 mod vlanset;
 
 pub use backend::{Backend, VhostRole, XdpMode};
@@ -16,6 +17,7 @@ pub use ofp::{
     parse_controller, parse_fail_mode, parse_listen, FailMode, OfpController, OfpListen, SslFiles,
     DEFAULT_CONTROLLER_PORT,
 };
+pub use qos::{ShaperConfig, DEFAULT_QUEUE_PACKETS, MAX_QUEUE};
 pub use vlanset::{VlanSet, VlanSetError, VLAN_MAX, VLAN_MIN};
 
 use serde::Serialize;
@@ -292,8 +294,17 @@ pub struct PortConfig {
     pub mac_limit: Option<usize>,
     /// Number of receive queues (vhost: queue pairs).
     pub rxq: u16,
+    /// Largest payload (frame minus Ethernet header and VLAN tags) the port receives or
+    /// transmits; bigger frames are dropped as `too_big`. At most the switch's `mtu`, which
+    /// sizes the packet buffers.
+    pub mtu: u32,
     /// Ingress policing: what the port may send into the switch (`None`: no limit).
     pub policing: Option<Policing>,
+    /// Egress shaping: what the switch sends on the port is queued and paced (`None`: sent
+    /// as it comes).
+    pub qos: Option<ShaperConfig>,
+    /// Recompute the TCP checksum of every TCP segment sent on the port.
+    pub tcp_checksum_fill: bool,
     /// Backend-specific settings.
     pub backend: Backend,
     /// The `[[bridge.port]]` header.

@@ -7,6 +7,7 @@
 //! counts what it is given, and *repeat* replays the injected frames forever, so a benchmark can
 //! drive the pipeline without a kernel. Both still take their lock once per burst, like real ports.
 
+use super::mtu::{self, MtuCell, MtuError};
 use super::{Port, PortCounters};
 use crate::mempool::{Batch, PacketPool};
 use std::collections::VecDeque;
@@ -62,6 +63,8 @@ pub struct MockPort {
     name: String,
     opts: MockOptions,
     shared: Arc<Shared>,
+    /// Frames over it are dropped on transmit (`MTU_MAX` until the switch sets the port's).
+    mtu: MtuCell,
     counters: PortCounters,
 }
 
@@ -96,6 +99,7 @@ impl MockPort {
             name: name.into(),
             opts,
             shared: Arc::clone(&shared),
+            mtu: MtuCell::new(mtu::MTU_MAX),
             counters: PortCounters::default(),
         };
         (port, MockHandle { shared })
@@ -200,6 +204,22 @@ impl Port for MockPort {
             pool.free_batch(batch);
             return;
         }
+        let mtu = self.mtu.get();
+        if batch.packets().iter().any(|p| !mtu::fits(p.data(), mtu)) {
+            // Rare: split off the frames over the MTU (dropped, counted) from the rest.
+            let mut all = std::mem::replace(batch, Batch::new());
+            let mut too_big = 0;
+            for p in all.drain() {
+                if mtu::fits(p.data(), mtu) {
+                    let _ = batch.push(p);
+                } else {
+                    too_big += 1;
+                    pool.free(p);
+                }
+            }
+            mtu::count_too_big(&self.counters, too_big);
+        }
+        let count = batch.len() as u64;
         let bytes: u64 = batch.packets().iter().map(|p| p.len() as u64).sum();
         if self.opts.sink {
             self.shared
@@ -222,6 +242,15 @@ impl Port for MockPort {
 
     fn max_frame(&self) -> usize {
         self.opts.max_frame
+    }
+
+    fn mtu(&self) -> u32 {
+        self.mtu.get()
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<(), MtuError> {
+        self.mtu
+            .set_checked(mtu, mtu::MTU_MAX, "mock", String::new, "")
     }
 }
 

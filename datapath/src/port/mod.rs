@@ -13,9 +13,11 @@ pub mod afpacket;
 pub mod afxdp;
 pub mod dpdk;
 pub mod mock;
+pub mod mtu;
 pub mod tap;
 pub mod vhost;
 
+use crate::drops::{DropCounters, DropReason, DropStats};
 use crate::mempool::{Batch, PacketPool};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,11 @@ pub struct PortCounters {
     pub tx_dropped: AtomicU64,
     /// Transmit errors (send failures).
     pub tx_errors: AtomicU64,
+    /// Received frames under the 60-byte Ethernet minimum that were zero-padded to it (not
+    /// drops: see `validity`).
+    pub rx_runts_padded: AtomicU64,
+    /// Received packets dropped, by reason (each also counts in `rx_dropped`).
+    pub drops: DropCounters,
 }
 
 /// A plain copy of [`PortCounters`].
@@ -60,6 +67,10 @@ pub struct PortStats {
     pub tx_dropped: u64,
     /// Transmit errors.
     pub tx_errors: u64,
+    /// Short frames padded to the Ethernet minimum.
+    pub rx_runts_padded: u64,
+    /// Received packets dropped, by reason (non-zero reasons when serialized).
+    pub drops: DropStats,
 }
 
 impl PortCounters {
@@ -89,6 +100,15 @@ impl PortCounters {
         }
     }
 
+    /// Count `n` received packets dropped for `reason`: in `rx_dropped` and under the reason.
+    #[inline]
+    pub fn rx_drop(&self, reason: DropReason, n: u64) {
+        if n > 0 {
+            self.rx_dropped.fetch_add(n, Ordering::Relaxed);
+            self.drops.add(reason, n);
+        }
+    }
+
     /// Snapshot.
     pub fn snapshot(&self) -> PortStats {
         let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -101,6 +121,8 @@ impl PortCounters {
             tx_bytes: l(&self.tx_bytes),
             tx_dropped: l(&self.tx_dropped),
             tx_errors: l(&self.tx_errors),
+            rx_runts_padded: l(&self.rx_runts_padded),
+            drops: self.drops.snapshot(),
         }
     }
 }
@@ -133,9 +155,33 @@ pub trait Port: Send + Sync {
     /// Counters.
     fn counters(&self) -> &PortCounters;
 
-    /// Largest frame (without FCS) the port can carry.
+    /// Largest frame (without FCS) the port can carry: its MTU plus the Ethernet header and
+    /// one VLAN tag.
     fn max_frame(&self) -> usize {
-        1518
+        mtu::tagged_max(self.mtu())
+    }
+
+    /// The port's effective MTU (see [`mtu`]): frames over it are dropped as `too_big` on
+    /// receive and on transmit, never truncated.
+    fn mtu(&self) -> u32 {
+        mtu::MTU_DEFAULT
+    }
+
+    /// Carry payloads up to `mtu` bytes from now on, or say why the backend cannot (its buffers
+    /// hold less). The switch calls this right after opening the port, so a refusal is a
+    /// configuration error.
+    fn set_mtu(&self, mtu: u32) -> Result<(), mtu::MtuError> {
+        if mtu == mtu::MTU_DEFAULT {
+            Ok(())
+        } else {
+            Err(mtu::MtuError::TooLarge {
+                kind: self.kind(),
+                asked: mtu,
+                max: mtu::MTU_DEFAULT,
+                why: "this backend has a fixed MTU".into(),
+                hint: "",
+            })
+        }
     }
 
     /// Fold counters kept outside the switch (kernel ring drops, NIC extended stats) into

@@ -14,6 +14,7 @@
 //! the interface's `IFF_UP && IFF_RUNNING`, cached like every port's.
 
 use super::afpacket::sys::{self, LinkWatch};
+use super::mtu::{self, MtuCell, MtuError};
 use super::{Port, PortCounters};
 use crate::mempool::{Batch, PacketPool};
 use std::ffi::c_void;
@@ -55,6 +56,8 @@ pub struct TapPort {
     ifname: String,
     fd: OwnedFd,
     link: LinkWatch,
+    /// The configured MTU (`MTU_MAX` until the switch sets it: the interface's rules).
+    mtu: MtuCell,
     counters: PortCounters,
 }
 
@@ -106,6 +109,7 @@ impl TapPort {
             ifname: actual,
             fd,
             link,
+            mtu: MtuCell::new(mtu::MTU_MAX),
             counters: PortCounters::default(),
         })
     }
@@ -184,8 +188,14 @@ impl Port for TapPort {
             return;
         }
         let (mut n, mut bytes, mut dropped, mut errors) = (0u64, 0u64, 0u64, 0u64);
+        let (mtu, mut too_big) = (self.mtu(), 0u64);
         for p in batch.drain() {
             let d = p.data();
+            if !mtu::fits(d, mtu) {
+                too_big += 1;
+                pool.free(p);
+                continue;
+            }
             // SAFETY: `d` is a valid buffer of `d.len()` bytes.
             let r = unsafe { libc::write(self.fd.as_raw_fd(), d.as_ptr().cast(), d.len()) };
             if r == d.len() as isize {
@@ -201,6 +211,7 @@ impl Port for TapPort {
         self.counters.tx(n, bytes);
         PortCounters::add(&self.counters.tx_dropped, dropped);
         PortCounters::add(&self.counters.tx_errors, errors);
+        mtu::count_too_big(&self.counters, too_big);
     }
 
     fn link_up(&self) -> bool {
@@ -211,8 +222,13 @@ impl Port for TapPort {
         &self.counters
     }
 
-    fn max_frame(&self) -> usize {
-        self.link.mtu() as usize + 18
+    fn mtu(&self) -> u32 {
+        self.mtu.get().min(self.link.mtu())
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<(), MtuError> {
+        self.mtu
+            .set_checked(mtu, mtu::MTU_MAX, "tap", String::new, "")
     }
 }
 

@@ -7,8 +7,20 @@
 //! on queue pair `txq % active pairs`, so several PMDs can feed one multiqueue VM without sharing a
 //! ring. A guest that is not connected (or rebooting) shows as link down; transmits to it are
 //! counted as `tx_dropped`.
+//!
+//! Jumbo frames: a frame for the guest longer than one of its receive buffers spreads over
+//! several buffers when the guest negotiated `VIRTIO_NET_F_MRG_RXBUF` (`num_buffers` in the
+//! header); without it, the device skips the frame and counts it (`tx_oversize`, never a
+//! truncated copy), and this port counts it as `tx_dropped`. Guest frames arrive in one descriptor
+//! or a chain of any shape, copied whole into one pool frame; one over the port's MTU is dropped by
+//! the PMD as `too_big`, and one too big for a pool frame (which holds more than any MTU) is
+//! dropped whole by the device and counted on this port under the same reason. Frames for the
+//! guest over the port's MTU (the switch's `mtu` or the port's own) are dropped before the device
+//! sees them, on `tx_dropped` (see [`crate::port::mtu`]).
 
+use crate::drops::DropReason;
 use crate::mempool::{Batch, PacketPool, BATCH_SIZE};
+use crate::port::mtu::{self, MtuCell, MtuError};
 use crate::port::{Port, PortCounters};
 use ::vhost::{VhostConfig, VhostError, VhostNetDevice};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,22 +31,42 @@ pub struct VhostPort {
     name: String,
     dev: Arc<VhostNetDevice>,
     queue_pairs: u16,
+    mtu: MtuCell,
     counters: PortCounters,
-    /// Device error counters already folded into `counters` (they only grow).
-    folded_errors: AtomicU64,
+    /// Device counters already folded into `counters` (they only grow).
+    folded: Folded,
+}
+
+/// The device's receive-side drop counters as last folded into the port's (see
+/// `refresh_stats` below): malformed chains and headers are receive errors; frames bigger than
+/// a pool frame and runts are drops under their reasons.
+#[derive(Debug, Default)]
+struct Folded {
+    errors: AtomicU64,
+    too_big: AtomicU64,
+    runts: AtomicU64,
+}
+
+impl Folded {
+    /// The growth of `cell` since it last held a value, now that the device says `total`.
+    fn delta(cell: &AtomicU64, total: u64) -> u64 {
+        total.saturating_sub(cell.swap(total, Ordering::Relaxed))
+    }
 }
 
 impl VhostPort {
     /// Start the device (listening or connecting per `cfg.role`); the guest may come later.
     pub fn open(name: &str, cfg: VhostConfig) -> Result<VhostPort, VhostError> {
         let queue_pairs = cfg.queue_pairs.max(1);
+        let mtu = MtuCell::new(u32::from(cfg.mtu));
         let dev = VhostNetDevice::start(name, cfg)?;
         Ok(VhostPort {
             name: name.to_string(),
             dev,
             queue_pairs,
+            mtu,
             counters: PortCounters::default(),
-            folded_errors: AtomicU64::new(0),
+            folded: Folded::default(),
         })
     }
 
@@ -108,19 +140,24 @@ impl Port for VhostPort {
             return;
         }
         let active = self.dev.active_queue_pairs();
+        let mtu = self.mtu.get();
+        let mut frames: [&[u8]; BATCH_SIZE] = [&[]; BATCH_SIZE];
+        let mut fit = 0;
+        for p in batch.packets().iter().take(BATCH_SIZE) {
+            if mtu::fits(p.data(), mtu) {
+                frames[fit] = p.data();
+                fit += 1;
+            }
+        }
         let sent = if active == 0 || !self.dev.link_up() {
             0
         } else {
-            let qp = txq % active;
-            let mut frames: [&[u8]; BATCH_SIZE] = [&[]; BATCH_SIZE];
-            for (f, p) in frames.iter_mut().zip(batch.packets()) {
-                *f = p.data();
-            }
-            self.dev.tx_burst(qp, &frames[..n.min(BATCH_SIZE)])
+            self.dev.tx_burst(txq % active, &frames[..fit])
         };
-        let bytes: u64 = batch.packets()[..sent].iter().map(|p| p.len() as u64).sum();
+        let bytes: u64 = frames[..sent].iter().map(|f| f.len() as u64).sum();
         self.counters.tx(sent as u64, bytes);
-        PortCounters::add(&self.counters.tx_dropped, (n - sent) as u64);
+        PortCounters::add(&self.counters.tx_dropped, (fit - sent) as u64);
+        mtu::count_too_big(&self.counters, (n - fit) as u64);
         pool.free_batch(batch);
     }
 
@@ -132,8 +169,19 @@ impl Port for VhostPort {
         &self.counters
     }
 
-    fn max_frame(&self) -> usize {
-        usize::from(self.dev.config().mtu) + 18
+    fn mtu(&self) -> u32 {
+        self.mtu.get()
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<(), MtuError> {
+        let max = u32::from(self.dev.config().mtu);
+        self.mtu.set_checked(
+            mtu,
+            max,
+            "vhost",
+            || format!("the device was started with MTU {max}"),
+            "",
+        )
     }
 
     fn details(&self) -> serde_json::Value {
@@ -194,10 +242,17 @@ impl Port for VhostPort {
     }
 
     fn refresh_stats(&self) {
-        // Malformed descriptors from the guest and frames too big for a buffer are receive errors.
+        // Malformed descriptors and headers from the guest are receive errors. A guest frame
+        // bigger than a pool frame (which holds more than any MTU) never reaches the PMD's
+        // `too_big` check, so it is counted here under that reason, on this port only; a runt
+        // likewise.
         let s = self.dev.stats();
-        let total = s.bad_descriptors + s.rx_truncated;
-        let prev = self.folded_errors.swap(total, Ordering::Relaxed);
-        PortCounters::add(&self.counters.rx_errors, total.saturating_sub(prev));
+        let f = &self.folded;
+        let errors = Folded::delta(&f.errors, s.bad_descriptors + s.bad_headers);
+        PortCounters::add(&self.counters.rx_errors, errors);
+        let too_big = Folded::delta(&f.too_big, s.rx_oversize);
+        self.counters.rx_drop(DropReason::TooBig, too_big);
+        let runts = Folded::delta(&f.runts, s.rx_runts);
+        self.counters.rx_drop(DropReason::Runt, runts);
     }
 }

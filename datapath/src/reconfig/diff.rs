@@ -3,7 +3,7 @@
 //! compares meaning, not text: where something was written never counts, and bridges and ports
 //! are matched by name, so reordering a file changes nothing.
 
-use crate::config::{BridgeConfig, Policing, PortConfig, SwitchConfig, VlanMode};
+use crate::config::{BridgeConfig, Policing, PortConfig, ShaperConfig, SwitchConfig, VlanMode};
 
 /// One difference between two configurations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,17 @@ pub enum Change {
         /// The new policer.
         policing: Option<Policing>,
     },
+    /// A port's egress shaping or TCP checksum fill (changed in place: the port stays).
+    PortEgress {
+        /// Bridge name.
+        bridge: String,
+        /// Port name.
+        port: String,
+        /// The new shaper (`None`: unshaped).
+        qos: Option<ShaperConfig>,
+        /// The new checksum-fill setting.
+        tcp_checksum_fill: bool,
+    },
     /// A port's own MAC limit (`None`: the bridge's).
     PortMacLimit {
         /// Bridge name.
@@ -117,6 +128,7 @@ impl Change {
                 | Change::PortSetting { .. }
                 | Change::PortVlan { .. }
                 | Change::PortPolicing { .. }
+                | Change::PortEgress { .. }
                 | Change::PortMacLimit { .. }
         )
     }
@@ -148,6 +160,23 @@ impl Change {
                 ),
                 None => format!("bridge {bridge}: port {port}: no ingress policing"),
             },
+            Change::PortEgress {
+                bridge,
+                port,
+                qos,
+                tcp_checksum_fill,
+            } => {
+                let shaping = match qos {
+                    Some(q) => format!(
+                        "shaped at {} bytes/s ({} queue(s))",
+                        q.cir_bytes_per_s,
+                        q.queues.len().max(1)
+                    ),
+                    None => "not shaped".to_string(),
+                };
+                let fill = if *tcp_checksum_fill { "on" } else { "off" };
+                format!("bridge {bridge}: port {port}: {shaping}, tcp checksum fill {fill}")
+            }
             Change::PortMacLimit {
                 bridge,
                 port,
@@ -323,6 +352,8 @@ fn port_diff(bridge: &str, old: &PortConfig, new: &PortConfig, out: &mut Vec<Cha
         (old.interface != new.interface, "interface"),
         (old.ofport != new.ofport, "ofport"),
         (old.rxq != new.rxq, "rxq"),
+        // Re-opened with the new MTU (a DPDK or vhost device is set up for it at open).
+        (old.mtu != new.mtu, "mtu"),
         (old.backend != new.backend, "backend settings"),
     ] {
         if differs {
@@ -345,6 +376,14 @@ fn port_diff(bridge: &str, old: &PortConfig, new: &PortConfig, out: &mut Vec<Cha
             bridge: b.clone(),
             port: p.clone(),
             policing: new.policing,
+        });
+    }
+    if old.qos != new.qos || old.tcp_checksum_fill != new.tcp_checksum_fill {
+        out.push(Change::PortEgress {
+            bridge: b.clone(),
+            port: p.clone(),
+            qos: new.qos.clone(),
+            tcp_checksum_fill: new.tcp_checksum_fill,
         });
     }
     if old.mac_limit != new.mac_limit {

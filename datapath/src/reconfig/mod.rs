@@ -10,7 +10,8 @@
 //! (see `crate::ports`), a port whose kind, interface, backend settings, ofport or queues
 //! changed (re-created: the new instance is added as the old one is removed), a port's VLAN
 //! mode, tag and trunks (published in the bridge's snapshot, so the next batch of every PMD sees
-//! it), MAC aging and limits, and a bridge's OpenFlow side (controllers, fail mode, datapath id,
+//! it), its egress shaping and TCP checksum fill (`crate::egress`, changed in place: queued
+//! packets and counters stay), MAC aging and limits, and a bridge's OpenFlow side (controllers, fail mode, datapath id,
 //! extra listeners: its listeners are restarted, its flows stay). The others (a bridge's static
 //! flows, switch-wide settings) still need a restart: a desired configuration that contains any
 //! of them is refused as a whole with the list.
@@ -162,7 +163,10 @@ pub fn apply(sw: &Switch, mut desired: SwitchConfig) -> Result<Vec<Change>, Reco
     if changes.iter().any(|c| {
         matches!(
             c,
-            Change::PortVlan { .. } | Change::PortPolicing { .. } | Change::PortMacLimit { .. }
+            Change::PortVlan { .. }
+                | Change::PortPolicing { .. }
+                | Change::PortMacLimit { .. }
+                | Change::PortEgress { .. }
         )
     }) {
         sw.update_port_configs(desired.bridges.iter().flat_map(|b| &b.ports));
@@ -231,6 +235,15 @@ fn apply_one(sw: &Switch, c: &Change) {
                     Ok::<_, ()>(())
                 });
             }
+        }
+        Change::PortEgress {
+            port,
+            qos,
+            tcp_checksum_fill,
+            ..
+        } => {
+            // In place: queued packets, tokens and the port's counters stay.
+            sw.set_port_egress(port, qos.as_ref(), *tcp_checksum_fill);
         }
         // Done by `apply` before the others.
         Change::PortAdded { .. } | Change::PortRemoved { .. } | Change::PortSetting { .. } => {}

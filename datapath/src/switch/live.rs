@@ -69,6 +69,7 @@ impl Switch {
             );
             Ok::<_, ()>(())
         });
+        self.egress.set(gidx, pc.qos.as_ref(), pc.tcp_checksum_fill);
         self.assign_new_queues(gidx, port.n_rxq());
         served.events.port_changed(PortChange::Added, pc.ofport);
         true
@@ -111,6 +112,8 @@ impl Switch {
             macs.set_port_limit(ofport, None);
         }
         bridge.bump_epoch();
+        // Packets still queued for its shaper go to the stand-in (which counts them dropped).
+        self.egress.set(gidx, None, false);
         let old = self.ports.load().ports[gidx].clone();
         let generation = self.ports.publish(|t| {
             t.ports[gidx] = Arc::new(GonePort::new(name));
@@ -134,6 +137,21 @@ impl Switch {
                 *slot = Some(pc.clone());
             }
         }
+    }
+
+    /// Change port `name`'s egress shaping and TCP checksum fill in place (the port, its
+    /// counters and the packets queued for it stay). Returns false when there is no such port.
+    pub fn set_port_egress(
+        &self,
+        name: &str,
+        qos: Option<&crate::config::ShaperConfig>,
+        tcp_checksum_fill: bool,
+    ) -> bool {
+        let Some(gidx) = self.port_index(name) else {
+            return false;
+        };
+        self.egress.set(gidx, qos, tcp_checksum_fill);
+        true
     }
 
     /// Wait until every running PMD works with port-table `generation` or later.

@@ -26,7 +26,8 @@ pub fn render(cmd: &SwitchCmd, result: &Value) -> Result<String, FormatError> {
     match cmd {
         SwitchCmd::Show => show(result),
         SwitchCmd::Ports { .. } => ports(result),
-        SwitchCmd::Drops => drops(result),
+        SwitchCmd::Drops { ports: false } => drops(result),
+        SwitchCmd::Drops { ports: true } => port_drops(result),
         SwitchCmd::PmdStats => pmd_stats(result),
         SwitchCmd::RxqShow => rxq_show(result),
         SwitchCmd::DumpFlows { .. } => dump_flows(result),
@@ -250,7 +251,71 @@ fn ports(v: &Value) -> Result<String, FormatError> {
                 num(r, "tx_errors"),
                 w = head.len()
             );
+            let reasons = reason_list(&r["drops"]);
+            if !reasons.is_empty() {
+                let _ = writeln!(o, "{:w$}rx drops by reason: {reasons}", "", w = head.len());
+            }
+            let padded = num(r, "rx_runts_padded");
+            if padded > 0 {
+                let _ = writeln!(
+                    o,
+                    "{:w$}short frames padded to 60 bytes: {padded}",
+                    "",
+                    w = head.len()
+                );
+            }
         }
+    }
+    Ok(o)
+}
+
+/// A port's non-zero drop reasons as `reason=count, ...`, biggest first.
+fn reason_list(drops: &Value) -> String {
+    let mut rows: Vec<(&str, u64)> = drops
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, c)| (k.as_str(), c.as_u64().unwrap_or(0)))
+                .filter(|&(_, c)| c > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    rows.iter()
+        .map(|(k, c)| format!("{k}={c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `drops --ports`: the switch-wide table, then each port's drops as the ingress port.
+fn port_drops(v: &Value) -> Result<String, FormatError> {
+    let shape = FormatError {
+        method: "port/drops",
+        expected: "an object with \"reasons\" and \"ports\"",
+    };
+    let (Some(reasons), Some(ports)) = (v.get("reasons"), v.get("ports").and_then(Value::as_array))
+    else {
+        return Err(shape);
+    };
+    let mut o = drops(reasons).map_err(|_| shape)?;
+    o.push_str("\nby ingress port:\n");
+    let mut any = false;
+    for p in ports {
+        let reasons = reason_list(&p["drops"]);
+        if reasons.is_empty() {
+            continue;
+        }
+        any = true;
+        let _ = writeln!(
+            o,
+            "  {} port {} ({}): {reasons}",
+            text(p, "bridge"),
+            text(p, "ofport"),
+            text(p, "name")
+        );
+    }
+    if !any {
+        o.push_str("  no port dropped anything\n");
     }
     Ok(o)
 }
@@ -534,10 +599,15 @@ dvs-switchd 0.1.0
             row("br1", "x", 1, true, 0),
             row("br0", "vm2", 2, false, 3)
         ]);
+        let mut v = v;
+        v[0]["drops"] = json!({"runt_frame": 0, "src_mac_multicast": 1});
+        v[0]["rx_runts_padded"] = json!(4);
         let want = "\
 bridge br0: 2 ports
   port 1 (vm1, up): rx pkts=10, bytes=1000, drop=1, errs=0
                     tx pkts=7, bytes=700, drop=0, errs=2
+                    rx drops by reason: src_mac_multicast=1
+                    short frames padded to 60 bytes: 4
   port 2 (vm2, down): rx pkts=3, bytes=300, drop=1, errs=0
                       tx pkts=7, bytes=700, drop=0, errs=2
 bridge br1: 1 port
@@ -558,8 +628,39 @@ table_miss:         5
 rule_drop:          0
 runt_frame:         0
 ";
-        assert_eq!(r(SwitchCmd::Drops, v), want);
-        assert_eq!(r(SwitchCmd::Drops, json!({})), "no drop counters\n");
+        assert_eq!(r(SwitchCmd::Drops { ports: false }, v), want);
+        assert_eq!(
+            r(SwitchCmd::Drops { ports: false }, json!({})),
+            "no drop counters\n"
+        );
+    }
+
+    #[test]
+    fn drops_by_port() {
+        let v = json!({
+            "reasons": {"src_mac_multicast": 3, "bad_ipv4_header": 1, "table_miss": 0},
+            "ports": [
+                {"bridge": "br0", "name": "vm1", "ofport": 1, "rx_dropped": 4,
+                 "drops": {"bad_ipv4_header": 1, "src_mac_multicast": 3}},
+                {"bridge": "br0", "name": "vm2", "ofport": 2, "rx_dropped": 0, "drops": {}}
+            ]
+        });
+        let want = "\
+src_mac_multicast: 3
+bad_ipv4_header:   1
+table_miss:        0
+
+by ingress port:
+  br0 port 1 (vm1): src_mac_multicast=3, bad_ipv4_header=1
+";
+        let cmd = SwitchCmd::Drops { ports: true };
+        assert_eq!(r(cmd.clone(), v), want);
+        let none = json!({"reasons": {"rule_drop": 0}, "ports": []});
+        assert_eq!(
+            r(cmd.clone(), none),
+            "rule_drop: 0\n\nby ingress port:\n  no port dropped anything\n"
+        );
+        assert!(render(&cmd, &json!([])).is_err());
     }
 
     #[test]

@@ -123,8 +123,12 @@ pub enum SwitchCmd {
         /// Only this bridge.
         bridge: Option<String>,
     },
-    /// Drop counters by reason.
-    Drops,
+    /// Drop counters by reason (with --ports, also each port's drops as the ingress port).
+    Drops {
+        /// Add a per-port breakdown by reason.
+        #[arg(long)]
+        ports: bool,
+    },
     /// PMD thread statistics.
     PmdStats,
     /// Which PMD polls which receive queue.
@@ -261,7 +265,8 @@ pub fn request(cmd: &SwitchCmd) -> Result<(String, Value), CliError> {
         SwitchCmd::Show => ("switch/show", json!({})),
         SwitchCmd::Ports { bridge: None } => ("port/stats", json!({})),
         SwitchCmd::Ports { bridge: Some(b) } => ("port/stats", json!({ "bridge": b })),
-        SwitchCmd::Drops => ("drop/stats", json!({})),
+        SwitchCmd::Drops { ports: false } => ("drop/stats", json!({})),
+        SwitchCmd::Drops { ports: true } => ("port/drops", json!({})),
         SwitchCmd::PmdStats => ("pmd/stats", json!({})),
         SwitchCmd::RxqShow => ("pmd/rxq-show", json!({})),
         SwitchCmd::RxqAssign { port, queue, pmd } => (
@@ -356,6 +361,7 @@ mod tests {
             ("port/stats".into(), json!({"bridge": "br0"}))
         );
         assert_eq!(req(&["drops"]), ("drop/stats".into(), json!({})));
+        assert_eq!(req(&["drops", "--ports"]), ("port/drops".into(), json!({})));
         assert_eq!(req(&["pmd-stats"]), ("pmd/stats".into(), json!({})));
         assert_eq!(req(&["rxq-show"]), ("pmd/rxq-show".into(), json!({})));
         assert_eq!(

@@ -518,7 +518,7 @@ fn build_bridges(
             Some(m) => parse_fail_mode(m.get_ref())
                 .map_err(|e| src.err(m.span(), &format!("{prefix}.fail_mode"), e))?,
         };
-        let ports = build_ports(src, b, i, &mut seen)?;
+        let ports = build_ports(src, b, i, &mut seen, switch.mtu)?;
         out.push(BridgeConfig {
             name,
             datapath_id,

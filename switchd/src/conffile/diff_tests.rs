@@ -118,11 +118,24 @@ fn a_port_s_backend_is_re_created_and_switch_settings_need_a_restart() {
         text,
         [
             "switch.mtu changed",
-            "bridge br0: port a: rxq changed (port re-created)"
+            "bridge br0: port a: rxq changed (port re-created)",
+            // The ports follow the switch's MTU.
+            "bridge br0: port a: mtu changed (port re-created)",
+            "bridge br0: port b: mtu changed (port re-created)",
         ]
     );
     assert_eq!(
         d.iter().map(Change::live).collect::<Vec<_>>(),
-        [false, true]
+        [false, true, true, true]
     );
+}
+
+#[test]
+fn a_port_mtu_change_re_creates_only_that_port() {
+    let base = BASE.replace("pmd_cores = [0]", "pmd_cores = [0]\nmtu = 9000");
+    let new = base.replacen("kind = \"mock\"\n", "kind = \"mock\"\nmtu = 1500\n", 1);
+    let d = diff(&cfg(&base), &cfg(&new));
+    let text: Vec<String> = d.iter().map(Change::describe).collect();
+    assert_eq!(text, ["bridge br0: port a: mtu changed (port re-created)"]);
+    assert!(d[0].live());
 }

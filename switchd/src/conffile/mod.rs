@@ -45,6 +45,9 @@ pub mod names;
 #[cfg(test)]
 mod ofp_tests;
 mod ports;
+mod qos;
+#[cfg(test)]
+mod qos_tests;
 mod raw;
 mod read;
 #[cfg(test)]

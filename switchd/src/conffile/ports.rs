@@ -15,6 +15,7 @@ pub(super) fn build_ports(
     b: &RawBridge,
     bi: usize,
     seen: &mut Seen,
+    switch_mtu: u32,
 ) -> Result<Vec<PortConfig>, ConfigError> {
     // Explicit ofports first (range, uniqueness within the bridge), then auto-assignment.
     let mut by_ofport: HashMap<u64, (String, usize)> = HashMap::new();
@@ -58,7 +59,7 @@ pub(super) fn build_ports(
                 u32::try_from(n).unwrap_or(u32::MAX)
             }
         };
-        ports.push(build_port(src, p, bi, pi, ofport, seen)?);
+        ports.push(build_port(src, p, bi, pi, ofport, seen, switch_mtu)?);
     }
     Ok(ports)
 }
@@ -70,6 +71,7 @@ fn build_port(
     pi: usize,
     ofport: u32,
     seen: &mut Seen,
+    switch_mtu: u32,
 ) -> Result<PortConfig, ConfigError> {
     let p = raw.get_ref();
     let prefix = format!("bridge[{bi}].port[{pi}]");
@@ -138,8 +140,13 @@ fn build_port(
             Some(v) => Ok(in_range(src, v, &f(key), key, 0, i64::from(u32::MAX))? as u32),
         }
     };
+    let mtu = port_mtu(src, &p.mtu, &f("mtu"), switch_mtu)?;
     let rate = kbits(&p.ingress_policing_rate, "ingress_policing_rate")?;
     let burst = kbits(&p.ingress_policing_burst, "ingress_policing_burst")?;
+    let qos = match &p.qos {
+        None => None,
+        Some(q) => Some(super::qos::build_qos(src, q, &f("qos"))?),
+    };
     Ok(PortConfig {
         name,
         kind,
@@ -149,10 +156,45 @@ fn build_port(
         vlan,
         mac_limit,
         rxq,
+        mtu,
         policing: Policing::new(rate, burst),
+        qos,
+        tcp_checksum_fill: p.tcp_checksum_fill.as_ref().is_some_and(|v| *v.get_ref()),
         backend,
         location: src.loc(raw.span(), &prefix),
     })
+}
+
+/// A port's `mtu`: the switch's when absent, else 576 up to the switch's (which sizes the
+/// packet buffers, so no port can carry more).
+fn port_mtu(
+    src: &Src,
+    v: &Option<Spanned<i64>>,
+    field: &str,
+    switch_mtu: u32,
+) -> Result<u32, ConfigError> {
+    let Some(v) = v else {
+        return Ok(switch_mtu);
+    };
+    let n = *v.get_ref();
+    if n > i64::from(switch_mtu) && n <= i64::from(datapath::port::mtu::MTU_MAX) {
+        return Err(src.err(
+            v.span(),
+            field,
+            format!(
+                "port MTU {n} is above the switch MTU {switch_mtu} (the switch's packet buffers \
+                 hold {switch_mtu}-byte payloads; raise [switch] mtu to {n} or more)"
+            ),
+        ));
+    }
+    Ok(in_range(
+        src,
+        v,
+        field,
+        "MTU",
+        i64::from(datapath::port::mtu::MTU_MIN),
+        i64::from(switch_mtu),
+    )? as u32)
 }
 
 /// Reject `v` if present: it does not belong with this VLAN mode.

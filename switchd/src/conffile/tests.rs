@@ -667,3 +667,24 @@ fn backend_keys_belong_to_their_kind() {
     let e = err(&format!("{base}kind = \"afxdp\"\nxdp_mode = \"fast\"\n"));
     assert!(e.contains("xdp_mode: unknown xdp_mode \"fast\""), "{e}");
 }
+
+#[test]
+fn port_mtu_defaults_to_the_switch_and_may_not_exceed_it() {
+    let jumbo = |port: &str| format!("[switch]\nmtu = 9000\n{}", one_port(port));
+    assert_eq!(ok(&one_port("")).bridges[0].ports[0].mtu, 1500);
+    assert_eq!(ok(&jumbo("")).bridges[0].ports[0].mtu, 9000);
+    assert_eq!(ok(&jumbo("mtu = 1500\n")).bridges[0].ports[0].mtu, 1500);
+    assert_eq!(
+        err(&one_port("mtu = 9000\n")),
+        "switch.toml:6: bridge[0].port[0].mtu: port MTU 9000 is above the switch MTU 1500 (the \
+         switch's packet buffers hold 1500-byte payloads; raise [switch] mtu to 9000 or more)"
+    );
+    assert_eq!(
+        err(&jumbo("mtu = 9001\n")),
+        "switch.toml:8: bridge[0].port[0].mtu: MTU 9001 out of range 576..9000"
+    );
+    assert_eq!(
+        err(&jumbo("mtu = 100\n")),
+        "switch.toml:8: bridge[0].port[0].mtu: MTU 100 out of range 576..9000"
+    );
+}

@@ -83,6 +83,7 @@ impl Control {
                             "interface": interface, "vlan_mode": mode, "tag": tag,
                             "trunks": trunks, "native_vlan": native, "link_up": p.port.link_up(),
                             "ingress_policing": policing, "details": details,
+                            "drops": p.port.counters().drops.snapshot(),
                         })
                     })
                     .collect();
@@ -129,9 +130,28 @@ impl Control {
                 "rx_packets": s.rx_packets, "rx_bytes": s.rx_bytes, "rx_dropped": s.rx_dropped,
                 "rx_errors": s.rx_errors, "tx_packets": s.tx_packets, "tx_bytes": s.tx_bytes,
                 "tx_dropped": s.tx_dropped, "tx_errors": s.tx_errors,
+                "rx_runts_padded": s.rx_runts_padded, "drops": s.drops,
             }));
         }
         Ok(Value::Array(out))
+    }
+
+    /// `port/drops`: the switch-wide drop counters (as `drop/stats`) and, per port, the drops
+    /// charged to it as the ingress port, by reason (non-zero reasons only).
+    fn port_drops(&self, p: PortStats) -> Result<Value, RpcError> {
+        let stats = self.port_stats(p)?;
+        let ports: Vec<Value> = stats
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        json!({"bridge": r["bridge"], "name": r["name"], "ofport": r["ofport"],
+                               "rx_dropped": r["rx_dropped"], "drops": r["drops"]})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(json!({ "reasons": self.drop_stats(), "ports": ports }))
     }
 
     /// `drop/stats`: every drop reason with its count, summed over the PMDs.
@@ -235,6 +255,7 @@ impl RpcHandler for Control {
             "switch/show" => decode::<()>(params).map(|()| self.show()),
             "port/stats" => self.port_stats(decode(params)?),
             "drop/stats" => decode::<()>(params).map(|()| self.drop_stats()),
+            "port/drops" => self.port_drops(decode(params)?),
             "pmd/stats" => decode::<()>(params).map(|()| Value::Array(pmds_json(&self.sw))),
             "pmd/rxq-show" => decode::<()>(params).map(|()| self.rxq_show()),
             "pmd/rxq-assign" => {

@@ -25,7 +25,7 @@ impl FromParams for BridgeOnly {
     }
 }
 
-/// `port/stats`: every bridge's ports, or one bridge's.
+/// `port/stats`, `port/drops`: every bridge's ports, or one bridge's.
 pub(super) struct PortStats {
     /// Only this bridge.
     pub bridge: Option<String>,

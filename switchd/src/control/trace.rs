@@ -1,8 +1,10 @@
 //! `trace`: what a bridge would do with a packet, step by step, without sending it.
 //!
-//! The packet is given as a flow match (with `in_port`); the answer walks the same VLAN admission,
-//! pipeline lookup and translation a PMD runs (translation in dry-run mode, so nothing is learned
-//! or sent) and prints each step as text.
+//! The packet is given as a flow match (with `in_port`); the answer walks the same source-MAC
+//! check, VLAN admission, pipeline lookup and translation a PMD runs (translation in dry-run
+//! mode, so nothing is learned or sent) and prints each step as text. A drop line names its
+//! reason, and for a rule that dropped (or a table miss) the table, priority and cookie, so the
+//! origin of the dropping rule can be read off the cookie.
 
 use super::params::Trace;
 use super::Control;
@@ -10,6 +12,7 @@ use datapath::config::VlanMode;
 use datapath::cycles::monotonic_ns;
 use datapath::drops::DropReason;
 use datapath::switch::Switch;
+use datapath::validity;
 use datapath::vlan;
 use datapath::xlate::{self, DpAction, InPort, Mode};
 use flowtable::text::parse_match;
@@ -35,6 +38,15 @@ impl Control {
             in_port.ofport,
             describe_vlan(&in_port.vlan)
         ));
+        // Frame validity comes first, as in the PMD (`datapath::validity`); of its checks only the
+        // source MAC is visible in a described packet (a flow match has no lengths).
+        if validity::is_group_mac(&key.eth_src) {
+            out.push_str(&format!(
+                "\nDatapath actions: drop (reason: {})\n",
+                DropReason::SrcMacMulticast.name()
+            ));
+            return Ok(json!({ "text": out }));
+        }
         if let Err(r) = vlan::admit(&in_port.vlan, key.vlan_vid()) {
             out.push_str(&format!(
                 "\nDatapath actions: drop (reason: {})\n",
@@ -58,8 +70,14 @@ impl Control {
             out.push_str(&format!("\nDatapath actions: {}\n", acts.join(",")));
         } else {
             let reason = dec.drop.unwrap_or(DropReason::RuleDrop);
+            // A rule without actions, or a table miss, ended the pipeline: name where.
+            let at = match reason {
+                DropReason::RuleDrop | DropReason::TableMiss => trace.ending(),
+                _ => None,
+            };
+            let at = at.map(|a| format!("; {a}")).unwrap_or_default();
             out.push_str(&format!(
-                "\nDatapath actions: drop (reason: {})\n",
+                "\nDatapath actions: drop (reason: {}{at})\n",
                 reason.name()
             ));
         }
@@ -83,6 +101,7 @@ fn describe_actions(sw: &Switch, actions: &[DpAction]) -> Vec<String> {
             DpAction::PopVlan => "pop_vlan".to_string(),
             DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
             DpAction::DecTtl => "dec_ttl".to_string(),
+            DpAction::SetQueue(q) => format!("set_queue:{q}"),
             DpAction::Meter(m) => format!("meter({})", m.0.id),
             DpAction::Controller(c) => format!(
                 "controller(reason={},table={},max_len={})",

@@ -3,7 +3,7 @@
 //! `ovs-vsctl`, libvirt and os-vif plug VMs in unchanged.
 //!
 //! One thread runs it. It connects, monitors the tables it reads (`Open_vSwitch`, `Bridge`,
-//! `Port`, `Interface`, `Controller`, `SSL`; only the columns it reads, so its own status writes do not
+//! `Port`, `Interface`, `Controller`, `SSL`, `QoS`, `Queue`; only the columns it reads, so its own status writes do not
 //! wake it for nothing), and on the initial contents and each update:
 //! 1. reads the rows as a desired configuration ([`model`]): the same validated
 //!    `SwitchConfig` the file front end makes, minus the rows that cannot work (each with its
@@ -23,6 +23,7 @@
 //! monitoring would save little.
 
 pub mod model;
+mod qos;
 pub mod status;
 
 use datapath::reconfig::{self, Change, ReconfigError};
@@ -49,10 +50,12 @@ fn monitor_requests() -> Value {
             "iface_types", "datapath_types", "dpdk_initialized", "ssl"]},
         "Bridge": {"columns": ["name", "ports", "controller", "fail_mode", "protocols",
             "datapath_type", "other_config", "datapath_id"]},
-        "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode"]},
+        "Port": {"columns": ["name", "interfaces", "tag", "trunks", "vlan_mode", "qos"]},
+        "QoS": {"columns": ["type", "other_config", "queues"]},
+        "Queue": {"columns": ["other_config"]},
         "Interface": {"columns": ["name", "type", "options", "ofport", "ofport_request",
             "mtu_request", "ingress_policing_rate", "ingress_policing_burst",
-            "ingress_policing_kpkts_rate", "error",
+            "ingress_policing_kpkts_rate", "other_config", "error",
             "link_state", "admin_state", "mtu", "mac_in_use", "status"]},
         "Controller": {"columns": ["target"]},
         "SSL": {"columns": ["private_key", "certificate", "ca_cert"]},

@@ -12,9 +12,18 @@
 //!   `<rundir>/<bridge>.mgmt`, so `../x` would escape the run directory) is left out with a log
 //!   line (bridges have no error column) and its interfaces get the error; the other bridges
 //!   are unaffected;
-//! - a setting the switch does not have yet (`mtu_request` other than the switch's MTU,
-//!   ingress policing, `mac-table-size`, a `unix:` controller...) is a warning for the log; the
-//!   rest of the row applies;
+//! - a setting the switch does not have yet (`mac-table-size`, a `unix:` controller...) is a
+//!   warning for the log; the rest of the row applies;
+//! - `Interface.mtu_request` is the port's MTU (empty: the switch's `mtu`); above the switch's
+//!   MTU, which sizes the packet buffers, the interface is refused with both numbers in its
+//!   `error`. `Interface.mtu` reports the port's effective MTU;
+//! - `Port.qos` names a `QoS` row of type `dvs-shaper` (`other_config`: `cir` bytes/s, `cbs`
+//!   bytes, optional `pir` bytes/s and `pbs` bytes, optional `queue-packets`) whose `queues`
+//!   map queue ids 0..7 to `Queue` rows with `other_config:priority` 0..7: the port's egress
+//!   shaper (see `datapath::shaper`), changed live. Another type or a bad value refuses the
+//!   interface with the reason in `error` (see `dbfront::qos`).
+//!   `Interface.other_config:tcp-checksum-fill=true` recomputes the TCP checksum of every
+//!   segment sent on the interface;
 //! - `pssl:` and `ssl:` Controller targets use the files of the `SSL` row
 //!   (`ovs-vsctl set-ssl KEY CERT CA`; without one, those of `--config`'s `[switch] ssl_*`).
 //!   Without usable files (no row, a file that does not read or parse) those targets are left
@@ -125,6 +134,7 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
         table("Interface"),
         table("Controller"),
     );
+    let (qos_rows, queue_rows) = (table("QoS"), table("Queue"));
     let ssl = ssl_files(db, root, &ctls, ctx);
     if let Ok(files) = &ssl {
         out.config.switch.ssl = Some(files.clone());
@@ -185,6 +195,10 @@ pub fn desired(db: &Replica, ctx: &Context) -> Desired {
                     vlan.clone()
                         .map_err(|e| format!("port {pname}: {e}"))
                         .and_then(|v| interface(i, &iname, v, ctx, &mut out.warnings))
+                        .and_then(|pc| {
+                            let w = &mut out.warnings;
+                            super::qos::egress(pc, p, i, &qos_rows, &queue_rows, w)
+                        })
                 };
                 match result {
                     Ok(pc) => bc.ports.push(pc),
@@ -547,15 +561,7 @@ fn interface(
     if matches!(kind, PortKind::AfPacket | PortKind::Tap | PortKind::AfXdp) {
         names::check_interface(name)?;
     }
-    if let Some(m) = datum::opt_int(col(i, "mtu_request")) {
-        if m != i64::from(ctx.switch.mtu) {
-            warnings.push(format!(
-                "interface {name}: mtu_request {m}: the MTU is switch-wide ({}) in this version; \
-                 ignored",
-                ctx.switch.mtu
-            ));
-        }
-    }
+    let mtu = port_mtu(datum::opt_int(col(i, "mtu_request")), ctx.switch.mtu)?;
     if datum::opt_int(col(i, "ingress_policing_kpkts_rate")).is_some_and(|r| r != 0) {
         warnings.push(format!(
             "interface {name}: ingress_policing_kpkts_rate is not supported (use \
@@ -592,10 +598,35 @@ fn interface(
         vlan,
         mac_limit: None,
         rxq: n_rxq,
+        mtu,
         policing,
+        qos: None,
+        tcp_checksum_fill: false,
         backend,
         location: location("Interface", name),
     })
+}
+
+/// An interface's MTU from `mtu_request` (empty: the switch's `mtu`). The switch's MTU sizes
+/// the packet buffers, so a request above it is refused (the interface is left out, with the
+/// message in `Interface.error`), as is one below the minimum.
+fn port_mtu(request: Option<i64>, switch_mtu: u32) -> Result<u32, String> {
+    use datapath::port::mtu::MTU_MIN;
+    let Some(m) = request else {
+        return Ok(switch_mtu);
+    };
+    if m > i64::from(switch_mtu) {
+        return Err(format!(
+            "mtu_request {m} is above the switch MTU {switch_mtu} (the switch's packet buffers \
+             hold {switch_mtu}-byte payloads; raise the switch's mtu to {m} or more)"
+        ));
+    }
+    if m < i64::from(MTU_MIN) {
+        return Err(format!(
+            "mtu_request {m} out of range {MTU_MIN}..{switch_mtu}"
+        ));
+    }
+    Ok(m as u32)
 }
 
 fn socket_path(p: &Path) -> Result<PathBuf, String> {

@@ -82,7 +82,7 @@ pub fn ops(
                 "link_state".into(),
                 json!(if p.link_up { "up" } else { "down" }),
             );
-            want.insert("mtu".into(), json!(sw.config.switch.mtu));
+            want.insert("mtu".into(), json!(p.mtu));
             if let Some(mac) = &p.mac {
                 want.insert("mac_in_use".into(), json!(mac));
             }
@@ -144,6 +144,8 @@ pub fn ops(
 struct Running {
     ofport: u32,
     link_up: bool,
+    /// The port's effective MTU (its own, bounded by the switch's and the interface's).
+    mtu: u32,
     /// The port's details, when asked for.
     details: Option<Value>,
     /// The MAC address of the kernel interface behind the port (when asked for, and there is
@@ -161,6 +163,7 @@ fn running_ports(sw: &Switch, detailed: &dyn Fn(&str) -> bool) -> HashMap<String
                 Running {
                     ofport: p.ofport,
                     link_up: p.port.link_up(),
+                    mtu: p.port.mtu(),
                     details: detailed(&p.name).then(|| p.port.details()),
                     mac: if detailed(&p.name) {
                         kernel_mac(sw, p.gidx)
@@ -209,10 +212,12 @@ fn status_map(details: &Value) -> Value {
     datum::map_of(pairs)
 }
 
-/// `Interface.statistics`, with OVS's key names.
+/// `Interface.statistics`, with OVS's key names, plus one `drop_<reason>` key per drop reason
+/// that counted something on this port as the ingress port (e.g. `drop_src_mac_multicast`; the
+/// agent reports these to the manager).
 fn stats_map(c: &datapath::port::PortStats) -> Value {
     let n = |v: u64| json!(i64::try_from(v).unwrap_or(i64::MAX));
-    datum::map_of([
+    let mut pairs: Vec<(String, Value)> = [
         ("rx_packets", n(c.rx_packets)),
         ("rx_bytes", n(c.rx_bytes)),
         ("rx_dropped", n(c.rx_dropped)),
@@ -221,7 +226,14 @@ fn stats_map(c: &datapath::port::PortStats) -> Value {
         ("tx_bytes", n(c.tx_bytes)),
         ("tx_dropped", n(c.tx_dropped)),
         ("tx_errors", n(c.tx_errors)),
-    ])
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (reason, count) in c.drops.nonzero() {
+        pairs.push((format!("drop_{}", reason.name()), n(count)));
+    }
+    datum::map_of(pairs)
 }
 
 #[cfg(test)]
@@ -238,5 +250,28 @@ mod tests {
         assert!(!same(Some(&json!(["set", []])), &json!("x")));
         assert!(same(Some(&json!(["set", []])), &json!(["set", []])));
         assert!(!same(None, &json!(1)));
+    }
+
+    #[test]
+    fn statistics_name_nonzero_drop_reasons() {
+        use datapath::drops::DropReason;
+        let c = datapath::port::PortCounters::default();
+        c.rx(5, 500);
+        c.rx_drop(DropReason::SrcMacMulticast, 2);
+        let m = stats_map(&c.snapshot());
+        assert!(same(
+            Some(&m),
+            &datum::map_of([
+                ("rx_packets", json!(5)),
+                ("rx_bytes", json!(500)),
+                ("rx_dropped", json!(2)),
+                ("rx_errors", json!(0)),
+                ("tx_packets", json!(0)),
+                ("tx_bytes", json!(0)),
+                ("tx_dropped", json!(0)),
+                ("tx_errors", json!(0)),
+                ("drop_src_mac_multicast", json!(2)),
+            ])
+        ));
     }
 }

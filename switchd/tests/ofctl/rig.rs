@@ -149,7 +149,9 @@ pub fn have_ofctl() -> bool {
 }
 
 pub fn udp_to(dst: Ipv4Addr) -> Vec<u8> {
-    build::udp_ipv4_frame(A, B, Ipv4Addr::new(10, 0, 0, 1), dst, 1234, 80, b"hi")
+    // 60 bytes, the Ethernet minimum: the switch zero-pads shorter frames.
+    let payload = b"hi-dvs-test-frame!";
+    build::udp_ipv4_frame(A, B, Ipv4Addr::new(10, 0, 0, 1), dst, 1234, 80, payload)
 }
 
 /// Lines of `text` that mention `needle`.

@@ -98,7 +98,7 @@ pub fn bad(dev: &VhostNetDevice) -> u64 {
 /// Every counter a guest frame can be dropped under.
 pub fn guest_drops(dev: &VhostNetDevice) -> u64 {
     let s = dev.stats();
-    s.bad_descriptors + s.bad_headers + s.rx_truncated + s.rx_runts
+    s.bad_descriptors + s.bad_headers + s.rx_oversize + s.rx_runts
 }
 
 /// Sends one frame each way and checks both arrive intact.

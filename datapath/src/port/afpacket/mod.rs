@@ -31,6 +31,7 @@ mod tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use super::mtu::{self, MtuCell, MtuError};
 use super::{Port, PortCounters};
 use crate::mempool::{Batch, PacketPool, JUMBO_FRAME, STD_FRAME};
 use rx::{RxRing, RxTally};
@@ -178,6 +179,7 @@ pub struct AfPacketPort {
     tx_fd: OwnedFd,
     link: LinkWatch,
     tx_cap: usize,
+    mtu: MtuCell,
     counters: PortCounters,
 }
 
@@ -302,6 +304,8 @@ impl AfPacketPort {
             rx_fd,
             tx_fd,
             link,
+            // Until the switch sets one, the interface's MTU rules.
+            mtu: MtuCell::new(mtu::MTU_MAX),
             counters: PortCounters::default(),
         })
     }
@@ -347,11 +351,11 @@ impl Port for AfPacketPort {
             pool.free_batch(batch);
             return;
         }
-        let max_len = self.link.mtu() as usize + 14;
         let mut t = TxTally::default();
-        lock(&self.tx).send(self.tx_fd.as_raw_fd(), max_len, pool, batch, &mut t);
+        lock(&self.tx).send(self.tx_fd.as_raw_fd(), self.mtu(), pool, batch, &mut t);
         self.counters.tx(t.packets, t.bytes);
         PortCounters::add(&self.counters.tx_dropped, t.dropped);
+        mtu::count_too_big(&self.counters, t.too_big);
         PortCounters::add(&self.counters.tx_errors, t.errors);
     }
 
@@ -382,7 +386,21 @@ impl Port for AfPacketPort {
         }
     }
 
-    fn max_frame(&self) -> usize {
-        (self.link.mtu() as usize + 18).min(self.tx_cap)
+    fn mtu(&self) -> u32 {
+        self.mtu
+            .get()
+            .min(self.link.mtu())
+            .min(mtu::mtu_for_frame(self.tx_cap))
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<(), MtuError> {
+        let cap = self.tx_cap;
+        self.mtu.set_checked(
+            mtu,
+            mtu::mtu_for_frame(cap),
+            "afpacket",
+            || format!("a transmit ring slot holds {cap} bytes"),
+            "; the switch sizes the ring from [switch] mtu",
+        )
     }
 }

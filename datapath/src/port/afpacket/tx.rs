@@ -9,14 +9,15 @@
 //!
 //! A slot the kernel rejects (`TP_STATUS_WRONG_FORMAT`, e.g. longer than the MTU) would stop the
 //! kernel's walk at that slot forever, so the socket runs with `PACKET_LOSS` (the kernel skips such
-//! slots) and we reject what we can predict before it reaches the ring (shorter than an Ethernet
-//! header, longer than MTU + header (+4 for an 802.1Q tag, which the kernel allows), longer than a
-//! slot) as `tx_errors`. Should a slot still come back `WRONG_FORMAT`, it is counted as an error and
-//! reused. A kick that fails with `EAGAIN`/`ENOBUFS` leaves the requests in the ring and is retried
+//! slots) and we reject what we can predict before it reaches the ring: shorter than an Ethernet
+//! header as `tx_errors`; over the port's MTU (header and leading VLAN tags aside, see
+//! [`crate::port::mtu`]) or longer than a slot as `too_big` drops. Should a slot still come back
+//! `WRONG_FORMAT`, it is counted as an error and reused. A kick that fails with `EAGAIN`/`ENOBUFS` leaves the requests in the ring and is retried
 //! on the next burst.
 
 use super::sys::{self, Mmap};
 use crate::mempool::{Batch, PacketPool};
+use crate::port::mtu;
 use std::mem::offset_of;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
@@ -28,6 +29,8 @@ pub(super) struct TxTally {
     pub bytes: u64,
     pub dropped: u64,
     pub errors: u64,
+    /// Frames over the port's MTU (or a slot), not sent.
+    pub too_big: u64,
 }
 
 const TP_LEN: usize = offset_of!(libc::tpacket2_hdr, tp_len);
@@ -113,11 +116,11 @@ impl TxRing {
         self.need_kick = rc < 0;
     }
 
-    /// Transmit every packet of `batch`; frames go back to `pool`.
+    /// Transmit every packet of `batch` that fits `mtu`; frames go back to `pool`.
     pub(super) fn send(
         &mut self,
         fd: RawFd,
-        max_len: usize,
+        mtu: u32,
         pool: &mut PacketPool,
         batch: &mut Batch,
         t: &mut TxTally,
@@ -128,13 +131,13 @@ impl TxRing {
         for p in batch.drain() {
             let data = p.data();
             let len = data.len();
-            let tag = if len >= 14 && data[12..14] == [0x81, 0x00] {
-                4
-            } else {
-                0
-            };
-            if len < 14 || len > cap || len > max_len + tag {
+            if len < mtu::ETH_HLEN {
                 t.errors += 1;
+                pool.free(p);
+                continue;
+            }
+            if len > cap || !mtu::fits(data, mtu) {
+                t.too_big += 1;
                 pool.free(p);
                 continue;
             }

@@ -29,6 +29,7 @@ mod queue;
 mod xsk;
 
 use super::afpacket::sys::{self as psys, LinkWatch};
+use super::mtu::{self, MtuCell, MtuError};
 use super::{Port, PortCounters};
 use crate::mempool::{Batch, PacketPool};
 use queue::{RxQueue, RxTally, TxQueue, TxTally};
@@ -201,6 +202,8 @@ pub struct AfXdpPort {
     /// Kernel socket counters already folded into `counters` (they are cumulative).
     folded: Mutex<XdpSocketStats>,
     link: LinkWatch,
+    /// The configured MTU (`MTU_MAX` until the switch sets it: the interface and UMEM rule).
+    mtu: MtuCell,
     counters: PortCounters,
 }
 
@@ -329,6 +332,7 @@ impl AfXdpPort {
             max_rx: (opts.frame_size - xdp_sys::XDP_PACKET_HEADROOM) as usize,
             folded: Mutex::new(XdpSocketStats::default()),
             link,
+            mtu: MtuCell::new(mtu::MTU_MAX),
             counters: PortCounters::default(),
         })
     }
@@ -408,12 +412,11 @@ impl Port for AfXdpPort {
             pool.free_batch(batch);
             return;
         }
-        // MTU plus Ethernet header plus one 802.1Q tag, as the kernel itself allows.
-        let max_len = self.link.mtu() as usize + 18;
         let mut t = TxTally::default();
-        lock(&self.tx).send(max_len, pool, batch, &mut t);
+        lock(&self.tx).send(self.mtu(), pool, batch, &mut t);
         self.counters.tx(t.packets, t.bytes);
         PortCounters::add(&self.counters.tx_dropped, t.dropped);
+        mtu::count_too_big(&self.counters, t.too_big);
         PortCounters::add(&self.counters.tx_errors, t.errors);
     }
 
@@ -444,7 +447,24 @@ impl Port for AfXdpPort {
         *last = now;
     }
 
-    fn max_frame(&self) -> usize {
-        (self.link.mtu() as usize + 18).min(self.max_rx)
+    fn mtu(&self) -> u32 {
+        self.mtu
+            .get()
+            .min(self.link.mtu())
+            .min(mtu::mtu_for_frame(self.max_rx))
+    }
+
+    /// One UMEM frame holds one whole frame: this port does not use multi-buffer AF_XDP
+    /// (`XDP_USE_SG`, which needs a frags-aware XDP program and chains of descriptors on both
+    /// rings), so an MTU whose frames do not fit a frame is refused here, at configuration time.
+    fn set_mtu(&self, mtu: u32) -> Result<(), MtuError> {
+        let max_rx = self.max_rx;
+        self.mtu.set_checked(
+            mtu,
+            mtu::mtu_for_frame(max_rx),
+            "afxdp",
+            || format!("an AF_XDP UMEM frame holds {max_rx}-byte frames after the XDP headroom"),
+            "; use kind = \"afpacket\" (or dpdk) for jumbo frames on this interface",
+        )
     }
 }

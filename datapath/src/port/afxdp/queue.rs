@@ -37,6 +37,8 @@ pub(super) struct TxTally {
     pub bytes: u64,
     pub dropped: u64,
     pub errors: u64,
+    /// Frames over the port's MTU (or a UMEM frame), not sent.
+    pub too_big: u64,
 }
 
 /// Receive side: RX ring, fill ring, and the receive frames not currently in the fill ring.
@@ -225,23 +227,27 @@ impl TxQueue {
         }
     }
 
-    /// Copy every packet of `batch` into a UMEM frame and queue it; what finds no frame or ring
-    /// slot is dropped. Every packet goes back to `pool`.
+    /// Copy every packet of `batch` that fits `mtu` into a UMEM frame and queue it; what finds no
+    /// frame or ring slot is dropped. Every packet goes back to `pool`.
     pub(super) fn send(
         &mut self,
-        max_len: usize,
+        mtu: u32,
         pool: &mut PacketPool,
         batch: &mut Batch,
         t: &mut TxTally,
     ) {
         self.reap();
-        let max_len = max_len.min(self.frame_size);
         let mut queued = 0u32;
         let mut full = false;
         for p in batch.drain() {
             let len = p.len();
+            if len > self.frame_size || !crate::port::mtu::fits(p.data(), mtu) {
+                t.too_big += 1;
+                pool.free(p);
+                continue;
+            }
             let mut idx = 0u32;
-            let ok = len >= 14 && len <= max_len && !full && !self.free.is_empty() && {
+            let ok = len >= 14 && !full && !self.free.is_empty() && {
                 // SAFETY: `tx` is our mapped TX ring, used only under the queue lock.
                 let r = unsafe { sys::xsk_ring_prod__reserve(self.tx, 1, &mut idx) };
                 full = r == 0;

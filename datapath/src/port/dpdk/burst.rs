@@ -128,10 +128,18 @@ impl DpdkPort {
             return;
         }
         let mut good = 0usize;
-        let mut errors = 0u64;
+        let (mut errors, mut too_big) = (0u64, 0u64);
+        let mtu = self.mtu.get();
         for (i, p) in batch.drain().enumerate() {
             let m = q.mbufs[i];
             let len = p.len();
+            if !crate::port::mtu::fits(p.data(), mtu) {
+                too_big += 1;
+                // SAFETY: `m` is ours and never handed to the device.
+                unsafe { sys::dvs_pktmbuf_free(m) };
+                pool.free(p);
+                continue;
+            }
             let dst = if len == 0 || len > usize::from(u16::MAX) {
                 std::ptr::null_mut()
             } else {
@@ -186,5 +194,6 @@ impl DpdkPort {
         self.counters.tx(sent as u64, bytes);
         PortCounters::add(&self.counters.tx_dropped, (good - sent) as u64);
         PortCounters::add(&self.counters.tx_errors, errors);
+        crate::port::mtu::count_too_big(&self.counters, too_big);
     }
 }

@@ -231,6 +231,10 @@ pub struct DpdkPort {
     n_rxq: u16,
     n_txq: u16,
     max_frame: usize,
+    /// The MTU the device and its mbufs were set up for (the most this port carries).
+    mtu_max: u32,
+    /// The port's MTU: frames over it are not sent (`too_big`).
+    mtu: crate::port::mtu::MtuCell,
     pool: NonNull<sys::rte_mempool>,
     /// The device, when this port hot-plugged it (removed on drop).
     probed: Option<NonNull<sys::rte_device>>,
@@ -511,6 +515,8 @@ impl DpdkPort {
             n_rxq: opts.rxq,
             n_txq: opts.txq,
             max_frame: (mtu + 14 + 8) as usize,
+            mtu_max: mtu,
+            mtu: crate::port::mtu::MtuCell::new(mtu),
             pool,
             probed: td.probed.take(),
             rxqs: (0..opts.rxq)
@@ -647,5 +653,23 @@ impl Port for DpdkPort {
 
     fn max_frame(&self) -> usize {
         self.max_frame
+    }
+
+    fn mtu(&self) -> u32 {
+        self.mtu.get()
+    }
+
+    /// Up to the MTU the device was configured with at open (its mbufs hold one such frame
+    /// each, no scatter needed); more needs the port re-opened, which a changed `mtu` in the
+    /// configuration does.
+    fn set_mtu(&self, mtu: u32) -> Result<(), crate::port::mtu::MtuError> {
+        let max = self.mtu_max;
+        self.mtu.set_checked(
+            mtu,
+            max,
+            "dpdk",
+            || format!("the device was configured for MTU {max}"),
+            "",
+        )
     }
 }
