@@ -120,7 +120,8 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
         [b[10], b[11], b[12], b[13], b[14], b[15]]
     };
     match f {
-        Field::InPort | Field::Metadata | Field::Reg(_) => true,
+        // tunnel_id has nothing to rewrite until overlay ports encapsulate with it.
+        Field::InPort | Field::Metadata | Field::TunnelId | Field::Reg(_) => true,
         Field::EthDst => rewrite(d, 0, &mac(v), &[]),
         Field::EthSrc => rewrite(d, 6, &mac(v), &[]),
         Field::VlanVid | Field::VlanPcp => {
@@ -162,6 +163,24 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
         }
         Field::IpTtl if ip4 => rewrite(d, l3 + 8, &[v as u8], &[ip_csum]),
         Field::IpTtl if ip6 => rewrite(d, l3 + 7, &[v as u8], &[]),
+        Field::Ipv6Label if ip6 => {
+            // version(4) traffic class(8) flow label(20): the label's top nibble shares byte 1.
+            let w = u32::from_be_bytes([d[l3], d[l3 + 1], d[l3 + 2], d[l3 + 3]]);
+            let w = (w & 0xfff0_0000) | (v as u32 & 0x000f_ffff);
+            rewrite(d, l3 + 1, &w.to_be_bytes()[1..], &[])
+        }
+        Field::NdTarget | Field::NdSll | Field::NdTll if ip6 => set_nd(d, l4, f, v, pseudo),
+        Field::MplsLabel | Field::MplsTc | Field::MplsTtl
+            if flowtable::field::is_mpls(lay.eth_type) && d.len() >= l3 + 4 =>
+        {
+            // The outermost label stack entry; MPLS has no checksum.
+            let mut k = flowtable::FlowKey {
+                mpls_lse: u32::from_be_bytes([d[l3], d[l3 + 1], d[l3 + 2], d[l3 + 3]]),
+                ..flowtable::FlowKey::default()
+            };
+            f.set(&mut k, v);
+            rewrite(d, l3, &k.mpls_lse.to_be_bytes(), &[])
+        }
         Field::Ipv6Src | Field::Ipv6Dst if ip6 => {
             let off = l3 + if f == Field::Ipv6Src { 8 } else { 24 };
             rewrite(d, off, &v.to_be_bytes(), &[pseudo])
@@ -183,6 +202,10 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
             };
             let cs = l4_csum(proto).map(|c| (o + c, proto == 17));
             rewrite(d, off, &(v as u16).to_be_bytes(), &[cs])
+        }
+        Field::SctpSrc | Field::SctpDst => {
+            let Some((o, 132)) = l4 else { return false };
+            set_sctp_port(d, l3, o, f == Field::SctpSrc, v as u16)
         }
         Field::Icmpv4Type | Field::Icmpv4Code | Field::Icmpv6Type | Field::Icmpv6Code => {
             let Some((o, proto)) = l4 else { return false };
@@ -208,6 +231,172 @@ pub fn set_field(p: &mut Packet, f: Field, v: u128) -> bool {
         }
         _ => false,
     }
+}
+
+/// End of the IP datagram that starts at `l3` (IPv4 total length, IPv6 payload length plus the
+/// fixed header), so that Ethernet padding is never taken for payload; `None` when the frame is
+/// shorter than the header claims.
+fn ip_end(d: &[u8], l3: usize) -> Option<usize> {
+    let end = match d.get(l3)? >> 4 {
+        4 => l3 + usize::from(be16(d, l3 + 2)),
+        6 => l3 + 40 + usize::from(be16(d, l3 + 4)),
+        _ => return None,
+    };
+    (end <= d.len()).then_some(end)
+}
+
+/// Rewrite an SCTP port and recompute the CRC32c over the SCTP packet (the IP payload from
+/// `l4`), which a CRC, unlike the internet checksum, cannot have patched in place cheaply.
+fn set_sctp_port(d: &mut [u8], l3: usize, l4: usize, src: bool, port: u16) -> bool {
+    let Some(end) = ip_end(d, l3) else {
+        return false;
+    };
+    if end < l4 + packet::sctp::HEADER_LEN {
+        return false;
+    }
+    let mut sctp = packet::sctp::SctpPacket::new_unchecked(&mut d[l4..end]);
+    if src {
+        sctp.set_src_port(port);
+    } else {
+        sctp.set_dst_port(port);
+    }
+    sctp.fill_checksum();
+    true
+}
+
+/// ICMPv6 types that carry a target address: neighbour solicitation and advertisement.
+const ND_NS: u8 = 135;
+const ND_NA: u8 = 136;
+/// ND option types: source and target link-layer address.
+const ND_OPT_SLL: u8 = 1;
+const ND_OPT_TLL: u8 = 2;
+
+/// Rewrite the ND target (at ICMPv6 offset 8) or the MAC in the source/target link-layer
+/// address option, fixing the ICMPv6 checksum. A message without the option is left as it is
+/// and the edit succeeds (as in Open vSwitch: there is nothing to rewrite, and the flow that
+/// asked is valid); a malformed option list fails the edit.
+fn set_nd(
+    d: &mut [u8],
+    l4: Option<(usize, u8)>,
+    f: Field,
+    v: u128,
+    csum: Option<(usize, bool)>,
+) -> bool {
+    let Some((o, 58)) = l4 else { return false };
+    if d.len() < o + 24 {
+        return false;
+    }
+    let ty = d[o];
+    let want = match f {
+        Field::NdTarget if ty == ND_NS || ty == ND_NA => {
+            return rewrite(d, o + 8, &v.to_be_bytes(), &[csum])
+        }
+        Field::NdSll if ty == ND_NS => ND_OPT_SLL,
+        Field::NdTll if ty == ND_NA => ND_OPT_TLL,
+        _ => return false,
+    };
+    let mut off = o + 24;
+    while off + 2 <= d.len() {
+        let olen = usize::from(d[off + 1]) * 8;
+        if olen == 0 || off + olen > d.len() {
+            return false;
+        }
+        if d[off] == want && olen >= 8 {
+            let b = v.to_be_bytes();
+            return rewrite(d, off + 2, &b[10..16], &[csum]);
+        }
+        off += olen;
+    }
+    true
+}
+
+/// An MPLS edit (OpenFlow's push_mpls, pop_mpls, dec_mpls_ttl, copy_ttl_in, copy_ttl_out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MplsOp {
+    /// Insert `lse` as the new outer entry after the Ethernet header and any VLAN tags, and set
+    /// the ethertype in front of it.
+    Push {
+        /// 0x8847 or 0x8848.
+        ethertype: u16,
+        /// The new entry (computed by translation from the flow key).
+        lse: u32,
+    },
+    /// Remove the outer entry; `ethertype` names what follows it.
+    Pop {
+        /// Ethertype of the payload.
+        ethertype: u16,
+    },
+    /// Decrement the outer TTL (fails at 0 and 1).
+    DecTtl,
+    /// Outer TTL to the next entry, or to the IP TTL under the bottom of the stack.
+    CopyTtlIn,
+    /// The next entry's TTL, or the IP TTL under the bottom of the stack, to the outer TTL.
+    CopyTtlOut,
+}
+
+/// Apply an MPLS edit (false when the frame is not MPLS, or too short, for anything but a push).
+pub fn mpls(p: &mut Packet, op: MplsOp) -> bool {
+    let w = packet::layout::walk(p.data());
+    let (l3, Some(et)) = (w.l3, w.ethertype) else {
+        return false;
+    };
+    if l3 < ETH_HLEN {
+        return false;
+    }
+    if let MplsOp::Push { ethertype, lse } = op {
+        if p.len() < l3 || !p.push_front(4) {
+            return false;
+        }
+        let d = p.data_mut();
+        d.copy_within(4..l3 + 4, 0);
+        d[l3 - 2..l3].copy_from_slice(&ethertype.to_be_bytes());
+        d[l3..l3 + 4].copy_from_slice(&lse.to_be_bytes());
+        return true;
+    }
+    let d = p.data_mut();
+    if !flowtable::field::is_mpls(et) || d.len() < l3 + 4 {
+        return false;
+    }
+    let lse = be32(d, l3);
+    let bottom = lse & flowtable::mpls::BOS != 0;
+    let ttl = flowtable::mpls::ttl(lse);
+    match op {
+        MplsOp::Push { .. } => false,
+        MplsOp::Pop { ethertype } => {
+            d[l3 - 2..l3].copy_from_slice(&ethertype.to_be_bytes());
+            d.copy_within(0..l3, 4);
+            p.pull_front(4)
+        }
+        MplsOp::DecTtl => ttl > 1 && rewrite(d, l3 + 3, &[ttl - 1], &[]),
+        MplsOp::CopyTtlIn if !bottom => {
+            let next = l3 + 4;
+            d.len() >= next + 4 && rewrite(d, next + 3, &[ttl], &[])
+        }
+        MplsOp::CopyTtlOut if !bottom => {
+            let next = l3 + 4;
+            d.len() >= next + 4 && rewrite(d, l3 + 3, &[d[next + 3]], &[])
+        }
+        MplsOp::CopyTtlIn | MplsOp::CopyTtlOut => {
+            // Under the bottom of the stack: IPv4 or IPv6, told by the version nibble.
+            let ip = l3 + 4;
+            let ttl_at = match d.get(ip).map(|b| b >> 4) {
+                Some(4) if d.len() >= ip + 20 => ip + 8,
+                Some(6) if d.len() >= ip + 40 => ip + 7,
+                _ => return false,
+            };
+            let csum = (ttl_at == ip + 8).then_some((ip + 10, false));
+            if op == MplsOp::CopyTtlIn {
+                rewrite(d, ttl_at, &[ttl], &[csum])
+            } else {
+                rewrite(d, l3 + 3, &[d[ttl_at]], &[])
+            }
+        }
+    }
+}
+
+#[inline]
+fn be32(d: &[u8], off: usize) -> u32 {
+    u32::from_be_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]])
 }
 
 /// Decrement the IPv4 TTL or IPv6 hop limit (false when not IP or already <= 1).
@@ -277,6 +466,95 @@ mod tests {
         csum(&ph)
     }
 
+    /// ICMPv6 checksum of an untagged IPv6 frame verifies (sums to zero with the pseudo-header).
+    fn icmpv6_ok(f: &[u8]) -> bool {
+        let mut ph = Vec::new();
+        ph.extend_from_slice(&f[22..54]);
+        ph.extend_from_slice(&((f.len() - 54) as u32).to_be_bytes());
+        ph.extend_from_slice(&[0, 0, 0, 58]);
+        ph.extend_from_slice(&f[54..]);
+        csum(&ph) == 0
+    }
+
+    #[test]
+    fn nd_fields_and_flow_label_are_rewritten_with_checksums() {
+        use std::net::Ipv6Addr;
+        let mut pool = PacketPool::new(2, STD_FRAME).unwrap();
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let target: Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let ns = packet::build::neighbor_solicitation([2, 0, 0, 0, 0, 1], src, target);
+        assert!(icmpv6_ok(&ns));
+        let mut p = pool.alloc_from(&ns).unwrap();
+        let new_t = u128::from(Ipv6Addr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 9]));
+        assert!(set_field(&mut p, Field::NdTarget, new_t));
+        assert!(set_field(&mut p, Field::NdSll, 0x0a0b_0c0d_0e0f));
+        assert!(set_field(&mut p, Field::Ipv6Label, 0xabcde));
+        assert!(
+            !set_field(&mut p, Field::NdTll, 1),
+            "an NS has no TLL field"
+        );
+        let d = p.data().to_vec();
+        assert_eq!(&d[62..78], &new_t.to_be_bytes());
+        assert_eq!(&d[80..86], &[0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f]);
+        assert_eq!(d[14] >> 4, 6, "version kept");
+        assert_eq!(d[15] & 0xf0, ns[15] & 0xf0, "traffic class kept");
+        assert_eq!(&d[15..18], &[0x0a, 0xbc, 0xde]);
+        assert!(icmpv6_ok(&d), "ICMPv6 checksum must verify");
+        assert_eq!(d.len(), ns.len());
+        pool.free(p);
+
+        let na = packet::build::neighbor_advertisement(
+            [2, 0, 0, 0, 0, 2],
+            target,
+            [2, 0, 0, 0, 0, 1],
+            src,
+            true,
+        );
+        let mut p = pool.alloc_from(&na).unwrap();
+        assert!(set_field(&mut p, Field::NdTll, 0x0200_0000_00ff));
+        assert!(
+            !set_field(&mut p, Field::NdSll, 1),
+            "an NA has no SLL field"
+        );
+        let d = p.data().to_vec();
+        assert_eq!(&d[80..86], &[2, 0, 0, 0, 0, 0xff]);
+        assert!(icmpv6_ok(&d));
+        pool.free(p);
+
+        // An NS without the source link-layer option: nothing to rewrite, not a failure.
+        let mut body = vec![0u8; 4];
+        body.extend_from_slice(&target.octets());
+        let bare = packet::build::icmpv6_frame([2; 6], [3; 6], src, target, 135, &body);
+        let mut p = pool.alloc_from(&bare).unwrap();
+        assert!(set_field(&mut p, Field::NdSll, 0x0a0b_0c0d_0e0f));
+        assert_eq!(p.data(), &bare[..]);
+        pool.free(p);
+    }
+
+    #[test]
+    fn sctp_ports_are_rewritten_with_the_crc32c_recomputed() {
+        use packet::sctp;
+        let mut pool = PacketPool::new(2, STD_FRAME).unwrap();
+        let ips = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let mut f = packet::build::sctp_ipv4_frame([2; 6], [3; 6], ips, (5000, 6000), b"xyz");
+        let sctp_len = f.len() - 34;
+        // Ethernet padding past the datagram must not enter the CRC.
+        f.extend_from_slice(&[0xee; 8]);
+        let mut p = pool.alloc_from(&f).unwrap();
+        assert!(set_field(&mut p, Field::SctpSrc, 7));
+        assert!(set_field(&mut p, Field::SctpDst, 9));
+        assert!(!set_field(&mut p, Field::UdpDst, 9), "not UDP");
+        let d = p.data().to_vec();
+        assert_eq!(&d[34..38], &[0, 7, 0, 9]);
+        assert!(sctp::checksum_ok(&d[34..34 + sctp_len]));
+        assert_eq!(&d[34 + sctp_len..], &[0xee; 8]);
+        pool.free(p);
+        // A UDP frame is not SCTP.
+        let mut p = pool.alloc_from(&udp_frame()).unwrap();
+        assert!(!set_field(&mut p, Field::SctpDst, 9));
+        pool.free(p);
+    }
+
     #[test]
     fn runts_claiming_ip_are_not_edited() {
         let mut pool = PacketPool::new(1, STD_FRAME).unwrap();
@@ -294,6 +572,66 @@ mod tests {
         }
         assert!(!dec_ttl(&mut p));
         assert_eq!(p.data(), &f[..]);
+        pool.free(p);
+    }
+
+    #[test]
+    fn mpls_push_ttl_copies_and_pop_round_trip() {
+        let mut pool = PacketPool::new(1, STD_FRAME).unwrap();
+        let orig = udp_frame();
+        let mut p = pool.alloc_from(&orig).unwrap();
+        assert!(!mpls(&mut p, MplsOp::DecTtl), "not MPLS");
+        assert!(!mpls(&mut p, MplsOp::Pop { ethertype: 0x0800 }));
+        // Behind a VLAN tag: the entry goes after the tag.
+        assert!(push_vlan(&mut p, 0x8100, 5));
+        let lse = (100 << 12) | (1 << 8) | 64;
+        assert!(mpls(
+            &mut p,
+            MplsOp::Push {
+                ethertype: 0x8847,
+                lse
+            }
+        ));
+        let d = p.data().to_vec();
+        assert_eq!(&d[12..18], &[0x81, 0x00, 0x00, 0x05, 0x88, 0x47]);
+        assert_eq!(&d[18..22], &lse.to_be_bytes());
+        assert_eq!(&d[22..], &orig[14..]);
+        assert!(mpls(&mut p, MplsOp::DecTtl));
+        assert_eq!(p.data()[21], 63);
+        assert!(mpls(&mut p, MplsOp::CopyTtlIn));
+        assert_eq!(p.data()[22 + 8], 63, "IPv4 TTL");
+        assert_eq!(csum(&p.data()[22..42]), 0, "IPv4 checksum still verifies");
+        // A second entry: copies go between the two entries.
+        assert!(mpls(
+            &mut p,
+            MplsOp::Push {
+                ethertype: 0x8848,
+                lse: 7 << 12 | 3
+            }
+        ));
+        assert_eq!(&p.data()[16..18], &[0x88, 0x48]);
+        assert!(mpls(&mut p, MplsOp::CopyTtlOut));
+        assert_eq!(p.data()[21], 63);
+        assert!(mpls(&mut p, MplsOp::Pop { ethertype: 0x8847 }));
+        assert_eq!(&p.data()[16..22], &[0x88, 0x47, 0, 0x06, 0x41, 63]);
+        // The TTL runs out: the edit fails and the frame is unchanged.
+        assert!(set_field(&mut p, Field::MplsTtl, 1));
+        let before = p.data().to_vec();
+        assert!(!mpls(&mut p, MplsOp::DecTtl));
+        assert_eq!(p.data(), &before[..]);
+        assert!(set_field(&mut p, Field::MplsTtl, 63));
+        assert!(mpls(&mut p, MplsOp::Pop { ethertype: 0x0800 }));
+        assert!(pop_vlan(&mut p));
+        let mut want = orig.clone();
+        want[22] = 63;
+        let c = csum(&{
+            let mut h = want[14..34].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        });
+        want[24..26].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(p.data(), &want[..]);
         pool.free(p);
     }
 

@@ -19,12 +19,29 @@
 //! so there is no division on the per-packet path and no rounding drift however the refills fall.
 //!
 //! Thread safety: a meter is shared (`Arc`) by every PMD thread whose cached decisions name it.
-//! Its buckets and band counters sit behind one small `Mutex` per meter, held for a few dozen
-//! instructions per packet (refill, compare, subtract, count): uncontended it is one atomic
-//! exchange each way, and a meter is contended only when several PMDs police the same traffic
-//! aggregate, which is the case the lock exists for (a lock-free bucket per band could not make
-//! the choice among bands consistently). Meter-level packet/byte counters are relaxed atomics in
-//! an `Arc` of their own.
+//! Its buckets and band counters sit behind one small `Mutex` per meter (a lock-free bucket per
+//! band could not make the choice among bands consistently), and its packet/byte-in counters
+//! are relaxed atomics in an `Arc` of their own. [`Meter::apply`] takes the lock for every
+//! packet: four atomic read-modify-writes, which cost more than the rest of a cache hit. So the
+//! PMDs' hot path (`DpAction::Meter`) does not call it; it goes through a [`Leases`], the PMD's
+//! share of the meters its current burst uses. The first packet of a burst that a meter polices
+//! takes the lock once, refills the shared buckets to the burst's time (every packet of a burst
+//! carries the same clock reading) and moves up to `LEASE_PACKETS` (32) packets' worth of tokens
+//! of every band into the lease; the burst's packets then pay from the lease with plain
+//! arithmetic (the same band choice as `apply`) and count locally, going back to the shared
+//! buckets only when the lease runs short; at the end of the burst the PMD settles: unspent
+//! tokens go back (never beyond the capacity) and the counters are charged, one lock and two
+//! atomic adds per meter per burst. A band whose shared bucket the lease emptied is marked
+//! drained and not asked again in that burst.
+//!
+//! For one PMD, the common case (a VM port's traffic is polled by one PMD), the verdicts are
+//! exactly those `apply` would give packet by packet: tokens are only moved between the shared
+//! bucket and the lease, never created, and at the single instant of a burst the lease plus the
+//! shared bucket hold what the bucket alone would. When several PMDs police the same aggregate,
+//! tokens one has leased are invisible to the others for the microseconds of its burst: at most
+//! 32 packets' worth per band, so a packet can be exceeded early only when the bucket is within
+//! 32 packets of empty, i.e. when the aggregate is at its rate anyway, and no token is lost:
+//! what is returned is there for the next packet. The counters lag by one burst.
 //!
 //! Modify (OFPMC_MODIFY) builds a new [`Meter`] with [`Meter::replacing`] and publishes it in a
 //! new [`MeterTable`] (the publish bumps the cache epoch, so PMDs re-translate and pick the new
@@ -39,10 +56,11 @@ use openflow::MeterBand;
 use packet::checksum;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most bands a meter may have (advertised in meter features).
 pub const MAX_BANDS: usize = 8;
+const _: () = assert!(MAX_BANDS <= 8, "a lease marks drained bands in a u8");
 
 /// The largest frame dvs carries (jumbo), the smallest default bucket in kbps mode.
 const MAX_FRAME_BYTES: u64 = 9216;
@@ -54,6 +72,12 @@ const TOKENS_PER_PACKET: u64 = 1_000_000_000;
 const TOKENS_PER_BURST_UNIT: u64 = 1_000_000_000;
 /// Default bucket: this many ns worth of the rate (100 ms).
 const DEFAULT_BURST_NS: u64 = 100_000_000;
+/// A lease takes this many packets' worth (of the packet that asks) from a shared bucket at a
+/// time: a whole burst of same-size packets.
+const LEASE_PACKETS: u64 = crate::mempool::BATCH_SIZE as u64;
+/// Meters one PMD holds leases on at once; a burst using more polices the rest with a lock per
+/// packet.
+const MAX_LEASES: usize = 8;
 
 /// What a meter says about one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +278,7 @@ impl Meter {
 
     /// The meter's counters now.
     pub fn counters(&self) -> MeterCounters {
-        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let st = self.lock();
         MeterCounters {
             packets_in: self.totals.packets.load(Ordering::Relaxed),
             bytes_in: self.totals.bytes.load(Ordering::Relaxed),
@@ -267,7 +291,8 @@ impl Meter {
         }
     }
 
-    /// Police one packet of `bytes` bytes arriving at `now_ns`.
+    /// Police one packet of `bytes` bytes arriving at `now_ns` (one lock; the PMDs' hot path
+    /// goes through [`Leases`] instead).
     #[inline]
     pub fn apply(&self, bytes: u32, now_ns: u64) -> Verdict {
         self.totals.packets.fetch_add(1, Ordering::Relaxed);
@@ -277,30 +302,11 @@ impl Meter {
         if self.params.is_empty() {
             return Verdict::Pass;
         }
-        let cost = if self.pktps {
-            TOKENS_PER_PACKET
-        } else {
-            u64::from(bytes) * 8 * TOKENS_PER_BIT
-        };
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        // PMDs read the clock once per burst, so two of them may arrive slightly out of order:
-        // a late timestamp adds nothing and never moves the clock back.
-        let dt = now_ns.saturating_sub(st.last_ns);
-        st.last_ns = st.last_ns.max(now_ns);
-        let mut chosen: Option<usize> = None;
-        for (i, p) in self.params.iter().enumerate() {
-            let add = u64::from(p.rate).saturating_mul(dt);
-            let t = st.tokens[i].saturating_add(add).min(p.capacity);
-            if t >= cost {
-                st.tokens[i] = t - cost;
-            } else {
-                st.tokens[i] = t;
-                if chosen.is_none_or(|c| p.rate > self.params[c].rate) {
-                    chosen = Some(i);
-                }
-            }
-        }
-        match chosen {
+        let cost = self.cost(bytes);
+        let mut st = self.lock();
+        self.refill(&mut st, now_ns);
+        let st = &mut *st;
+        match self.take(&mut st.tokens, cost) {
             None => Verdict::Pass,
             Some(i) => {
                 st.band_packets[i] += 1;
@@ -308,6 +314,235 @@ impl Meter {
                 self.params[i].verdict
             }
         }
+    }
+
+    /// Tokens a packet of `bytes` bytes costs in every band.
+    #[inline]
+    fn cost(&self, bytes: u32) -> u64 {
+        if self.pktps {
+            TOKENS_PER_PACKET
+        } else {
+            u64::from(bytes) * 8 * TOKENS_PER_BIT
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fill the shared buckets up to `now_ns`.
+    #[inline]
+    fn refill(&self, st: &mut State, now_ns: u64) {
+        // PMDs read the clock once per burst, so two of them may arrive slightly out of order:
+        // a late timestamp adds nothing and never moves the clock back.
+        let dt = now_ns.saturating_sub(st.last_ns);
+        st.last_ns = st.last_ns.max(now_ns);
+        if dt == 0 {
+            return;
+        }
+        for (t, p) in st.tokens.iter_mut().zip(&self.params) {
+            *t = t
+                .saturating_add(u64::from(p.rate).saturating_mul(dt))
+                .min(p.capacity);
+        }
+    }
+
+    /// Measure a packet costing `cost` against every band's `tokens` (refilled already): a band
+    /// that holds enough pays, the others are exceeded. Returns the band that applies: the
+    /// exceeded band with the highest rate, the first configured of equals.
+    #[inline]
+    fn take(&self, tokens: &mut [u64], cost: u64) -> Option<usize> {
+        let mut chosen: Option<usize> = None;
+        for (i, (t, p)) in tokens.iter_mut().zip(&self.params).enumerate() {
+            if *t >= cost {
+                *t -= cost;
+            } else if chosen.is_none_or(|c| p.rate > self.params[c].rate) {
+                chosen = Some(i);
+            }
+        }
+        chosen
+    }
+
+    /// Move tokens from the shared buckets (refilled to `now_ns`) into a lease's `leased` for
+    /// every band whose leased tokens cannot pay `cost` and that is not `drained` (a bit per
+    /// band): up to `LEASE_PACKETS` packets of this cost, or all there is (the band is then
+    /// marked drained).
+    #[cold]
+    #[inline(never)]
+    fn top_up(&self, leased: &mut [u64], drained: &mut u8, now_ns: u64, cost: u64) {
+        let want = cost.saturating_mul(LEASE_PACKETS).max(1);
+        let mut st = self.lock();
+        self.refill(&mut st, now_ns);
+        for (i, (shared, held)) in st.tokens.iter_mut().zip(leased).enumerate() {
+            let bit = 1u8 << i;
+            if *held >= cost || *drained & bit != 0 {
+                continue;
+            }
+            let take = (*shared).min(want);
+            *shared -= take;
+            *held += take;
+            if *shared == 0 {
+                *drained |= bit;
+            }
+        }
+    }
+
+    /// Return what `lease` did not spend (buckets never beyond their capacity) and charge its
+    /// packets to the counters.
+    fn settle(&self, lease: &Lease) {
+        if lease.packets == 0 {
+            return;
+        }
+        self.totals
+            .packets
+            .fetch_add(lease.packets, Ordering::Relaxed);
+        self.totals.bytes.fetch_add(lease.bytes, Ordering::Relaxed);
+        if self.params.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        let st = &mut *st;
+        for (i, p) in self.params.iter().enumerate() {
+            st.tokens[i] = st.tokens[i].saturating_add(lease.tokens[i]).min(p.capacity);
+            st.band_packets[i] += lease.band_packets[i];
+            st.band_bytes[i] += lease.band_bytes[i];
+        }
+    }
+}
+
+/// Tokens one PMD took out of a meter's buckets for the packets of one burst, and what those
+/// packets did, not yet charged to the meter.
+#[derive(Debug)]
+struct Lease {
+    meter: Arc<Meter>,
+    /// The burst's clock: the lease is good for this instant only.
+    now: u64,
+    /// Tokens held, per band.
+    tokens: [u64; MAX_BANDS],
+    /// Bands whose shared bucket the lease emptied: asking again at `now` finds nothing.
+    drained: u8,
+    packets: u64,
+    bytes: u64,
+    band_packets: [u64; MAX_BANDS],
+    band_bytes: [u64; MAX_BANDS],
+}
+
+impl Lease {
+    fn new(meter: &Arc<Meter>, now: u64) -> Lease {
+        Lease {
+            meter: Arc::clone(meter),
+            now,
+            tokens: [0; MAX_BANDS],
+            drained: 0,
+            packets: 0,
+            bytes: 0,
+            band_packets: [0; MAX_BANDS],
+            band_bytes: [0; MAX_BANDS],
+        }
+    }
+
+    #[inline]
+    fn apply(&mut self, bytes: u32) -> Verdict {
+        self.packets += 1;
+        self.bytes += u64::from(bytes);
+        let Lease {
+            meter,
+            now,
+            tokens,
+            drained,
+            band_packets,
+            band_bytes,
+            ..
+        } = self;
+        let m: &Meter = meter;
+        let n = m.params.len();
+        if n == 0 {
+            return Verdict::Pass;
+        }
+        let cost = m.cost(bytes);
+        let tokens = &mut tokens[..n];
+        let short = tokens
+            .iter()
+            .enumerate()
+            .any(|(i, &t)| t < cost && *drained & (1 << i) == 0);
+        if short {
+            m.top_up(tokens, drained, *now, cost);
+        }
+        match m.take(tokens, cost) {
+            None => Verdict::Pass,
+            Some(i) => {
+                band_packets[i] += 1;
+                band_bytes[i] += u64::from(bytes);
+                m.params[i].verdict
+            }
+        }
+    }
+}
+
+/// One PMD's leases on the meters its current burst uses: the per-packet path of
+/// `DpAction::Meter`. [`Leases::apply`] polices a packet against the PMD's own share of the
+/// buckets, without a lock or an atomic; [`Leases::settle`] (at the end of every burst) returns
+/// what is left and charges the counters.
+#[derive(Debug)]
+pub struct Leases {
+    held: Vec<Lease>,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Leases {
+            held: Vec::with_capacity(MAX_LEASES),
+        }
+    }
+}
+
+impl Leases {
+    /// Police one packet of `bytes` bytes arriving at `now_ns` with meter `m`: the same verdict
+    /// as [`Meter::apply`] would give (see the module essay for what differs between PMDs).
+    #[inline]
+    pub fn apply(&mut self, m: &Arc<Meter>, bytes: u32, now_ns: u64) -> Verdict {
+        let held = self
+            .held
+            .iter_mut()
+            .find(|l| Arc::ptr_eq(&l.meter, m) && l.now == now_ns);
+        match held {
+            Some(l) => l.apply(bytes),
+            None => self.apply_new(m, bytes, now_ns),
+        }
+    }
+
+    /// [`Leases::apply`] for the first packet of a burst (or of an instant) `m` polices.
+    #[cold]
+    #[inline(never)]
+    fn apply_new(&mut self, m: &Arc<Meter>, bytes: u32, now_ns: u64) -> Verdict {
+        let i = match self.held.iter().position(|l| Arc::ptr_eq(&l.meter, m)) {
+            Some(i) => {
+                // A new instant (packets injected one by one): the old lease goes back first,
+                // so the refill at the new time sees every token.
+                let old = std::mem::replace(&mut self.held[i], Lease::new(m, now_ns));
+                old.meter.settle(&old);
+                i
+            }
+            None if self.held.len() < MAX_LEASES => {
+                self.held.push(Lease::new(m, now_ns));
+                self.held.len() - 1
+            }
+            None => return m.apply(bytes, now_ns),
+        };
+        self.held[i].apply(bytes)
+    }
+
+    /// Return every lease's unspent tokens and charge its packets (end of a burst).
+    #[inline]
+    pub fn settle(&mut self) {
+        for l in self.held.drain(..) {
+            l.meter.settle(&l);
+        }
+    }
+
+    /// True when no lease is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
     }
 }
 
@@ -571,6 +806,133 @@ mod tests {
             Verdict::Pass,
             "1 ms later: one token"
         );
+    }
+
+    /// A tiny deterministic generator (xorshift) for the lease tests.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    #[test]
+    fn leases_give_the_verdicts_of_apply() {
+        let configs: [(u16, Vec<MeterBand>); 4] = [
+            (OFPMF_PKTPS | OFPMF_BURST, vec![drop_band(100_000, 40)]),
+            (OFPMF_KBPS | OFPMF_BURST, vec![drop_band(50_000, 30)]),
+            (
+                OFPMF_KBPS | OFPMF_BURST,
+                vec![remark_band(20_000, 12, 1), drop_band(60_000, 25)],
+            ),
+            (OFPMF_KBPS, vec![drop_band(64, 0), remark_band(64, 0, 2)]),
+        ];
+        for (k, (flags, bands)) in configs.into_iter().enumerate() {
+            let direct = Meter::new(1, flags, bands.clone(), S).unwrap();
+            let leased = Arc::new(Meter::new(1, flags, bands, S).unwrap());
+            let mut leases = Leases::default();
+            let (mut x, mut t) = (0x9e37_79b9_7f4a_7c15u64 + k as u64, S);
+            let mut verdicts = [0usize; 3];
+            for burst in 0..2000 {
+                // Bursts 0 to 200 us apart, 1 to 32 packets of 60 to 1514 bytes.
+                t += next(&mut x) % 200_000;
+                for _ in 0..=next(&mut x) % 32 {
+                    let bytes = 60 + (next(&mut x) % 1455) as u32;
+                    let v = direct.apply(bytes, t);
+                    assert_eq!(
+                        leases.apply(&leased, bytes, t),
+                        v,
+                        "config {k} burst {burst}"
+                    );
+                    verdicts[match v {
+                        Verdict::Pass => 0,
+                        Verdict::Drop => 1,
+                        Verdict::Remark(_) => 2,
+                    }] += 1;
+                }
+                leases.settle();
+                assert!(leases.is_empty());
+                assert_eq!(leased.counters(), direct.counters(), "config {k}");
+            }
+            assert!(
+                verdicts[0] > 0 && verdicts[1] + verdicts[2] > 0,
+                "{verdicts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settle_returns_unspent_tokens_and_charges_counters() {
+        let m =
+            Arc::new(Meter::new(1, OFPMF_PKTPS | OFPMF_BURST, vec![drop_band(1, 10)], 0).unwrap());
+        let mut leases = Leases::default();
+        for _ in 0..3 {
+            assert_eq!(leases.apply(&m, 100, 5), Verdict::Pass);
+        }
+        assert_eq!(
+            m.counters().packets_in,
+            0,
+            "charged at the end of the burst"
+        );
+        assert_eq!(passes(&m, 10, 100, 5), 0, "the lease holds the tokens");
+        leases.settle();
+        let c = m.counters();
+        assert_eq!((c.packets_in, c.bytes_in), (13, 1300));
+        assert_eq!(c.bands, vec![(10, 1000)]);
+        assert_eq!(passes(&m, 10, 100, 5), 7, "unspent tokens came back");
+        // A lease never holds more than the bucket: two PMDs at one instant share 10 tokens.
+        let m =
+            Arc::new(Meter::new(2, OFPMF_PKTPS | OFPMF_BURST, vec![drop_band(1, 10)], 0).unwrap());
+        let (mut a, mut b) = (Leases::default(), Leases::default());
+        let mut passed = 0;
+        for _ in 0..20 {
+            passed += usize::from(a.apply(&m, 60, 0) == Verdict::Pass);
+            passed += usize::from(b.apply(&m, 60, 0) == Verdict::Pass);
+        }
+        a.settle();
+        b.settle();
+        assert_eq!(passed, 10);
+        assert_eq!(m.counters().bands, vec![(30, 1800)]);
+    }
+
+    #[test]
+    fn a_new_instant_or_too_many_meters_still_police() {
+        let mk = |id| {
+            Arc::new(
+                Meter::new(id, OFPMF_PKTPS | OFPMF_BURST, vec![drop_band(1000, 2)], 0).unwrap(),
+            )
+        };
+        let m = mk(1);
+        let mut leases = Leases::default();
+        // Packets one by one at new instants (PACKET_OUT): each refills, as apply does.
+        let v: Vec<Verdict> = [0, 0, 0, MS, MS, 3 * MS, 3 * MS, 3 * MS]
+            .iter()
+            .map(|&t| leases.apply(&m, 60, t))
+            .collect();
+        use Verdict::{Drop as D, Pass as P};
+        assert_eq!(v, [P, P, D, P, D, P, P, D]);
+        leases.settle();
+        assert_eq!(m.counters().packets_in, 8);
+        // More meters than leases: the rest are policed directly, counted at once.
+        let many: Vec<Arc<Meter>> = (0..MAX_LEASES as u32 + 2).map(mk).collect();
+        for _ in 0..2 {
+            let v: Vec<Verdict> = many.iter().map(|m| leases.apply(m, 60, 0)).collect();
+            assert!(v.iter().all(|&x| x == P), "{v:?}");
+        }
+        let v: Vec<Verdict> = many.iter().map(|m| leases.apply(m, 60, 0)).collect();
+        assert!(v.iter().all(|&x| x == D), "{v:?}");
+        assert_eq!(
+            many[MAX_LEASES].counters().packets_in,
+            3,
+            "no lease: counted at once"
+        );
+        assert_eq!(
+            many[0].counters().packets_in,
+            0,
+            "leased: counted at settle"
+        );
+        leases.settle();
+        assert!(many.iter().all(|m| m.counters().packets_in == 3));
     }
 
     #[test]

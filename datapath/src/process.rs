@@ -83,6 +83,8 @@ struct Tx {
     stats: Arc<PmdStats>,
     /// Shaping queues and checksum fill of the ports that have them (see `egress`).
     egress: LocalEgress,
+    /// This burst's shares of the meters its decisions police with, settled at its end.
+    meters: meter::Leases,
 }
 
 impl Worker {
@@ -108,6 +110,7 @@ impl Worker {
                 pending: Vec::with_capacity(n_ports),
                 stats,
                 egress,
+                meters: meter::Leases::default(),
             },
         };
         w.take_new_bridges();
@@ -313,6 +316,7 @@ impl Worker {
             emc.insert(*key, hash, epoch, Arc::new(dec));
             slots_valid = false;
         }
+        self.tx.meters.settle();
         self.deferred.maybe_flush(now);
         let st = &self.tx.stats;
         st.packets.fetch_add(n as u64, Ordering::Relaxed);
@@ -444,10 +448,18 @@ impl Tx {
         counters: &PortCounters,
         now: u64,
     ) {
-        // The common decision, one output and nothing else, skips the action interpreter.
-        if let [DpAction::Output(g)] = dec.actions[..] {
-            self.enqueue(g, pkt, 0);
-            return;
+        // The common decisions, one output and nothing else, or a policer and one output,
+        // skip the action interpreter.
+        match dec.actions[..] {
+            [DpAction::Output(g)] => {
+                self.enqueue(g, pkt, 0);
+                return;
+            }
+            [DpAction::Meter(ref m), DpAction::Output(g)] => {
+                self.police_then_output(&m.0, g, pkt, counters, now);
+                return;
+            }
+            _ => {}
         }
         if !dec.outputs() {
             self.drop_pkt(pkt, dec.drop.unwrap_or(DropReason::RuleDrop), counters);
@@ -456,6 +468,29 @@ impl Tx {
         if let Some(left) = self.run_actions(bridge, &dec.actions, pkt, counters, now, 0) {
             // Every output was a copy (or a meter/edit failure already took the packet).
             self.pool.free(left);
+        }
+    }
+
+    /// `[Meter(m), Output(g)]`, as `run_actions` would run it.
+    #[inline]
+    fn police_then_output(
+        &mut self,
+        m: &Arc<meter::Meter>,
+        g: usize,
+        mut pkt: Packet,
+        counters: &PortCounters,
+        now: u64,
+    ) {
+        match self.meters.apply(m, pkt.len() as u32, now) {
+            Verdict::Pass => self.enqueue(g, pkt, 0),
+            Verdict::Drop => self.drop_pkt(pkt, DropReason::Meter, counters),
+            Verdict::Remark(levels) => {
+                if meter::remark(&mut pkt, levels) {
+                    self.enqueue(g, pkt, 0);
+                } else {
+                    self.drop_pkt(pkt, DropReason::EditFailed, counters);
+                }
+            }
         }
     }
 
@@ -505,7 +540,7 @@ impl Tx {
                     self.send_to_controller(bridge, c, &pkt);
                     true
                 }
-                DpAction::Meter(m) => match m.0.apply(pkt.len() as u32, now) {
+                DpAction::Meter(m) => match self.meters.apply(&m.0, pkt.len() as u32, now) {
                     Verdict::Pass => true,
                     Verdict::Drop => {
                         self.drop_pkt(pkt, DropReason::Meter, counters);
@@ -517,6 +552,7 @@ impl Tx {
                 DpAction::PopVlan => edit::pop_vlan(&mut pkt),
                 DpAction::SetField(f, v) => edit::set_field(&mut pkt, *f, *v),
                 DpAction::DecTtl => edit::dec_ttl(&mut pkt),
+                DpAction::Mpls(op) => edit::mpls(&mut pkt, *op),
                 DpAction::SetQueue(q) => {
                     queue = *q;
                     true
@@ -584,6 +620,8 @@ impl Tx {
     }
 
     fn flush(&mut self) {
+        // Packets executed outside a burst (PACKET_OUT) hold meter leases too.
+        self.meters.settle();
         for gidx in self.pending.drain(..) {
             let q = &mut self.txq[gidx];
             if !q.is_empty() {

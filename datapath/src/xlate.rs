@@ -17,6 +17,7 @@
 use crate::bridge::{BridgePort, BridgeView, OFPPC_NO_PACKET_IN};
 use crate::config::VlanMode;
 use crate::drops::DropReason;
+use crate::edit::MplsOp;
 use crate::flowstats::PendingStats;
 use crate::meter::Meter;
 use crate::vlan;
@@ -124,6 +125,8 @@ pub enum DpAction {
     SetField(Field, u128),
     /// Decrement the IP TTL / hop limit; drop at zero.
     DecTtl,
+    /// An MPLS push, pop or TTL edit.
+    Mpls(crate::edit::MplsOp),
     /// Police with a meter: the packet may be dropped or its DSCP remarked.
     Meter(MeterRef),
     /// Send a copy (as it is at this point) to the controllers.
@@ -348,6 +351,10 @@ impl Ctx<'_> {
                     self.last_drop = Some(DropReason::EditFailed);
                 }
             }
+            Action::SetField(f, _) if !f.prereq().met_by(key) => {
+                // The packet has no such field: the edit does not apply (as in Open vSwitch),
+                // and the packet goes on unchanged rather than being dropped.
+            }
             Action::SetField(f, v) => {
                 f.set(key, *v);
                 if matches!(f, Field::VlanVid | Field::VlanPcp) {
@@ -373,7 +380,37 @@ impl Ctx<'_> {
             }
             Action::Group(g) => self.group(*g, key, origin),
             Action::SetQueue(q) => self.out.actions.push(DpAction::SetQueue(*q)),
+            Action::PushMpls(_)
+            | Action::PopMpls(_)
+            | Action::DecMplsTtl
+            | Action::CopyTtlIn
+            | Action::CopyTtlOut => self.mpls(a, key),
         }
+    }
+
+    /// MPLS actions: the key follows the frame (see `flowtable::mpls`). On a frame that is not
+    /// MPLS, pop and the TTL actions do not apply (as a set-field without its header); a TTL
+    /// that would reach zero drops the packet as `dec_ttl` does.
+    fn mpls(&mut self, a: &Action, key: &mut FlowKey) {
+        let is_mpls = flowtable::field::is_mpls(key.eth_type);
+        let op = match *a {
+            Action::PushMpls(ethertype) => MplsOp::Push {
+                ethertype,
+                lse: flowtable::mpls::pushed_lse(key),
+            },
+            _ if !is_mpls => return,
+            Action::PopMpls(ethertype) => MplsOp::Pop { ethertype },
+            Action::DecMplsTtl if flowtable::mpls::ttl(key.mpls_lse) <= 1 => {
+                self.last_drop = Some(DropReason::TtlExpired);
+                self.stopped = true;
+                return;
+            }
+            Action::DecMplsTtl => MplsOp::DecTtl,
+            Action::CopyTtlIn => MplsOp::CopyTtlIn,
+            _ => MplsOp::CopyTtlOut,
+        };
+        flowtable::pipeline::apply_to_key(key, a);
+        self.out.actions.push(DpAction::Mpls(op));
     }
 
     /// Run a group: each chosen bucket's actions are translated on a copy of the state and, when

@@ -47,6 +47,18 @@ pub enum Action {
     SetField(Field, u128),
     /// Decrement IP TTL (drop when it would reach zero).
     DecTtl,
+    /// Push a new outer MPLS label stack entry; the frame's ethertype becomes this one (0x8847
+    /// or 0x8848). See `pipeline::exec::apply_to_key` for the entry's initial value.
+    PushMpls(u16),
+    /// Pop the outer MPLS entry; the frame's ethertype becomes this one (what follows it).
+    PopMpls(u16),
+    /// Decrement the outer MPLS TTL (drop when it would reach zero).
+    DecMplsTtl,
+    /// Copy the TTL inwards: outer MPLS TTL to the next entry, or to the IP TTL under the
+    /// bottom of the stack.
+    CopyTtlIn,
+    /// Copy the TTL outwards: the next entry's TTL (or the IP TTL) to the outer MPLS TTL.
+    CopyTtlOut,
     /// Apply a group.
     Group(u32),
     /// Set the egress queue.
@@ -67,17 +79,22 @@ impl Action {
         }
     }
 
-    /// Sort order inside an action set (OpenFlow 1.3 section 5.10): pop before push before
-    /// set-field, then qos, group, output.
+    /// Sort order inside an action set (OpenFlow 1.3 section 5.10): copy TTL inwards, pops,
+    /// push-MPLS, push-VLAN, copy TTL outwards, TTL decrements, set-field, qos, group, output.
+    /// (Decrementing the IP TTL first, as this switch did before MPLS, gives the same packet
+    /// without MPLS; with it the spec's order matters, so the spec's order it is.)
     pub fn set_order(&self) -> u8 {
         match self {
-            Action::DecTtl => 1,
-            Action::PopVlan => 2,
+            Action::CopyTtlIn => 0,
+            Action::PopVlan | Action::PopMpls(_) => 1,
+            Action::PushMpls(_) => 2,
             Action::PushVlan(_) => 3,
-            Action::SetField(..) => 4,
-            Action::SetQueue(_) => 5,
-            Action::Group(_) => 6,
-            Action::Output { .. } => 7,
+            Action::CopyTtlOut => 4,
+            Action::DecTtl | Action::DecMplsTtl => 5,
+            Action::SetField(..) => 6,
+            Action::SetQueue(_) => 7,
+            Action::Group(_) => 8,
+            Action::Output { .. } => 9,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! subtable is an exact-match hash table from masked key to the rules with that masked value. A
 //! lookup costs one hash probe per subtable instead of one compare per rule, independent of the
 //! number of rules. Each subtable precomputes the indices of the key words its mask touches, so
-//! hashing and comparing read only those (typically 1-3 of the key's 19 words).
+//! hashing and comparing read only those (typically 1-3 of the key's 20 words).
 //!
 //! Rules sharing a masked value (same match, different priorities) share a bucket whose best rule
 //! is kept inline and the rest in a priority-ordered side vector, so a probe answers "best rule in

@@ -6,7 +6,7 @@
 //! chosen from different bits of its hash, so two hot flows that collide on one index can still
 //! coexist. A lookup touches at most two entries and compares their keys with a branch-free xor/or
 //! reduction. An entry is exactly two cache lines, aligned: it stores only the 14 key words a
-//! packet can set (metadata and registers are pipeline scratch, zero in every key extracted from a
+//! packet can set (metadata, tunnel_id and registers are pipeline scratch, zero in every key extracted from a
 //! packet; keys where they are not zero are never cached), its generation and the value, and no
 //! hash (the key compare is cheap once the lines are in). With thousands of flows the table
 //! outgrows L1 and every probe is a miss, so the lines a probe touches are what a lookup costs:
@@ -43,8 +43,9 @@ use crate::key::{FlowKey, KEY_WORDS};
 /// Default number of entries (a power of two): 8192 like OVS, 1 MiB with pointer-sized values.
 pub const DEFAULT_ENTRIES: usize = 8192;
 
-/// Leading key words that hold pipeline scratch (metadata, reg0..reg7), zero on ingress.
-const SCRATCH_WORDS: usize = 5;
+/// Leading key words that hold pipeline scratch (metadata, tunnel_id, reg0..reg7), zero on
+/// ingress.
+const SCRATCH_WORDS: usize = 6;
 const _: () = assert!(core::mem::offset_of!(FlowKey, in_port) == SCRATCH_WORDS * 8);
 
 /// Key words an entry stores.
@@ -79,8 +80,8 @@ impl<V> Default for Emc<V> {
     }
 }
 
-/// A fast whole-key hash for the EMC: four independent multiply-xorshift lanes over the 19 words,
-/// folded at the end. [`hash_key`](crate::key::hash_key) is one serial chain of 19 dependent
+/// A fast whole-key hash for the EMC: four independent multiply-xorshift lanes over the 20 words,
+/// folded at the end. [`hash_key`](crate::key::hash_key) is one serial chain of 20 dependent
 /// multiplies (about 20 ns); running four chains in parallel lets the CPU overlap them.
 #[inline]
 pub fn hash(key: &FlowKey) -> u64 {

@@ -19,9 +19,14 @@
 //! matches half-parsed garbage.
 //!
 //! The IPv4 total length and IPv6 payload length bound where L4 parsing may look, so Ethernet
-//! padding after a short IP packet is never mistaken for a transport header.
+//! padding after a short IP packet is never mistaken for a transport header. The walk over IPv6
+//! extension headers also computes OpenFlow's `ipv6_exthdr` flags (see `ExthdrChain`).
 
 use crate::key::{FlowKey, FRAG_ANY, FRAG_LATER, VLAN_PRESENT};
+use crate::key::{
+    IPV6_EXTHDR_AUTH, IPV6_EXTHDR_DEST, IPV6_EXTHDR_ESP, IPV6_EXTHDR_FRAG, IPV6_EXTHDR_HOP,
+    IPV6_EXTHDR_NONEXT, IPV6_EXTHDR_ROUTER, IPV6_EXTHDR_UNREP, IPV6_EXTHDR_UNSEQ,
+};
 
 /// Ethertype written for 802.3 (length-field) frames, as OVS does (`FLOW_DL_TYPE_NONE`).
 pub const ETH_TYPE_NONE: u16 = 0x05ff;
@@ -43,6 +48,8 @@ const IPV6_HOPOPTS: u8 = 0;
 const IPV6_ROUTING: u8 = 43;
 const IPV6_FRAGMENT: u8 = 44;
 const IPV6_AH: u8 = 51;
+const IPV6_ESP: u8 = 50;
+const IPV6_NONXT: u8 = 59;
 const IPV6_DSTOPTS: u8 = 60;
 
 const ND_NEIGHBOR_SOLICIT: u8 = 135;
@@ -126,8 +133,38 @@ fn parse_l2(frame: &[u8], key: &mut FlowKey) -> Option<()> {
         ETH_TYPE_IPV4 => parse_ipv4(l3, key),
         ETH_TYPE_IPV6 => parse_ipv6(l3, key),
         ETH_TYPE_ARP => parse_arp(l3, key),
+        crate::field::ETH_TYPE_MPLS | crate::field::ETH_TYPE_MPLS_MC => parse_mpls(l3, key),
         _ => Some(()),
     }
+}
+
+/// Label stack entries walked looking for the bottom of the stack; a deeper stack keeps its
+/// payload unparsed (it bounds the walk on hostile frames).
+const MPLS_MAX_WALK: usize = 8;
+
+/// The outermost label stack entry is keyed; then, if the bottom of the stack is found within
+/// [`MPLS_MAX_WALK`] entries, the payload is parsed as IPv4 or IPv6 by its version nibble, or as
+/// ARP when it has the Ethernet/IPv4 ARP header (MPLS does not say what it carries), into the ordinary L3/L4 slots. `eth_type` stays MPLS, so no IP
+/// rule matches such a frame (its prerequisites want 0x0800/0x86dd); the slots are there so that a
+/// `pop_mpls` in the pipeline leaves the key exactly as a re-parse of the popped frame would be
+/// (see `pipeline::exec::apply_to_key`).
+#[inline(always)]
+fn parse_mpls(l3: &[u8], key: &mut FlowKey) -> Option<()> {
+    key.mpls_lse = be32(chunk::<4>(l3, 0)?, 0);
+    for i in 0..MPLS_MAX_WALK {
+        let lse = be32(chunk::<4>(l3, i * 4)?, 0);
+        if lse & (1 << crate::field::MPLS_BOS_SHIFT) != 0 {
+            let payload = &l3[(i + 1) * 4..];
+            return match payload.first()? >> 4 {
+                4 => parse_ipv4(payload, key),
+                6 => parse_ipv6(payload, key),
+                // Ethernet/IPv4 ARP (hardware type 1) is recognised by its fixed header.
+                0 => parse_arp(payload, key),
+                _ => Some(()),
+            };
+        }
+    }
+    Some(())
 }
 
 #[inline(always)]
@@ -181,9 +218,12 @@ fn parse_ipv6(l3: &[u8], key: &mut FlowKey) -> Option<()> {
     };
     let pkt = &l3[..end];
     let mut off = 40;
+    let mut chain = ExthdrChain::default();
     // Every extension header is at least 8 bytes, so this loop always advances and terminates.
     loop {
         key.ip_proto = next;
+        // Flags are stored as they are learnt, so a chain cut short keeps what was seen.
+        key.ipv6_exthdr = chain.see(next);
         match next {
             IPV6_HOPOPTS | IPV6_ROUTING | IPV6_DSTOPTS => {
                 let h = chunk::<2>(pkt, off)?;
@@ -204,6 +244,9 @@ fn parse_ipv6(l3: &[u8], key: &mut FlowKey) -> Option<()> {
                 if frag & 0xfff8 != 0 {
                     key.ip_frag = FRAG_ANY | FRAG_LATER;
                     key.ip_proto = next;
+                    // The rest of the chain is in the first fragment; still, a "no next
+                    // header" or ESP right after the fragment header is known.
+                    key.ipv6_exthdr = chain.see(next);
                     return Some(());
                 }
             }
@@ -212,6 +255,58 @@ fn parse_ipv6(l3: &[u8], key: &mut FlowKey) -> Option<()> {
     }
     let l4 = pkt.get(off..)?;
     parse_l4(l4, next, key)
+}
+
+/// The state behind OpenFlow 1.3's `ipv6_exthdr` flags while walking an extension header chain.
+///
+/// RFC 8200 section 4.1 gives the order: hop-by-hop (only first), destination options (before a
+/// routing header), routing, fragment, authentication, ESP, destination options (final). Each
+/// header kind has a rank in that order; a header whose rank is below the highest seen so far
+/// sets UNSEQ, and a kind seen more often than allowed (destination options twice, every other
+/// once) sets UNREP. A destination options header ranks 1 until a routing, fragment, AH or ESP
+/// header is seen and 6 after: the first is the "before routing" one, the second the final one.
+#[derive(Default)]
+struct ExthdrChain {
+    flags: u16,
+    rank: u8,
+    dest: u8,
+}
+
+impl ExthdrChain {
+    /// Account for next-header value `nh` and return the flags so far.
+    #[inline(always)]
+    fn see(&mut self, nh: u8) -> u16 {
+        let (flag, rank) = match nh {
+            IPV6_HOPOPTS => (IPV6_EXTHDR_HOP, 0),
+            IPV6_DSTOPTS => (IPV6_EXTHDR_DEST, if self.rank <= 1 { 1 } else { 6 }),
+            IPV6_ROUTING => (IPV6_EXTHDR_ROUTER, 2),
+            IPV6_FRAGMENT => (IPV6_EXTHDR_FRAG, 3),
+            IPV6_AH => (IPV6_EXTHDR_AUTH, 4),
+            IPV6_ESP => (IPV6_EXTHDR_ESP, 5),
+            IPV6_NONXT => {
+                self.flags |= IPV6_EXTHDR_NONEXT;
+                return self.flags;
+            }
+            _ => return self.flags,
+        };
+        let repeated = if nh == IPV6_DSTOPTS {
+            self.dest += 1;
+            // Two are allowed only as one before routing and one final.
+            self.dest > 2 || (self.dest == 2 && rank == 1)
+        } else {
+            self.flags & flag != 0
+        };
+        if repeated {
+            self.flags |= IPV6_EXTHDR_UNREP;
+        }
+        // Hop-by-hop must come straight after the IPv6 header.
+        if rank < self.rank || (nh == IPV6_HOPOPTS && self.flags != 0) {
+            self.flags |= IPV6_EXTHDR_UNSEQ;
+        }
+        self.rank = self.rank.max(rank);
+        self.flags |= flag;
+        self.flags
+    }
 }
 
 #[inline(always)]
@@ -549,6 +644,10 @@ mod tests {
         rest.extend_from_slice(&ports(546, 547, 8));
         let k = key_of(&eth(&[], ETH_TYPE_IPV6, &ipv6(IPV6_HOPOPTS, &rest)));
         assert_eq!((k.ip_proto, k.tp_src, k.tp_dst), (17, 546, 547));
+        assert_eq!(
+            k.ipv6_exthdr,
+            IPV6_EXTHDR_HOP | IPV6_EXTHDR_ROUTER | IPV6_EXTHDR_AUTH | IPV6_EXTHDR_DEST
+        );
 
         // Truncated extension header: proto is the header we could not walk, no L4.
         let k = key_of(&eth(
@@ -557,6 +656,79 @@ mod tests {
             &ipv6(IPV6_ROUTING, &[IPPROTO_UDP]),
         ));
         assert_eq!((k.ip_proto, k.tp_dst), (IPV6_ROUTING, 0));
+        assert_eq!(
+            k.ipv6_exthdr, IPV6_EXTHDR_ROUTER,
+            "announced, then cut short"
+        );
+    }
+
+    /// One 8-byte extension header whose next header is `next`.
+    fn ext8(next: u8) -> Vec<u8> {
+        vec![next, 0, 0, 0, 0, 0, 0, 0]
+    }
+
+    /// `ipv6_exthdr` of a UDP packet behind the extension headers `chain`, 8 bytes each.
+    fn exthdr_of(chain: &[u8]) -> u16 {
+        let mut rest = Vec::new();
+        for (i, _) in chain.iter().enumerate() {
+            rest.extend_from_slice(&ext8(chain.get(i + 1).copied().unwrap_or(IPPROTO_UDP)));
+        }
+        rest.extend_from_slice(&ports(1, 2, 8));
+        let first = chain.first().copied().unwrap_or(IPPROTO_UDP);
+        key_of(&eth(&[], ETH_TYPE_IPV6, &ipv6(first, &rest))).ipv6_exthdr
+    }
+
+    #[test]
+    fn ipv6_exthdr_flags() {
+        // No extension headers, and anything that is not IPv6: no flags.
+        assert_eq!(exthdr_of(&[]), 0);
+        let k = key_of(&eth(
+            &[],
+            ETH_TYPE_IPV4,
+            &ipv4(IPPROTO_UDP, 0, &[], &ports(1, 2, 8)),
+        ));
+        assert_eq!(k.ipv6_exthdr, 0);
+        // Hop-by-hop then a (first) fragment.
+        let hop_frag = exthdr_of(&[IPV6_HOPOPTS, IPV6_FRAGMENT]);
+        assert_eq!(hop_frag, IPV6_EXTHDR_HOP | IPV6_EXTHDR_FRAG);
+        // Destination options before routing and as the final header: allowed twice.
+        let two_dest = exthdr_of(&[IPV6_DSTOPTS, IPV6_ROUTING, IPV6_DSTOPTS]);
+        assert_eq!(two_dest, IPV6_EXTHDR_DEST | IPV6_EXTHDR_ROUTER);
+        // A repeated routing header.
+        let rep = exthdr_of(&[IPV6_ROUTING, IPV6_ROUTING]);
+        assert_eq!(rep, IPV6_EXTHDR_ROUTER | IPV6_EXTHDR_UNREP);
+        // Two destination options headers in a row: repeated.
+        let dd = exthdr_of(&[IPV6_DSTOPTS, IPV6_DSTOPTS]);
+        assert_eq!(dd, IPV6_EXTHDR_DEST | IPV6_EXTHDR_UNREP);
+        // Fragment before routing, and hop-by-hop not first: out of sequence.
+        let fr = exthdr_of(&[IPV6_FRAGMENT, IPV6_ROUTING]);
+        assert_eq!(
+            fr,
+            IPV6_EXTHDR_FRAG | IPV6_EXTHDR_ROUTER | IPV6_EXTHDR_UNSEQ
+        );
+        let rh = exthdr_of(&[IPV6_ROUTING, IPV6_HOPOPTS]);
+        assert_eq!(rh, IPV6_EXTHDR_ROUTER | IPV6_EXTHDR_HOP | IPV6_EXTHDR_UNSEQ);
+        // "No next header" straight away, and after a hop-by-hop header.
+        let k = key_of(&eth(&[], ETH_TYPE_IPV6, &ipv6(IPV6_NONXT, &[0; 8])));
+        assert_eq!(
+            (k.ipv6_exthdr, k.ip_proto),
+            (IPV6_EXTHDR_NONEXT, IPV6_NONXT)
+        );
+        let k = key_of(&eth(
+            &[],
+            ETH_TYPE_IPV6,
+            &ipv6(IPV6_HOPOPTS, &ext8(IPV6_NONXT)),
+        ));
+        assert_eq!(k.ipv6_exthdr, IPV6_EXTHDR_HOP | IPV6_EXTHDR_NONEXT);
+        // ESP ends the walk (what follows is encrypted); AH before it is fine.
+        let mut ah = vec![IPV6_ESP, 2];
+        ah.extend_from_slice(&[0; 14]);
+        ah.extend_from_slice(&[0; 16]);
+        let k = key_of(&eth(&[], ETH_TYPE_IPV6, &ipv6(IPV6_AH, &ah)));
+        assert_eq!(
+            (k.ipv6_exthdr, k.ip_proto),
+            (IPV6_EXTHDR_AUTH | IPV6_EXTHDR_ESP, IPV6_ESP)
+        );
     }
 
     #[test]
@@ -589,6 +761,46 @@ mod tests {
         a[1] = 6;
         let k = key_of(&eth(&[], ETH_TYPE_ARP, &a));
         assert_eq!((k.arp_op, k.ipv4_src), (0, 0));
+    }
+
+    #[test]
+    fn mpls_outer_entry_and_ip_under_the_stack() {
+        use crate::Field;
+        // label 1000, tc 5, bos 1, ttl 63; then IPv4/UDP, parsed into the L3/L4 slots.
+        let lse: u32 = (1000 << 12) | (5 << 9) | (1 << 8) | 63;
+        let mut l3 = lse.to_be_bytes().to_vec();
+        l3.extend_from_slice(&ipv4(IPPROTO_UDP, 0, &[], &ports(7, 9, 8)));
+        let k = key_of(&eth(&[], crate::field::ETH_TYPE_MPLS, &l3));
+        assert_eq!(k.mpls_lse, lse);
+        assert_eq!(Field::MplsLabel.get(&k), 1000);
+        assert_eq!(Field::MplsTc.get(&k), 5);
+        assert_eq!(Field::MplsBos.get(&k), 1);
+        assert_eq!(Field::MplsTtl.get(&k), 63);
+        assert_eq!(k.eth_type, crate::field::ETH_TYPE_MPLS);
+        assert_eq!((k.ip_proto, k.ipv4_src, k.tp_dst), (17, 0x0a00_0001, 9));
+        // Two entries: the outer one is keyed, IPv6 under the bottom one is parsed.
+        let outer: u32 = (16 << 12) | 7;
+        let mut two = outer.to_be_bytes().to_vec();
+        two.extend_from_slice(&lse.to_be_bytes());
+        two.extend_from_slice(&ipv6(IPPROTO_TCP, &ports(1, 2, 20)));
+        let k = key_of(&eth(&[], crate::field::ETH_TYPE_MPLS_MC, &two));
+        assert_eq!((k.mpls_lse, k.ip_proto, k.tp_src), (outer, 6, 1));
+        assert_eq!(k.ipv6_dst, v6addr(2));
+        // No bottom of stack within the walk: nothing under it is parsed.
+        let deep: Vec<u8> = (0..9)
+            .flat_map(|_| outer.to_be_bytes())
+            .chain(l3.clone())
+            .collect();
+        let k = key_of(&eth(&[], crate::field::ETH_TYPE_MPLS, &deep));
+        assert_eq!((k.mpls_lse, k.ip_proto), (outer, 0));
+        // Neither IPv4 nor IPv6 under the stack.
+        let mut other = lse.to_be_bytes().to_vec();
+        other.extend_from_slice(&[0x12; 30]);
+        let k = key_of(&eth(&[], crate::field::ETH_TYPE_MPLS, &other));
+        assert_eq!((k.mpls_lse, k.ip_proto, k.ip_ttl), (lse, 0, 0));
+        // Cut inside the entry: the ethertype only.
+        let k = key_of(&eth(&[], crate::field::ETH_TYPE_MPLS, &l3[..3]));
+        assert_eq!((k.eth_type, k.mpls_lse), (crate::field::ETH_TYPE_MPLS, 0));
     }
 
     fn nd(ty: u8, code: u8, options: &[u8]) -> Vec<u8> {

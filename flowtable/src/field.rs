@@ -15,6 +15,8 @@ pub enum Field {
     InPort,
     /// Pipeline metadata.
     Metadata,
+    /// Tunnel id (OXM 38): pipeline state until overlay ports exist (0 on ingress).
+    TunnelId,
     /// Register 0..7.
     Reg(u8),
     /// Ethernet destination.
@@ -49,6 +51,10 @@ pub enum Field {
     UdpSrc,
     /// UDP destination port.
     UdpDst,
+    /// SCTP source port.
+    SctpSrc,
+    /// SCTP destination port.
+    SctpDst,
     /// TCP flags.
     TcpFlags,
     /// ICMPv4 type.
@@ -81,6 +87,16 @@ pub enum Field {
     NdSll,
     /// ND target link-layer address.
     NdTll,
+    /// IPv6 extension header flags (`IPV6_EXTHDR_*`, 9 bits), computed by the parser; read-only.
+    Ipv6Exthdr,
+    /// Label of the outermost MPLS label stack entry (20 bits).
+    MplsLabel,
+    /// Traffic class of the outermost MPLS entry (3 bits).
+    MplsTc,
+    /// Bottom-of-stack bit of the outermost MPLS entry.
+    MplsBos,
+    /// TTL of the outermost MPLS entry (a Nicira field, not OXM basic).
+    MplsTtl,
 }
 
 /// What must already be matched for a field to be meaningful (OpenFlow prerequisites).
@@ -102,6 +118,8 @@ pub enum Prereq {
     Tcp,
     /// ip_proto is UDP (over IPv4 or IPv6).
     Udp,
+    /// ip_proto is SCTP (over IPv4 or IPv6).
+    Sctp,
     /// IPv4 with ip_proto ICMP.
     Icmpv4,
     /// IPv6 with ip_proto ICMPv6.
@@ -112,9 +130,41 @@ pub enum Prereq {
     NdSll,
     /// ICMPv6 type 136.
     NdTll,
+    /// eth_type is MPLS unicast or multicast.
+    Mpls,
 }
 
 use packet::ethernet::ethertype;
+
+impl Prereq {
+    /// Whether a packet with flow key `k` has the header this prerequisite asks for (the whole
+    /// chain: ND needs ICMPv6 needs IPv6). `set_field` uses it to skip an edit the packet has no
+    /// field for, as Open vSwitch does, instead of dropping the packet.
+    pub fn met_by(self, k: &FlowKey) -> bool {
+        let ip4 = k.eth_type == ETH_TYPE_IPV4;
+        let ip6 = k.eth_type == ETH_TYPE_IPV6;
+        // A later fragment has no L4 header to edit.
+        let l4 = k.ip_frag & crate::key::FRAG_LATER == 0;
+        let icmp6 = ip6 && l4 && k.ip_proto == IPPROTO_ICMPV6;
+        match self {
+            Prereq::None => true,
+            Prereq::VlanPresent => k.vlan_tci & crate::key::VLAN_PRESENT != 0,
+            Prereq::Ip => ip4 || ip6,
+            Prereq::Ipv4 => ip4,
+            Prereq::Ipv6 => ip6,
+            Prereq::Arp => k.eth_type == ETH_TYPE_ARP,
+            Prereq::Tcp => (ip4 || ip6) && l4 && k.ip_proto == IPPROTO_TCP,
+            Prereq::Udp => (ip4 || ip6) && l4 && k.ip_proto == IPPROTO_UDP,
+            Prereq::Sctp => (ip4 || ip6) && l4 && k.ip_proto == IPPROTO_SCTP,
+            Prereq::Icmpv4 => ip4 && l4 && k.ip_proto == IPPROTO_ICMP,
+            Prereq::Icmpv6 => icmp6,
+            Prereq::NdTarget => icmp6 && matches!(k.icmp_type, 135 | 136),
+            Prereq::NdSll => icmp6 && k.icmp_type == 135,
+            Prereq::NdTll => icmp6 && k.icmp_type == 136,
+            Prereq::Mpls => is_mpls(k.eth_type),
+        }
+    }
+}
 
 /// Ethertype of IPv4.
 pub const ETH_TYPE_IPV4: u16 = ethertype::IPV4;
@@ -126,6 +176,33 @@ pub const ETH_TYPE_IPV6: u16 = ethertype::IPV6;
 pub const ETH_TYPE_VLAN: u16 = ethertype::VLAN;
 /// Ethertype of an 802.1ad service tag.
 pub const ETH_TYPE_QINQ: u16 = ethertype::QINQ;
+/// Ethertype of MPLS unicast.
+pub const ETH_TYPE_MPLS: u16 = 0x8847;
+/// Ethertype of MPLS multicast.
+pub const ETH_TYPE_MPLS_MC: u16 = 0x8848;
+
+/// True for the two MPLS ethertypes.
+pub fn is_mpls(eth_type: u16) -> bool {
+    eth_type == ETH_TYPE_MPLS || eth_type == ETH_TYPE_MPLS_MC
+}
+
+/// Bit layout of an MPLS label stack entry (RFC 3032).
+pub const MPLS_LABEL_SHIFT: u32 = 12;
+/// Shift of the traffic class.
+pub const MPLS_TC_SHIFT: u32 = 9;
+/// Shift of the bottom-of-stack bit.
+pub const MPLS_BOS_SHIFT: u32 = 8;
+
+/// (shift, width) of an MPLS field inside the label stack entry.
+fn mpls_slice(f: Field) -> (u32, u32) {
+    match f {
+        Field::MplsLabel => (MPLS_LABEL_SHIFT, 20),
+        Field::MplsTc => (MPLS_TC_SHIFT, 3),
+        Field::MplsBos => (MPLS_BOS_SHIFT, 1),
+        _ => (0, 8),
+    }
+}
+
 /// IP protocol numbers.
 pub const IPPROTO_ICMP: u8 = 1;
 /// TCP.
@@ -134,6 +211,8 @@ pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 /// ICMPv6.
 pub const IPPROTO_ICMPV6: u8 = 58;
+/// SCTP.
+pub const IPPROTO_SCTP: u8 = 132;
 
 fn mac_to_u128(m: [u8; 6]) -> u128 {
     m.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b))
@@ -176,6 +255,8 @@ impl Field {
         Field::TcpDst,
         Field::UdpSrc,
         Field::UdpDst,
+        Field::SctpSrc,
+        Field::SctpDst,
         Field::TcpFlags,
         Field::Icmpv4Type,
         Field::Icmpv4Code,
@@ -192,6 +273,12 @@ impl Field {
         Field::NdTarget,
         Field::NdSll,
         Field::NdTll,
+        Field::MplsLabel,
+        Field::MplsTc,
+        Field::MplsBos,
+        Field::TunnelId,
+        Field::Ipv6Exthdr,
+        Field::MplsTtl,
     ];
 
     /// Width of the field in bits.
@@ -199,11 +286,11 @@ impl Field {
         match self {
             Field::InPort | Field::Reg(_) | Field::Ipv4Src | Field::Ipv4Dst => 32,
             Field::ArpSpa | Field::ArpTpa => 32,
-            Field::Metadata => 64,
+            Field::Metadata | Field::TunnelId => 64,
             Field::EthDst | Field::EthSrc | Field::ArpSha | Field::ArpTha => 48,
             Field::NdSll | Field::NdTll => 48,
             Field::EthType | Field::TcpSrc | Field::TcpDst | Field::UdpSrc | Field::UdpDst => 16,
-            Field::ArpOp => 16,
+            Field::ArpOp | Field::SctpSrc | Field::SctpDst => 16,
             Field::VlanVid => 13,
             Field::TcpFlags => 12,
             Field::VlanPcp => 3,
@@ -212,7 +299,11 @@ impl Field {
             Field::IpProto | Field::IpTtl => 8,
             Field::Icmpv4Type | Field::Icmpv4Code | Field::Icmpv6Type | Field::Icmpv6Code => 8,
             Field::Ipv6Src | Field::Ipv6Dst | Field::NdTarget => 128,
-            Field::Ipv6Label => 20,
+            Field::Ipv6Label | Field::MplsLabel => 20,
+            Field::MplsTc => 3,
+            Field::MplsBos => 1,
+            Field::MplsTtl => 8,
+            Field::Ipv6Exthdr => 9,
         }
     }
 
@@ -226,6 +317,27 @@ impl Field {
         }
     }
 
+    /// Whether `set_field` may write the field. OpenFlow 1.3 (A.2.5) rules out the pipeline
+    /// fields `in_port` and `metadata` ("not header fields"); Open vSwitch marks `eth_type`,
+    /// `ip_proto`, the fragment bits and the TCP flags read-only, since rewriting them would
+    /// change what the rest of the frame means; `ipv6_exthdr` describes the header chain rather
+    /// than being a header field, so OpenFlow 1.3 does not let it be set either. Registers and
+    /// the TTL (Nicira fields) are writable, as in Open vSwitch, and so is `tunnel_id` (OpenFlow
+    /// 1.3 marks it settable).
+    pub fn settable(self) -> bool {
+        !matches!(
+            self,
+            Field::InPort
+                | Field::Metadata
+                | Field::EthType
+                | Field::IpProto
+                | Field::IpFrag
+                | Field::TcpFlags
+                | Field::MplsBos
+                | Field::Ipv6Exthdr
+        )
+    }
+
     /// The field's prerequisite.
     pub fn prereq(self) -> Prereq {
         match self {
@@ -234,9 +346,10 @@ impl Field {
                 Prereq::Ip
             }
             Field::Ipv4Src | Field::Ipv4Dst => Prereq::Ipv4,
-            Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label => Prereq::Ipv6,
+            Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label | Field::Ipv6Exthdr => Prereq::Ipv6,
             Field::TcpSrc | Field::TcpDst | Field::TcpFlags => Prereq::Tcp,
             Field::UdpSrc | Field::UdpDst => Prereq::Udp,
+            Field::SctpSrc | Field::SctpDst => Prereq::Sctp,
             Field::Icmpv4Type | Field::Icmpv4Code => Prereq::Icmpv4,
             Field::Icmpv6Type | Field::Icmpv6Code => Prereq::Icmpv6,
             Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha => {
@@ -245,6 +358,7 @@ impl Field {
             Field::NdTarget => Prereq::NdTarget,
             Field::NdSll => Prereq::NdSll,
             Field::NdTll => Prereq::NdTll,
+            Field::MplsLabel | Field::MplsTc | Field::MplsBos | Field::MplsTtl => Prereq::Mpls,
             _ => Prereq::None,
         }
     }
@@ -254,6 +368,7 @@ impl Field {
         match self {
             Field::InPort => k.in_port.into(),
             Field::Metadata => k.metadata.into(),
+            Field::TunnelId => k.tunnel_id.into(),
             Field::Reg(i) => k.regs[usize::from(i & 7)].into(),
             Field::EthDst => mac_to_u128(k.eth_dst),
             Field::EthSrc => mac_to_u128(k.eth_src),
@@ -267,8 +382,8 @@ impl Field {
             Field::IpFrag => k.ip_frag.into(),
             Field::Ipv4Src | Field::ArpSpa => k.ipv4_src.into(),
             Field::Ipv4Dst | Field::ArpTpa => k.ipv4_dst.into(),
-            Field::TcpSrc | Field::UdpSrc => k.tp_src.into(),
-            Field::TcpDst | Field::UdpDst => k.tp_dst.into(),
+            Field::TcpSrc | Field::UdpSrc | Field::SctpSrc => k.tp_src.into(),
+            Field::TcpDst | Field::UdpDst | Field::SctpDst => k.tp_dst.into(),
             Field::TcpFlags => k.tcp_flags.into(),
             Field::Icmpv4Type | Field::Icmpv6Type => k.icmp_type.into(),
             Field::Icmpv4Code | Field::Icmpv6Code => k.icmp_code.into(),
@@ -279,6 +394,11 @@ impl Field {
             Field::Ipv6Dst => u128::from_be_bytes(k.ipv6_dst),
             Field::NdTarget => u128::from_be_bytes(k.nd_target),
             Field::Ipv6Label => k.ipv6_label.into(),
+            Field::Ipv6Exthdr => k.ipv6_exthdr.into(),
+            Field::MplsLabel | Field::MplsTc | Field::MplsBos | Field::MplsTtl => {
+                let (shift, bits) = mpls_slice(self);
+                ((k.mpls_lse >> shift) & ((1 << bits) - 1)).into()
+            }
         }
     }
 
@@ -288,6 +408,7 @@ impl Field {
         match self {
             Field::InPort => k.in_port = v as u32,
             Field::Metadata => k.metadata = v as u64,
+            Field::TunnelId => k.tunnel_id = v as u64,
             Field::Reg(i) => k.regs[usize::from(i & 7)] = v as u32,
             Field::EthDst => k.eth_dst = u128_to_mac(v),
             Field::EthSrc => k.eth_src = u128_to_mac(v),
@@ -303,8 +424,8 @@ impl Field {
             Field::IpFrag => k.ip_frag = v as u8,
             Field::Ipv4Src | Field::ArpSpa => k.ipv4_src = v as u32,
             Field::Ipv4Dst | Field::ArpTpa => k.ipv4_dst = v as u32,
-            Field::TcpSrc | Field::UdpSrc => k.tp_src = v as u16,
-            Field::TcpDst | Field::UdpDst => k.tp_dst = v as u16,
+            Field::TcpSrc | Field::UdpSrc | Field::SctpSrc => k.tp_src = v as u16,
+            Field::TcpDst | Field::UdpDst | Field::SctpDst => k.tp_dst = v as u16,
             Field::TcpFlags => k.tcp_flags = v as u16,
             Field::Icmpv4Type | Field::Icmpv6Type => k.icmp_type = v as u8,
             Field::Icmpv4Code | Field::Icmpv6Code => k.icmp_code = v as u8,
@@ -315,6 +436,12 @@ impl Field {
             Field::Ipv6Dst => k.ipv6_dst = v.to_be_bytes(),
             Field::NdTarget => k.nd_target = v.to_be_bytes(),
             Field::Ipv6Label => k.ipv6_label = v as u32,
+            Field::Ipv6Exthdr => k.ipv6_exthdr = v as u16,
+            Field::MplsLabel | Field::MplsTc | Field::MplsBos | Field::MplsTtl => {
+                let (shift, bits) = mpls_slice(self);
+                let m = ((1u32 << bits) - 1) << shift;
+                k.mpls_lse = (k.mpls_lse & !m) | ((v as u32) << shift);
+            }
         }
     }
 
@@ -323,6 +450,7 @@ impl Field {
         match self {
             Field::InPort => "in_port",
             Field::Metadata => "metadata",
+            Field::TunnelId => "tun_id",
             Field::Reg(0) => "reg0",
             Field::Reg(1) => "reg1",
             Field::Reg(2) => "reg2",
@@ -347,6 +475,8 @@ impl Field {
             Field::TcpDst => "tcp_dst",
             Field::UdpSrc => "udp_src",
             Field::UdpDst => "udp_dst",
+            Field::SctpSrc => "sctp_src",
+            Field::SctpDst => "sctp_dst",
             Field::TcpFlags => "tcp_flags",
             Field::Icmpv4Type => "icmp_type",
             Field::Icmpv4Code => "icmp_code",
@@ -363,6 +493,11 @@ impl Field {
             Field::NdTarget => "nd_target",
             Field::NdSll => "nd_sll",
             Field::NdTll => "nd_tll",
+            Field::MplsLabel => "mpls_label",
+            Field::MplsTc => "mpls_tc",
+            Field::MplsBos => "mpls_bos",
+            Field::MplsTtl => "mpls_ttl",
+            Field::Ipv6Exthdr => "ipv6_exthdr",
         }
     }
 

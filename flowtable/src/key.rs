@@ -31,12 +31,38 @@ pub const FRAG_ANY: u8 = 0x01;
 /// `ip_frag` bit: the packet is a non-first fragment (no L4 header).
 pub const FRAG_LATER: u8 = 0x02;
 
+/// `ipv6_exthdr` flag: a "no next header" (59) was met.
+pub const IPV6_EXTHDR_NONEXT: u16 = 1 << 0;
+/// `ipv6_exthdr` flag: an encrypted security payload header is present.
+pub const IPV6_EXTHDR_ESP: u16 = 1 << 1;
+/// `ipv6_exthdr` flag: an authentication header is present.
+pub const IPV6_EXTHDR_AUTH: u16 = 1 << 2;
+/// `ipv6_exthdr` flag: one or two destination options headers are present.
+pub const IPV6_EXTHDR_DEST: u16 = 1 << 3;
+/// `ipv6_exthdr` flag: a fragment header is present.
+pub const IPV6_EXTHDR_FRAG: u16 = 1 << 4;
+/// `ipv6_exthdr` flag: a routing header is present.
+pub const IPV6_EXTHDR_ROUTER: u16 = 1 << 5;
+/// `ipv6_exthdr` flag: a hop-by-hop options header is present.
+pub const IPV6_EXTHDR_HOP: u16 = 1 << 6;
+/// `ipv6_exthdr` flag: a header appeared more often than RFC 8200 allows.
+pub const IPV6_EXTHDR_UNREP: u16 = 1 << 7;
+/// `ipv6_exthdr` flag: headers appeared out of RFC 8200's recommended order.
+pub const IPV6_EXTHDR_UNSEQ: u16 = 1 << 8;
+
 /// Everything a rule can match on. See the module documentation for the representation.
 #[repr(C)]
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug, Pod, Zeroable)]
 pub struct FlowKey {
     /// OpenFlow metadata (written by `write_metadata`).
     pub metadata: u64,
+    /// OpenFlow `tunnel_id` (OXM 38, ovs-ofctl's `tun_id`): the overlay key a packet arrived with
+    /// and, through `set_field`, the one it will leave with. There are no overlay ports yet, so
+    /// every packet enters with 0 and the field is pipeline state like `metadata`: it is one of
+    /// the leading scratch words the EMC does not store (entries stay two cache lines), at the
+    /// cost of a 20th key word. When tunnel ports set it on ingress it has to move into the
+    /// stored part (or the EMC learn to store it), else tunnelled packets would not be cached.
+    pub tunnel_id: u64,
     /// Registers reg0..reg7 (pipeline scratch, Nicira-style; zero on ingress).
     pub regs: [u32; 8],
     /// Ingress OpenFlow port number.
@@ -84,12 +110,17 @@ pub struct FlowKey {
     pub icmp_type: u8,
     /// ICMP/ICMPv6 code.
     pub icmp_code: u8,
-    /// Explicit padding so the struct has no implicit holes (must stay zero).
-    pub pad0: [u8; 2],
+    /// IPv6 extension header flags, OpenFlow 1.3's `ipv6_exthdr` pseudo-field (`IPV6_EXTHDR_*`),
+    /// computed by the parser from the extension header chain, 0 for anything but IPv6. Its 9
+    /// bits live in what used to be the 2 padding bytes after `icmp_code`, so they cost no key
+    /// word (and EMC entries stay two cache lines); bits 9..16 are always zero.
+    pub ipv6_exthdr: u16,
     /// IPv6 flow label (low 20 bits).
     pub ipv6_label: u32,
-    /// Explicit padding to a whole number of words (must stay zero).
-    pub pad1: [u8; 4],
+    /// Outermost MPLS label stack entry as on the wire (label 20 bits, TC 3, bottom-of-stack 1,
+    /// TTL 8), 0 when the frame is not MPLS. Kept whole so push/pop and the TTL actions move one
+    /// word; the `Field`s slice it.
+    pub mpls_lse: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<FlowKey>().is_multiple_of(8));
@@ -147,8 +178,6 @@ impl FlowKey {
         for w in k.words_mut() {
             *w = u64::MAX;
         }
-        k.pad0 = [0; 2];
-        k.pad1 = [0; 4];
         k
     }
 }
@@ -180,7 +209,7 @@ mod tests {
     #[test]
     fn layout_is_word_aligned() {
         assert_eq!(core::mem::size_of::<FlowKey>(), KEY_WORDS * 8);
-        assert_eq!(KEY_WORDS, 19);
+        assert_eq!(KEY_WORDS, 20);
     }
 
     #[test]
@@ -204,10 +233,9 @@ mod tests {
     }
 
     #[test]
-    fn all_ones_keeps_padding_zero() {
+    fn all_ones_covers_every_field() {
         let k = FlowKey::all_ones();
-        assert_eq!(k.pad0, [0; 2]);
-        assert_eq!(k.pad1, [0; 4]);
+        assert_eq!(k.ipv6_exthdr, u16::MAX);
         assert_eq!(k.in_port, u32::MAX);
     }
 }

@@ -14,6 +14,7 @@ pub mod field;
 pub mod key;
 pub mod mactable;
 pub mod matches;
+pub mod mpls;
 pub mod pipeline;
 pub mod prefetch;
 pub mod text;

@@ -127,6 +127,10 @@ impl Match {
                 is_ip && proto == Some(IPPROTO_UDP),
                 "ip and nw_proto=17 (udp)",
             ),
+            Prereq::Sctp => (
+                is_ip && proto == Some(crate::field::IPPROTO_SCTP),
+                "ip and nw_proto=132 (sctp)",
+            ),
             Prereq::Icmpv4 => (
                 eth == Some(ETH_TYPE_IPV4) && proto == Some(IPPROTO_ICMP),
                 "ip and nw_proto=1 (icmp)",
@@ -141,6 +145,10 @@ impl Match {
             ),
             Prereq::NdSll => (icmp6_type == Some(135), "icmp6 with icmpv6_type=135"),
             Prereq::NdTll => (icmp6_type == Some(136), "icmp6 with icmpv6_type=136"),
+            Prereq::Mpls => (
+                eth.is_some_and(crate::field::is_mpls),
+                "dl_type=0x8847 or 0x8848 (mpls)",
+            ),
         };
         if ok {
             Ok(())

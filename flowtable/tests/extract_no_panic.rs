@@ -44,8 +44,7 @@ proptest! {
         let mut key = FlowKey::all_ones();
         extract(&frame, port, &mut key);
         prop_assert_eq!(key.in_port, port);
-        prop_assert_eq!(key.pad0, [0; 2]);
-        prop_assert_eq!(key.pad1, [0; 4]);
+        prop_assert_eq!(key.ipv6_exthdr >> 9, 0);
     }
 
     #[test]

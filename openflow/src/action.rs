@@ -75,6 +75,10 @@ pub enum Action {
     PushVlan(u16),
     /// OFPAT_POP_VLAN.
     PopVlan,
+    /// OFPAT_PUSH_MPLS with this ethertype.
+    PushMpls(u16),
+    /// OFPAT_POP_MPLS with the ethertype of what follows the popped entry.
+    PopMpls(u16),
     /// OFPAT_SET_QUEUE.
     SetQueue(u32),
     /// OFPAT_GROUP.
@@ -151,13 +155,17 @@ pub fn decode_action(r: &mut Reader<'_>) -> Result<Action, DecodeError> {
                 Action::SetNwTtl(ttl)
             }
         }
-        t::PUSH_VLAN => {
+        t::PUSH_VLAN | t::PUSH_MPLS | t::POP_MPLS => {
             if len != 8 {
                 return Err(DecodeError::ActionBadLen);
             }
             let ethertype = b.u16()?;
             b.skip(2)?;
-            Action::PushVlan(ethertype)
+            match typ {
+                t::PUSH_VLAN => Action::PushVlan(ethertype),
+                t::PUSH_MPLS => Action::PushMpls(ethertype),
+                _ => Action::PopMpls(ethertype),
+            }
         }
         t::SET_QUEUE | t::GROUP => {
             if len != 8 {
@@ -224,6 +232,8 @@ pub fn encode_action(a: &Action, out: &mut Vec<u8>) {
         Action::DecMplsTtl => put_short(out, t::DEC_MPLS_TTL, &[]),
         Action::PushVlan(e) => put_short(out, t::PUSH_VLAN, &e.to_be_bytes()),
         Action::PopVlan => put_short(out, t::POP_VLAN, &[]),
+        Action::PushMpls(e) => put_short(out, t::PUSH_MPLS, &e.to_be_bytes()),
+        Action::PopMpls(e) => put_short(out, t::POP_MPLS, &e.to_be_bytes()),
         Action::SetQueue(q) => put_short(out, t::SET_QUEUE, &q.to_be_bytes()),
         Action::Group(g) => put_short(out, t::GROUP, &g.to_be_bytes()),
         Action::SetNwTtl(ttl) => put_short(out, t::SET_NW_TTL, &[*ttl]),

@@ -2,11 +2,14 @@
 //!
 //! This is where "well-formed" becomes "executable": OpenFlow prerequisites are checked through
 //! [`flowtable::Match::validate`] (mapped to `OFPBMC_BAD_PREREQ` / `DUP_FIELD`), actions the
-//! datapath cannot perform (TTL copies, MPLS, experimenter) are refused with the matching
-//! BAD_ACTION code, and instructions are folded into flowtable's one-slot-per-kind
+//! datapath cannot perform (TTL copies, MPLS push/pop and TTL decrement, experimenter) are
+//! refused with the matching BAD_ACTION code, and instructions are folded into flowtable's
+//! one-slot-per-kind
 //! [`Instructions`]. The reverse direction renders pipeline state for flow-stats replies and
 //! FLOW_REMOVED; `set_nw_ttl` is carried as `SetField(IpTtl)` in flowtable and converted back to
-//! the standard action so the round trip stays within OpenFlow 1.3 proper.
+//! the standard action so the round trip stays within OpenFlow 1.3 proper (`set_mpls_ttl` the
+//! same way, as `SetField(MplsTtl)`). `set_field` on a field that is not settable (see
+//! [`Field::settable`]) is refused with `OFPBAC_BAD_SET_TYPE`.
 
 use crate::action::Action as OfAction;
 use crate::error::DecodeError;
@@ -74,15 +77,25 @@ pub fn to_flowtable_action(a: &OfAction) -> Result<FtAction, DecodeError> {
         OfAction::SetNwTtl(ttl) => FtAction::SetField(Field::IpTtl, ttl.into()),
         OfAction::DecNwTtl => FtAction::DecTtl,
         OfAction::SetField { field, value } => {
+            if !field.settable() {
+                return Err(DecodeError::ActionBadSetType);
+            }
             if value & !field.full_mask() != 0 {
                 return Err(DecodeError::ActionBadSetArgument);
             }
             FtAction::SetField(field, value)
         }
-        OfAction::CopyTtlOut => return Err(DecodeError::ActionUnsupported("copy_ttl_out")),
-        OfAction::CopyTtlIn => return Err(DecodeError::ActionUnsupported("copy_ttl_in")),
-        OfAction::SetMplsTtl(_) => return Err(DecodeError::ActionUnsupported("set_mpls_ttl")),
-        OfAction::DecMplsTtl => return Err(DecodeError::ActionUnsupported("dec_mpls_ttl")),
+        OfAction::CopyTtlOut => FtAction::CopyTtlOut,
+        OfAction::CopyTtlIn => FtAction::CopyTtlIn,
+        OfAction::SetMplsTtl(ttl) => FtAction::SetField(Field::MplsTtl, ttl.into()),
+        OfAction::DecMplsTtl => FtAction::DecMplsTtl,
+        OfAction::PushMpls(et) => {
+            if !flowtable::field::is_mpls(et) {
+                return Err(DecodeError::ActionBadArgument);
+            }
+            FtAction::PushMpls(et)
+        }
+        OfAction::PopMpls(et) => FtAction::PopMpls(et),
         OfAction::Experimenter { experimenter, .. } => {
             return Err(DecodeError::ActionBadExperimenter(experimenter))
         }
@@ -96,8 +109,14 @@ pub fn from_flowtable_action(a: &FtAction) -> OfAction {
         FtAction::PushVlan(tpid) => OfAction::PushVlan(tpid),
         FtAction::PopVlan => OfAction::PopVlan,
         FtAction::SetField(Field::IpTtl, v) => OfAction::SetNwTtl(v as u8),
+        FtAction::SetField(Field::MplsTtl, v) => OfAction::SetMplsTtl(v as u8),
         FtAction::SetField(field, value) => OfAction::SetField { field, value },
         FtAction::DecTtl => OfAction::DecNwTtl,
+        FtAction::PushMpls(et) => OfAction::PushMpls(et),
+        FtAction::PopMpls(et) => OfAction::PopMpls(et),
+        FtAction::DecMplsTtl => OfAction::DecMplsTtl,
+        FtAction::CopyTtlIn => OfAction::CopyTtlIn,
+        FtAction::CopyTtlOut => OfAction::CopyTtlOut,
         FtAction::Group(g) => OfAction::Group(g),
         FtAction::SetQueue(q) => OfAction::SetQueue(q),
     }
@@ -276,11 +295,41 @@ mod tests {
     }
 
     #[test]
+    fn mpls_actions_round_trip() {
+        let wire = vec![
+            OfAction::PushMpls(0x8847),
+            OfAction::SetMplsTtl(9),
+            OfAction::DecMplsTtl,
+            OfAction::CopyTtlIn,
+            OfAction::CopyTtlOut,
+            OfAction::PopMpls(0x0800),
+        ];
+        let ft = to_flowtable_actions(&wire).unwrap();
+        assert_eq!(
+            ft,
+            vec![
+                FtAction::PushMpls(0x8847),
+                FtAction::SetField(Field::MplsTtl, 9),
+                FtAction::DecMplsTtl,
+                FtAction::CopyTtlIn,
+                FtAction::CopyTtlOut,
+                FtAction::PopMpls(0x0800),
+            ]
+        );
+        assert_eq!(from_flowtable_actions(&ft), wire);
+        let mut bytes = Vec::new();
+        crate::action::encode_actions(&wire, &mut bytes);
+        assert_eq!(bytes.len(), 8 * wire.len());
+        assert_eq!(&bytes[..8], &[0, 19, 0, 8, 0x88, 0x47, 0, 0]);
+        assert_eq!(crate::action::decode_actions(&bytes).unwrap(), wire);
+    }
+
+    #[test]
     fn unsupported_actions_are_refused() {
         let bad = |a: OfAction| to_flowtable_instructions(&[Instruction::ApplyActions(vec![a])]);
         assert_eq!(
-            bad(OfAction::CopyTtlOut),
-            Err(DecodeError::ActionUnsupported("copy_ttl_out"))
+            bad(OfAction::PushMpls(0x0800)),
+            Err(DecodeError::ActionBadArgument)
         );
         assert_eq!(
             bad(OfAction::PushVlan(0x0800)),

@@ -30,12 +30,15 @@ fn prereqs(f: Field) -> Vec<OxmField> {
             vec![eth(0x800)]
         }
         Field::Ipv4Src | Field::Ipv4Dst => vec![eth(0x800)],
-        Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label => vec![eth(0x86dd)],
+        Field::Ipv6Src | Field::Ipv6Dst | Field::Ipv6Label | Field::Ipv6Exthdr => {
+            vec![eth(0x86dd)]
+        }
         Field::ArpOp | Field::ArpSpa | Field::ArpTpa | Field::ArpSha | Field::ArpTha => {
             vec![eth(0x806)]
         }
         Field::TcpSrc | Field::TcpDst | Field::TcpFlags => vec![eth(0x800), proto(6)],
         Field::UdpSrc | Field::UdpDst => vec![eth(0x800), proto(17)],
+        Field::SctpSrc | Field::SctpDst => vec![eth(0x800), proto(132)],
         Field::Icmpv4Type | Field::Icmpv4Code => vec![eth(0x800), proto(1)],
         Field::Icmpv6Type | Field::Icmpv6Code => vec![eth(0x86dd), proto(58)],
         Field::NdTarget | Field::NdSll => vec![
@@ -48,6 +51,7 @@ fn prereqs(f: Field) -> Vec<OxmField> {
             proto(58),
             OxmField::exact(Field::Icmpv6Type, 136),
         ],
+        Field::MplsLabel | Field::MplsTc | Field::MplsBos | Field::MplsTtl => vec![eth(0x8847)],
         _ => vec![],
     }
 }
@@ -94,8 +98,8 @@ fn ovs_name(f: Field) -> &'static str {
         Field::IpDscp => "nw_tos",
         Field::IpEcn => "nw_ecn",
         Field::Ipv6Label => "ipv6_label",
-        Field::TcpSrc | Field::UdpSrc => "tp_src",
-        Field::TcpDst | Field::UdpDst => "tp_dst",
+        Field::TcpSrc | Field::UdpSrc | Field::SctpSrc => "tp_src",
+        Field::TcpDst | Field::UdpDst | Field::SctpDst => "tp_dst",
         _ => f.name(),
     }
 }
@@ -114,6 +118,10 @@ fn ovs_decodes_every_match_field() {
         }
         let ft: Match = openflow::convert::to_flowtable_match(&m).expect("valid match");
         assert_eq!(openflow::convert::from_flowtable_match(&ft), m);
+        if f == Field::Ipv6Exthdr {
+            // Open vSwitch has no ipv6_exthdr: its decoder refuses OXM 39 (BAD_FIELD).
+            continue;
+        }
         let text = ofp_print(&flow_mod(m.clone(), vec![])).unwrap_or_default();
         let shown = text.contains(ovs_name(f)) || matches!(f, Field::EthType | Field::IpProto); // printed as "ip", "tcp", ...
         if text.contains("decode error") || !shown {
@@ -144,6 +152,9 @@ fn ovs_decodes_set_field_of_writable_fields() {
         Field::TcpDst,
         Field::UdpSrc,
         Field::UdpDst,
+        Field::SctpSrc,
+        Field::SctpDst,
+        Field::TunnelId,
         Field::Ipv6Src,
         Field::Ipv6Dst,
         Field::Ipv6Label,

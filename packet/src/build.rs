@@ -259,6 +259,32 @@ pub fn tcp_ipv6_frame(
     ethernet_frame(src_mac, dst_mac, ethertype::IPV6, &l3)
 }
 
+/// Ethernet + IPv4 + SCTP with one DATA chunk (see [`crate::sctp::data_packet`]), CRC32c filled.
+pub fn sctp_ipv4_frame(
+    src_mac: impl Into<EthernetAddress>,
+    dst_mac: impl Into<EthernetAddress>,
+    (src_ip, dst_ip): (Ipv4Addr, Ipv4Addr),
+    (src_port, dst_port): (u16, u16),
+    payload: &[u8],
+) -> Vec<u8> {
+    let l4 = crate::sctp::data_packet(src_port, dst_port, 0x0102_0304, payload);
+    let l3 = ipv4_packet(src_ip, dst_ip, proto::SCTP, &l4);
+    ethernet_frame(src_mac, dst_mac, ethertype::IPV4, &l3)
+}
+
+/// Ethernet + IPv6 + SCTP with one DATA chunk, CRC32c filled.
+pub fn sctp_ipv6_frame(
+    src_mac: impl Into<EthernetAddress>,
+    dst_mac: impl Into<EthernetAddress>,
+    (src_ip, dst_ip): (Ipv6Addr, Ipv6Addr),
+    (src_port, dst_port): (u16, u16),
+    payload: &[u8],
+) -> Vec<u8> {
+    let l4 = crate::sctp::data_packet(src_port, dst_port, 0x0102_0304, payload);
+    let l3 = ipv6_packet(src_ip, dst_ip, proto::SCTP, &l4);
+    ethernet_frame(src_mac, dst_mac, ethertype::IPV6, &l3)
+}
+
 fn arp_frame(
     oper: u16,
     eth_dst: EthernetAddress,

@@ -22,9 +22,10 @@
 //! (a `[u8; 6]` newtype), `std::net::Ipv4Addr` and `std::net::Ipv6Addr`.
 //!
 //! [`checksum`] holds the internet checksum, the IPv4/IPv6 pseudo-header sums
-//! and RFC 1624 incremental updates; [`build`] writes complete, correctly
-//! checksummed frames for tests and benchmarks; [`vlan`] also offers in-place
-//! tag push/pop helpers for buffers with headroom.
+//! and RFC 1624 incremental updates; [`sctp`] the SCTP common header and its
+//! CRC32c; [`build`] writes complete, correctly checksummed frames for tests
+//! and benchmarks; [`vlan`] also offers in-place tag push/pop helpers for
+//! buffers with headroom.
 
 pub mod arp;
 pub mod build;
@@ -36,6 +37,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod layout;
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
@@ -95,6 +97,8 @@ pub mod ip_protocol {
     pub const IPV6_NONXT: u8 = 59;
     /// IPv6 destination options.
     pub const IPV6_OPTS: u8 = 60;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
 }
 
 /// Big-endian field access shared by the views. Callers guarantee bounds.

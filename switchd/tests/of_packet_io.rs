@@ -267,7 +267,14 @@ fn packet_out_refusals_and_barrier() {
             BAC_BAD_OUT_PORT,
         ),
         (32, Action::Group(5), BAC_BAD_OUT_GROUP),
-        (33, Action::CopyTtlOut, BAC_BAD_TYPE),
+        (
+            33,
+            Action::Experimenter {
+                experimenter: 0x00ab_cdef,
+                data: vec![0; 8],
+            },
+            BAC_BAD_EXPERIMENTER,
+        ),
     ];
     for (xid, a, code) in bad {
         let acts = vec![

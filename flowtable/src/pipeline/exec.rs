@@ -62,6 +62,13 @@ pub fn apply_to_key(key: &mut FlowKey, a: &Action) {
         }
         Action::PopVlan => key.vlan_tci = 0,
         Action::DecTtl => key.ip_ttl = key.ip_ttl.saturating_sub(1),
+        // Push and pop change the frame's layout: the key becomes what a re-parse of the edited
+        // frame gives (OpenFlow 1.3 section 5.12; see `crate::mpls`).
+        Action::PushMpls(et) => crate::mpls::push(key, *et),
+        Action::PopMpls(et) => crate::mpls::pop(key, *et),
+        Action::DecMplsTtl => crate::mpls::dec_ttl(key),
+        Action::CopyTtlIn => crate::mpls::copy_ttl_in(key),
+        Action::CopyTtlOut => crate::mpls::copy_ttl_out(key),
         Action::Output { .. } | Action::Group(_) | Action::SetQueue(_) => {}
     }
 }

@@ -573,3 +573,107 @@ fn undo_takes_a_journal_back() {
         out(1).apply
     );
 }
+
+#[test]
+fn later_tables_match_the_headers_a_push_or_pop_leaves() {
+    use crate::field::ETH_TYPE_MPLS;
+    let mut p = Pipeline::new();
+    // Table 0: IP gets a label (set to 100) and goes on; MPLS is popped and goes on.
+    let push = Instructions {
+        apply: vec![
+            Action::PushMpls(ETH_TYPE_MPLS),
+            Action::SetField(Field::MplsLabel, 100),
+        ],
+        goto: Some(1),
+        ..Instructions::default()
+    };
+    p.add(entry(0, 10, ip(), push)).expect("add");
+    let mpls = Match::new().exact(Field::EthType, u128::from(ETH_TYPE_MPLS));
+    let pop = Instructions {
+        apply: vec![Action::PopMpls(0x0800)],
+        goto: Some(1),
+        ..Instructions::default()
+    };
+    p.add(entry(0, 10, mpls.clone(), pop)).expect("add");
+    // Table 1: label 100 with the IP TTL copied in goes to 2; IP to 10.0.0.9 goes to 3.
+    let labelled = mpls
+        .clone()
+        .exact(Field::MplsLabel, 100)
+        .exact(Field::MplsBos, 1)
+        .exact(Field::MplsTtl, 64);
+    p.add(entry(1, 10, labelled, out(2))).expect("add");
+    let dst = ip().exact(Field::Ipv4Dst, 0x0a00_0009);
+    p.add(entry(1, 10, dst, out(3))).expect("add");
+
+    let mut k = ip_key(0x0a00_0009);
+    k.ip_ttl = 64;
+    let r = p.lookup(&k, 60, 1, None);
+    assert_eq!(r.actions.last(), Some(&Action::output(2)));
+    assert_eq!(r.final_key.eth_type, ETH_TYPE_MPLS);
+    assert_eq!(r.final_key.mpls_lse, (100 << 12) | (1 << 8) | 64);
+
+    // The labelled packet as the extractor sees it (IP kept under the stack) pops back to IP.
+    let r2 = p.lookup(&r.final_key, 64, 2, None);
+    assert_eq!(r2.actions, vec![Action::PopMpls(0x0800), Action::output(3)]);
+    assert_eq!(r2.final_key, k);
+}
+
+#[test]
+fn action_set_runs_mpls_actions_in_the_spec_order() {
+    let mut p = Pipeline::new();
+    let t0 = Instructions {
+        write: vec![
+            Action::output(1),
+            Action::DecMplsTtl,
+            Action::CopyTtlOut,
+            Action::PushVlan(0x8100),
+            Action::PushMpls(0x8847),
+            Action::PopVlan,
+            Action::CopyTtlIn,
+        ],
+        ..Instructions::default()
+    };
+    p.add(entry(0, 1, Match::new(), t0)).expect("add");
+    let r = p.lookup(&ip_key(1), 60, 1, None);
+    assert_eq!(
+        r.actions,
+        vec![
+            Action::CopyTtlIn,
+            Action::PopVlan,
+            Action::PushMpls(0x8847),
+            Action::PushVlan(0x8100),
+            Action::CopyTtlOut,
+            Action::DecMplsTtl,
+            Action::output(1),
+        ]
+    );
+}
+
+#[test]
+fn tunnel_id_set_in_one_table_is_matched_in_the_next() {
+    let mut p = Pipeline::new();
+    let t0 = Instructions {
+        apply: vec![Action::SetField(Field::TunnelId, 0x55)],
+        goto: Some(1),
+        ..Instructions::default()
+    };
+    p.add(entry(0, 1, Match::new(), t0)).expect("add");
+    let tun = |v| Match::new().masked(Field::TunnelId, v, 0xff);
+    p.add(entry(1, 2, tun(0x55), out(5))).expect("add");
+    p.add(entry(1, 1, Match::new(), out(6))).expect("add");
+    let k = ip_key(1);
+    assert_eq!(k.tunnel_id, 0, "packets from ports carry no tunnel id");
+    let r = p.lookup(&k, 60, 1, None);
+    assert_eq!(
+        r.actions,
+        vec![Action::SetField(Field::TunnelId, 0x55), Action::output(5)]
+    );
+    assert_eq!(r.final_key.tunnel_id, 0x55);
+    // Without the set_field, table 1's tunnel_id rule does not match.
+    let t0 = Instructions {
+        goto: Some(1),
+        ..Instructions::default()
+    };
+    p.add(entry(0, 1, Match::new(), t0)).expect("replace");
+    assert_eq!(p.lookup(&k, 60, 1, None).actions, vec![Action::output(6)]);
+}

@@ -9,7 +9,7 @@ use super::parse::{field_by_name, Ctx};
 use super::value::{parse_port, parse_uint, parse_value};
 use super::{PortLookup, TextError};
 use crate::action::{Action, Instructions, OFPP_CONTROLLER};
-use crate::field::{Field, ETH_TYPE_QINQ, ETH_TYPE_VLAN};
+use crate::field::{is_mpls, Field, ETH_TYPE_QINQ, ETH_TYPE_VLAN};
 use crate::key::VLAN_PRESENT;
 use crate::matches::Match;
 
@@ -61,6 +61,9 @@ fn num<T: TryFrom<u128>>(token: &str, v: &str, bits: u32) -> Result<T, TextError
 }
 
 fn set_field(token: &str, f: Field, v: &str, ports: PortLookup<'_>) -> Result<Action, TextError> {
+    if !f.settable() {
+        return Err(bad(token, format!("{} is read-only", f.name())));
+    }
     let (v, m) = parse_value(f, v, ports).map_err(|why| bad(token, why))?;
     if m != f.full_mask() {
         return Err(bad(token, "set_field takes an exact value"));
@@ -74,9 +77,13 @@ fn parse_action(
     ctx: &Ctx,
     ports: PortLookup<'_>,
 ) -> Result<Option<Action>, TextError> {
+    // `name:arg`, or `name(arg)` for the few actions ovs-ofctl prints that way.
     let (name, arg) = match token.split_once(':') {
         Some((n, a)) => (n, Some(a)),
-        None => (token, None),
+        None => match paren_arg(token, "set_mpls_ttl") {
+            Some(a) => ("set_mpls_ttl", Some(a)),
+            None => (token, None),
+        },
     };
     let lname = name.to_ascii_lowercase();
     let a = match (lname.as_str(), arg) {
@@ -131,7 +138,7 @@ fn parse_action(
                 .tp_field(lname == "mod_tp_src")
                 .filter(|f| !matches!(f, Field::Icmpv4Type | Field::Icmpv4Code))
                 .filter(|f| !matches!(f, Field::Icmpv6Type | Field::Icmpv6Code))
-                .ok_or_else(|| bad(token, "the flow must match tcp or udp"))?;
+                .ok_or_else(|| bad(token, "the flow must match tcp, udp or sctp"))?;
             set_field(token, f, need(token, a)?, ports)?
         }
         ("set_field", a) => {
@@ -146,6 +153,18 @@ fn parse_action(
             set_field(token, f, v, ports)?
         }
         ("dec_ttl", None) => Action::DecTtl,
+        ("push_mpls", a) => {
+            let et: u16 = num(token, need(token, a)?, 16)?;
+            if !is_mpls(et) {
+                return Err(bad(token, "ethertype must be 0x8847 or 0x8848"));
+            }
+            Action::PushMpls(et)
+        }
+        ("pop_mpls", a) => Action::PopMpls(num(token, need(token, a)?, 16)?),
+        ("set_mpls_ttl", a) => Action::SetField(Field::MplsTtl, num(token, need(token, a)?, 8)?),
+        ("dec_mpls_ttl", None) => Action::DecMplsTtl,
+        ("copy_ttl_in", None) => Action::CopyTtlIn,
+        ("copy_ttl_out", None) => Action::CopyTtlOut,
         ("group", a) => Action::Group(num(token, need(token, a)?, 32)?),
         ("set_queue", a) => Action::SetQueue(num(token, need(token, a)?, 32)?),
         (_, None) if token.starts_with(|c: char| c.is_ascii_digit()) => {

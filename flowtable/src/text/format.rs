@@ -100,12 +100,19 @@ fn format_action(a: &Action, names: PortNames<'_>) -> String {
         }
         Action::PushVlan(tpid) => format!("push_vlan:{tpid:#06x}"),
         Action::PopVlan => "pop_vlan".to_string(),
+        // Sent as OFPAT_SET_MPLS_TTL, so printed as ovs-ofctl prints that action.
+        Action::SetField(crate::field::Field::MplsTtl, v) => format!("set_mpls_ttl({v})"),
         Action::SetField(f, v) => format!(
             "set_field:{}->{}",
             format_value(*f, *v, f.full_mask(), names),
             f.name()
         ),
         Action::DecTtl => "dec_ttl".to_string(),
+        Action::PushMpls(et) => format!("push_mpls:{et:#06x}"),
+        Action::PopMpls(et) => format!("pop_mpls:{et:#06x}"),
+        Action::DecMplsTtl => "dec_mpls_ttl".to_string(),
+        Action::CopyTtlIn => "copy_ttl_in".to_string(),
+        Action::CopyTtlOut => "copy_ttl_out".to_string(),
         Action::Group(g) => format!("group:{g}"),
         Action::SetQueue(q) => format!("set_queue:{q}"),
     }

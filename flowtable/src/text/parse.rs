@@ -10,8 +10,8 @@ use super::actions::parse_actions;
 use super::value::{parse_uint, parse_value};
 use super::{FlowMod, PortLookup, TextError};
 use crate::field::{
-    Field, ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP,
-    IPPROTO_UDP,
+    Field, ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP,
+    IPPROTO_TCP, IPPROTO_UDP,
 };
 use crate::key::VLAN_PRESENT;
 use crate::matches::Match;
@@ -32,6 +32,10 @@ const SHORTHANDS: &[(&str, u16, Option<u8>)] = &[
     ("tcp6", ETH_TYPE_IPV6, Some(IPPROTO_TCP)),
     ("udp6", ETH_TYPE_IPV6, Some(IPPROTO_UDP)),
     ("icmp6", ETH_TYPE_IPV6, Some(IPPROTO_ICMPV6)),
+    ("sctp", ETH_TYPE_IPV4, Some(IPPROTO_SCTP)),
+    ("sctp6", ETH_TYPE_IPV6, Some(IPPROTO_SCTP)),
+    ("mpls", crate::field::ETH_TYPE_MPLS, None),
+    ("mplsm", crate::field::ETH_TYPE_MPLS_MC, None),
 ];
 
 pub(crate) fn shorthand(eth: u16, proto: Option<u8>) -> Option<&'static str> {
@@ -84,6 +88,8 @@ impl Ctx {
             (IPPROTO_TCP, false) => Field::TcpDst,
             (IPPROTO_UDP, true) => Field::UdpSrc,
             (IPPROTO_UDP, false) => Field::UdpDst,
+            (IPPROTO_SCTP, true) => Field::SctpSrc,
+            (IPPROTO_SCTP, false) => Field::SctpDst,
             (IPPROTO_ICMP, true) if self.eth == Some(ETH_TYPE_IPV4) => Field::Icmpv4Type,
             (IPPROTO_ICMP, false) if self.eth == Some(ETH_TYPE_IPV4) => Field::Icmpv4Code,
             (IPPROTO_ICMPV6, true) if self.eth == Some(ETH_TYPE_IPV6) => Field::Icmpv6Type,
@@ -105,6 +111,7 @@ pub(crate) fn field_by_name(name: &str) -> Option<Field> {
         "dl_vlan_pcp" => Field::VlanPcp,
         "nw_ecn" => Field::IpEcn,
         "ip_proto" => Field::IpProto,
+        "tunnel_id" => Field::TunnelId,
         "nw_frag" => Field::IpFrag,
         "ip_src" | "ipv4_src" => Field::Ipv4Src,
         "ip_dst" | "ipv4_dst" => Field::Ipv4Dst,
@@ -252,9 +259,12 @@ fn parse_assignment(
             push(fm, f)?;
         }
         "tp_src" | "tp_dst" => {
-            let f = ctx
-                .tp_field(name == "tp_src")
-                .ok_or_else(|| bad(token, format!("{name} requires tcp, udp, icmp or icmp6")))?;
+            let f = ctx.tp_field(name == "tp_src").ok_or_else(|| {
+                bad(
+                    token,
+                    format!("{name} requires tcp, udp, sctp, icmp or icmp6"),
+                )
+            })?;
             push(fm, f)?;
         }
         _ => {

@@ -105,6 +105,14 @@ fn protocol_context() {
     assert!(fm.m.get(Field::TcpDst).is_some());
     let fm = parse("udp6,tp_src=53,actions=drop");
     assert!(fm.m.get(Field::UdpSrc).is_some());
+    let fm = parse("sctp6,tp_src=53,tp_dst=54,actions=mod_tp_dst:9");
+    assert_eq!(fm.m.get(Field::SctpSrc).map(|f| f.value), Some(53));
+    assert_eq!(fm.m.get(Field::SctpDst).map(|f| f.value), Some(54));
+    assert_eq!(
+        fm.m.get(Field::EthType).map(|f| f.value),
+        Some(0x86dd),
+        "sctp6 is IPv6"
+    );
     let fm = parse("icmp,tp_src=8,actions=drop");
     assert_eq!(fm.m.get(Field::Icmpv4Type).map(|f| f.value), Some(8));
     let fm = parse("arp,nw_src=10.0.0.1,nw_proto=1,arp_sha=02:00:00:00:00:01,actions=drop");
@@ -191,7 +199,7 @@ fn clear_errors() {
     assert!(err("actions=write_actions(output:1").contains("unbalanced"));
     assert!(err("actions=output:1,drop").contains("drop must be the only action"));
     assert!(err("in_port=1,in_port=2,actions=drop").contains("twice"));
-    assert!(err("actions=mod_tp_dst:80").contains("tcp or udp"));
+    assert!(err("actions=mod_tp_dst:80").contains("tcp, udp or sctp"));
     assert!(err("dl_vlan=5000,actions=drop").contains("below 4096"));
     assert!(err("priority=70000,actions=drop").starts_with("priority=70000"));
     // del-flows style: no actions needed.
@@ -219,11 +227,18 @@ const ROUND_TRIP: &[&str] = &[
     "ip,nw_src=10.1.0.1/255.0.255.0 actions=mod_nw_src:10.0.0.9,mod_dl_dst:02:00:00:00:00:09,output:1",
     "metadata=0x1/0xff,reg0=0x5,reg7=0x10/0xf0 actions=write_metadata:0x2/0xf,goto_table:3",
     "dl_type=0x88cc actions=meter:1,group:2,set_queue:3",
+    "ip actions=push_mpls:0x8847,set_field:100->mpls_label,copy_ttl_out,goto_table:1",
+    "mpls,mpls_label=100,mpls_bos=1 actions=dec_mpls_ttl,set_mpls_ttl(9),copy_ttl_in,pop_mpls:0x0800,output:2",
+    "mplsm actions=write_actions(pop_mpls:0x8847,push_mpls:0x8848,output:1)",
     "cookie=0x99,idle_timeout=10,hard_timeout=20,send_flow_rem,no_packet_counts,table=2,priority=0 \
      actions=clear_actions,write_actions(pop_vlan,set_field:10.0.0.1->nw_dst,output:4),goto_table:9",
     "ipv6,ipv6_label=0x12345/0xfffff actions=set_field:4->reg2",
     "dl_type=0x0800,nw_proto=47 actions=drop",
     "tp_dst=443,in_port=LOCAL,tcp6 actions=mod_tp_dst:8443",
+    "sctp,sctp_src=5,tp_dst=7 actions=set_field:9->sctp_src,mod_tp_dst:10,output:2",
+    "sctp6,sctp_dst=0x100/0xff00 actions=set_field:9->sctp_dst",
+    "tun_id=0x55/0xff,ipv6,ipv6_exthdr=0x50/0x1d0 actions=set_field:0x1234->tun_id,goto_table:1",
+    "ipv6,ipv6_exthdr=0x41,tunnel_id=7 actions=drop",
 ];
 
 #[test]

@@ -34,6 +34,7 @@ pub(crate) fn kind(f: Field) -> Kind {
         Field::Ipv4Src | Field::Ipv4Dst | Field::ArpSpa | Field::ArpTpa => Kind::Ipv4,
         Field::Ipv6Src | Field::Ipv6Dst | Field::NdTarget => Kind::Ipv6,
         Field::Metadata | Field::Reg(_) | Field::Ipv6Label | Field::EthType => Kind::Hex,
+        Field::Ipv6Exthdr | Field::TunnelId => Kind::Hex,
         Field::TcpFlags => Kind::TcpFlags,
         Field::IpFrag => Kind::Frag,
         Field::InPort => Kind::Port,

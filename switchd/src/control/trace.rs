@@ -101,6 +101,7 @@ fn describe_actions(sw: &Switch, actions: &[DpAction]) -> Vec<String> {
             DpAction::PopVlan => "pop_vlan".to_string(),
             DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
             DpAction::DecTtl => "dec_ttl".to_string(),
+            DpAction::Mpls(op) => format!("mpls({op:?})"),
             DpAction::SetQueue(q) => format!("set_queue:{q}"),
             DpAction::Meter(m) => format!("meter({})", m.0.id),
             DpAction::Controller(c) => format!(

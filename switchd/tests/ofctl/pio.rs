@@ -24,6 +24,8 @@ pub const BRC_BUFFER_UNKNOWN: u16 = 8;
 pub const BRC_BAD_PACKET: u16 = 12;
 pub const BRC_IS_SLAVE: u16 = 10;
 pub const BAC_BAD_TYPE: u16 = 0;
+/// OFPBAC_BAD_EXPERIMENTER.
+pub const BAC_BAD_EXPERIMENTER: u16 = 2;
 pub const BAC_BAD_OUT_PORT: u16 = 4;
 pub const BAC_BAD_OUT_GROUP: u16 = 9;
 
