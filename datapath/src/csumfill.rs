@@ -7,9 +7,10 @@
 //! VLAN tags; anything else, or a frame whose lengths do not add up, is left as it is.
 
 use packet::checksum::{combine, finish, pseudo_header_v4, pseudo_header_v6, sum};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use packet::ip_protocol::TCP;
+use packet::ipv4::Ipv4Packet;
+use packet::ipv6::Ipv6Packet;
 
-const TCP: u8 = 6;
 /// Offset of the checksum in the TCP header.
 const TCP_CSUM: usize = 16;
 const TCP_MIN: usize = 20;
@@ -39,46 +40,36 @@ pub fn fill_tcp(frame: &mut [u8]) -> bool {
     true
 }
 
-/// The TCP segment's byte range and pseudo-header sum of the IPv4 packet at `l3`.
+/// The TCP segment's byte range and pseudo-header sum of the IPv4 packet at `l3` (checked by
+/// the `packet` view: version, IHL, total length within the frame).
 fn v4(frame: &[u8], l3: usize) -> Option<(std::ops::Range<usize>, u16)> {
-    let ip = frame.get(l3..l3 + 20)?;
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
-    if ip[0] >> 4 != 4 || ip[9] != TCP || ihl < 20 || frag != 0 || total < ihl + TCP_MIN {
+    let ip = Ipv4Packet::new_checked(frame.get(l3..)?).ok()?;
+    let (ihl, total) = (ip.header_len(), usize::from(ip.total_len()));
+    if ip.protocol() != TCP || ip.is_fragment() || total < ihl + TCP_MIN {
         return None;
     }
-    if l3 + total > frame.len() {
-        return None;
-    }
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
     let len = u16::try_from(total - ihl).ok()?;
-    Some((l3 + ihl..l3 + total, pseudo_header_v4(src, dst, TCP, len)))
+    let pseudo = pseudo_header_v4(ip.src_addr(), ip.dst_addr(), TCP, len);
+    Some((l3 + ihl..l3 + total, pseudo))
 }
 
-/// The TCP segment's byte range and pseudo-header sum of the IPv6 packet at `l3`.
+/// The TCP segment's byte range and pseudo-header sum of the IPv6 packet at `l3`, when TCP is
+/// its next header (checked by the `packet` view: version, payload length within the frame).
 fn v6(frame: &[u8], l3: usize) -> Option<(std::ops::Range<usize>, u16)> {
-    let ip = frame.get(l3..l3 + 40)?;
-    let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    if ip[0] >> 4 != 6 || ip[6] != TCP || plen < TCP_MIN || l3 + 40 + plen > frame.len() {
+    let ip = Ipv6Packet::new_checked(frame.get(l3..)?).ok()?;
+    let plen = usize::from(ip.payload_len());
+    if ip.next_header() != TCP || plen < TCP_MIN {
         return None;
     }
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&ip[8..24]);
-    let src = Ipv6Addr::from(a);
-    a.copy_from_slice(&ip[24..40]);
-    let dst = Ipv6Addr::from(a);
+    let pseudo = pseudo_header_v6(ip.src_addr(), ip.dst_addr(), TCP, plen as u32);
     let start = l3 + 40;
-    Some((
-        start..start + plen,
-        pseudo_header_v6(src, dst, TCP, plen as u32),
-    ))
+    Some((start..start + plen, pseudo))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn tcp4(payload: &[u8], csum: [u8; 2]) -> Vec<u8> {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];

@@ -10,6 +10,8 @@
 #[allow(dead_code)]
 #[path = "ofctl/client.rs"]
 mod client;
+#[path = "ofctl/readback.rs"]
+mod readback;
 #[path = "ofctl/rig.rs"]
 mod rig;
 
@@ -19,9 +21,10 @@ use openflow::oxm::OxmField;
 use openflow::{Action, FlowModCommand, Instruction, Message};
 use packet::build;
 use packet::checksum::PseudoHeader;
+use readback::{canonical, outputs};
 use rig::*;
 use std::net::Ipv6Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchd::ofp::mgmt_path;
 
 /// `ipv6_exthdr` flags (OpenFlow 1.3 `ofp_ipv6exthdr_flags`).
@@ -55,31 +58,6 @@ fn udp6_behind(chain: &[u8]) -> Vec<u8> {
     let first = chain.first().copied().unwrap_or(17);
     let l3 = build::ipv6_packet(src, dst, first, &payload);
     build::ethernet_frame(A, B, 0x86dd, &l3)
-}
-
-/// Frames that came out of a, b and c within `wait`, stopping shortly after `want` arrived.
-fn outputs(r: &Rig, want: usize, wait: Duration) -> Vec<(String, Vec<u8>)> {
-    let deadline = Instant::now() + wait;
-    let mut out = Vec::new();
-    let mut settle = false;
-    while Instant::now() < deadline {
-        for n in ["a", "b", "c"] {
-            for f in r.sw.mock(n).expect("mock").take_sent() {
-                out.push((n.to_string(), f));
-            }
-        }
-        if settle {
-            break;
-        }
-        if out.len() >= want {
-            // Anything else still in flight shows up in one more short round.
-            settle = true;
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    out
 }
 
 /// Send `frame` on a and return the ports it left by.
@@ -206,21 +184,6 @@ fn dumped(r: &Rig, table: u8) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// What `ovs-ofctl parse-flow` makes of `flow`, without the table (as dump-flows shows it).
-fn canonical(flow: &str) -> String {
-    let out = std::process::Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow13", "parse-flow", flow])
-        .output()
-        .expect("parse-flow");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains("ADD"))
-        .unwrap_or_else(|| panic!("parse-flow {flow}: {text}"));
-    let at = line.find("priority=").expect("priority");
-    line[at..].trim().to_string()
 }
 
 #[test]

@@ -10,15 +10,18 @@
 #[allow(dead_code)]
 #[path = "ofctl/client.rs"]
 mod client;
+#[path = "ofctl/readback.rs"]
+mod readback;
 #[path = "ofctl/rig.rs"]
 mod rig;
 #[path = "ofctl/wire.rs"]
 mod wire;
 
 use packet::build;
+use readback::{canonical, outputs};
 use rig::*;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An MPLS unicast frame A -> B with one label stack entry over a UDP/IPv4 packet.
 fn mpls_frame(label: u32, tc: u32, ttl: u32) -> Vec<u8> {
@@ -39,22 +42,6 @@ fn mpls_frame(label: u32, tc: u32, ttl: u32) -> Vec<u8> {
     f
 }
 
-fn canonical(flow: &str) -> String {
-    let out = std::process::Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow13", "parse-flow", flow])
-        .output()
-        .expect("parse-flow");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains("ADD"))
-        .unwrap_or_else(|| panic!("parse-flow {flow}: {text}"));
-    // From `priority=` on (dump-flows prints the table before it, parse-flow as `table:N`).
-    line[line.find("priority=").expect("priority")..]
-        .trim()
-        .to_string()
-}
-
 fn dumped(r: &Rig) -> Vec<String> {
     let dump = r.ofctl("dump-flows", &[]);
     lines_with(&dump, "priority=")
@@ -65,24 +52,6 @@ fn dumped(r: &Rig) -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// Frames out of a, b, c within `wait` (stops early once `want` came).
-fn outputs(r: &Rig, want: usize, wait: Duration) -> Vec<(String, Vec<u8>)> {
-    let deadline = Instant::now() + wait;
-    let mut out = Vec::new();
-    while Instant::now() < deadline {
-        for n in ["a", "b", "c"] {
-            for f in r.sw.mock(n).expect("mock").take_sent() {
-                out.push((n.to_string(), f));
-            }
-        }
-        if want > 0 && out.len() >= want {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    out
 }
 
 #[test]

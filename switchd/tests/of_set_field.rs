@@ -9,6 +9,8 @@
 #[allow(dead_code)]
 #[path = "ofctl/client.rs"]
 mod client;
+#[path = "ofctl/readback.rs"]
+mod readback;
 #[path = "ofctl/rig.rs"]
 mod rig;
 #[path = "ofctl/wire.rs"]
@@ -19,9 +21,10 @@ use flowtable::Field;
 use openflow::error::ErrorType;
 use openflow::{encode_to_vec, Action, FlowModCommand, Message};
 use packet::build;
+use readback::{canonical, outputs};
 use rig::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchd::ofp::mgmt_path;
 
 /// OFPBAC_BAD_SET_TYPE.
@@ -338,21 +341,6 @@ fn pipeline_only(action: &str) -> bool {
     action.ends_with("reg0") || action.ends_with("tun_id")
 }
 
-/// What `ovs-ofctl parse-flow` makes of `flow` (its canonical text, from `priority=` on).
-fn canonical(flow: &str) -> String {
-    let out = std::process::Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow13", "parse-flow", flow])
-        .output()
-        .expect("parse-flow");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains("ADD"))
-        .unwrap_or_else(|| panic!("parse-flow {flow}: {text}"));
-    let at = line.find("ADD ").expect("ADD") + 4;
-    line[at..].trim().to_string()
-}
-
 /// The priority-100 flow of table 0 as `dump-flows` prints it, from `priority=` on.
 fn dumped(r: &Rig) -> String {
     let dump = r.ofctl("dump-flows", &[]);
@@ -362,31 +350,6 @@ fn dumped(r: &Rig) -> String {
     l[l.find("priority=").expect("priority")..]
         .trim()
         .to_string()
-}
-
-/// Frames that came out of a, b and c within `wait`, stopping early once `want` arrived.
-fn outputs(r: &Rig, want: usize, wait: Duration) -> Vec<(String, Vec<u8>)> {
-    let deadline = Instant::now() + wait;
-    let mut out = Vec::new();
-    while Instant::now() < deadline {
-        for n in ["a", "b", "c"] {
-            for f in r.sw.mock(n).expect("mock").take_sent() {
-                out.push((n.to_string(), f));
-            }
-        }
-        if out.len() >= want {
-            // Anything else still in flight shows up in the short settle below.
-            std::thread::sleep(Duration::from_millis(20));
-            for n in ["a", "b", "c"] {
-                for f in r.sw.mock(n).expect("mock").take_sent() {
-                    out.push((n.to_string(), f));
-                }
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    out
 }
 
 #[test]
