@@ -269,6 +269,22 @@ impl Bridge {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
+    /// Bump the epoch after a MAC table change made by a translation that ran under epoch
+    /// `seen`. When nothing else bumped it since, the new epoch is returned: what that
+    /// translation decided is current under it, so its caller may cache the decision as new.
+    pub fn bump_epoch_from(&self, seen: u64) -> Option<u64> {
+        match self
+            .epoch
+            .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Some(seen + 1),
+            Err(_) => {
+                self.bump_epoch();
+                None
+            }
+        }
+    }
+
     /// Apply `f` to the pipeline and publish the result if `f` succeeds: all or nothing, and
     /// concurrent editors are serialized ([`Bridge::edit_tables`] without the view).
     pub fn edit_pipeline<R, E>(

@@ -61,6 +61,7 @@ drop_reasons! {
     PortDown => "port_down", "Output port has no carrier.";
     TooBig => "too_big", "Frame over the switch MTU when received (plus 4 bytes per VLAN tag), or over the output port's frame size after editing.";
     EditFailed => "edit_failed", "A header edit could not be applied (e.g. pop on an untagged frame).";
+    UpcallLimited => "upcall_limited", "A packet of a new flow over its ingress port's slow-path budget (upcall_rate_per_port): a flood of new flows cannot starve established ones.";
     Internal => "internal_error", "A burst lost to an internal error (a bug: the PMD logged it and went on).";
 }
 

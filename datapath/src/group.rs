@@ -29,6 +29,7 @@ use crate::bridge::BridgeView;
 use flowtable::action::{Action, OFPP_ANY};
 use flowtable::key::{FlowKey, VLAN_VID_MASK};
 use flowtable::pipeline::RuleStats;
+use flowtable::Field;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -166,6 +167,28 @@ impl Group {
             GroupKind::Indirect => out.extend((!self.buckets.is_empty()).then_some(0)),
             GroupKind::FastFailover => out.extend(self.first_live(view, 0)),
             GroupKind::Select => out.extend(self.select(view, flow_hash(key))),
+        }
+    }
+
+    /// Add to `wc` the key bits [`Group::choose`] reads: a select group's hash fields (see
+    /// [`flow_hash`]); the other kinds choose without looking at the packet.
+    pub fn read_mask(&self, wc: &mut FlowKey) {
+        if self.kind == GroupKind::Select {
+            for f in [
+                Field::EthSrc,
+                Field::EthDst,
+                Field::EthType,
+                Field::IpProto,
+                Field::Ipv4Src,
+                Field::Ipv4Dst,
+                Field::Ipv6Src,
+                Field::Ipv6Dst,
+                Field::TcpSrc,
+                Field::TcpDst,
+            ] {
+                f.set(wc, f.full_mask());
+            }
+            wc.vlan_tci |= VLAN_VID_MASK;
         }
     }
 

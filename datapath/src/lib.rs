@@ -29,6 +29,7 @@ pub mod process;
 pub mod reconfig;
 pub mod shaper;
 pub mod switch;
+pub mod upcall;
 pub mod validity;
 pub mod vlan;
 pub mod xlate;

@@ -46,8 +46,14 @@ pub struct PmdStats {
     pub batches: AtomicU64,
     /// Exact-match cache hits.
     pub emc_hits: AtomicU64,
+    /// EMC misses resolved by the megaflow cache.
+    pub megaflow_hits: AtomicU64,
     /// Misses resolved by the classifier and pipeline (the slow path).
     pub upcalls: AtomicU64,
+    /// Megaflows held (updated when the PMD is idle).
+    pub megaflows: AtomicU64,
+    /// Slow-path results the megaflow cache had no room for.
+    pub megaflow_full: AtomicU64,
     /// Cycles spent in iterations that processed packets.
     pub busy_cycles: AtomicU64,
     /// Cycles spent polling empty queues.
@@ -69,10 +75,18 @@ pub struct PmdStatsView {
     pub batches: u64,
     /// EMC hits.
     pub emc_hits: u64,
+    /// EMC misses resolved by the megaflow cache.
+    pub megaflow_hits: u64,
     /// Packets resolved by the classifier (upcalls).
     pub classifier_hits: u64,
     /// Upcalls.
     pub upcalls: u64,
+    /// Megaflows held (as of the PMD's last idle moment).
+    pub megaflows: u64,
+    /// Slow-path results the megaflow cache had no room for.
+    pub megaflow_full: u64,
+    /// Megaflow hit rate over EMC misses, 0..1.
+    pub megaflow_hit_rate: f64,
     /// EMC hit rate, 0..1.
     pub emc_hit_rate: f64,
     /// Busy cycles.
@@ -101,8 +115,12 @@ impl PmdStats {
             packets,
             batches,
             emc_hits,
+            megaflow_hits: l(&self.megaflow_hits),
             classifier_hits: upcalls,
             upcalls,
+            megaflows: l(&self.megaflows),
+            megaflow_full: l(&self.megaflow_full),
+            megaflow_hit_rate: ratio(l(&self.megaflow_hits), packets.saturating_sub(emc_hits)),
             emc_hit_rate: ratio(emc_hits, packets),
             busy_cycles: busy,
             idle_cycles: l(&self.idle_cycles),
@@ -115,6 +133,9 @@ impl PmdStats {
 /// Consecutive empty polls after which a PMD charges pending cache hits to the rules (a few
 /// microseconds of busy polling; naps only start after this many).
 const IDLE_FLUSH_POLLS: u32 = 64;
+
+/// Loop iterations between two steps of the stale-megaflow sweep.
+const SWEEP_EVERY: u32 = 256;
 
 /// What a PMD thread needs from the switch.
 pub struct PmdShared {
@@ -130,6 +151,8 @@ pub struct PmdShared {
     pub sleep_max_us: u64,
     /// The switch MTU (larger frames are dropped as `too_big`).
     pub mtu: u32,
+    /// New-flow upcalls per second per ingress port (0 = unlimited; see `upcall`).
+    pub upcall_rate: u32,
     /// Every port's egress shaping and checksum fill (picked up when its generation moves).
     pub egress: Arc<EgressSet>,
 }
@@ -144,9 +167,11 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
     let mut table = sh.ports.load_full();
     let mut w = Worker::new(id, pool, table.clone(), stats.clone());
     w.set_mtu(sh.mtu);
+    w.set_upcall_rate(sh.upcall_rate);
     sh.seen.store(table.generation, Ordering::Release);
     let mut batch = Batch::new();
     let mut idle_polls: u32 = 0;
+    let mut loops: u32 = 0;
     let mut t_last = cycles::now();
     while !sh.stop.load(Ordering::Relaxed) {
         // A port added or removed: take the new table between bursts, then say so (the control
@@ -190,6 +215,11 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         }
         // Shaped ports: send what their buckets allow now (nothing to do without shapers).
         got += w.run_shapers();
+        // Stale megaflows go a little at a time, busy or not (a busy PMD may never idle).
+        loops = loops.wrapping_add(1);
+        if loops.is_multiple_of(SWEEP_EVERY) {
+            w.sweep_megaflows();
+        }
         let t = cycles::now();
         let spent = t.wrapping_sub(t_last);
         t_last = t;

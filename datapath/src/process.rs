@@ -31,12 +31,14 @@ use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
 use crate::pmd::PmdStats;
 use crate::port::PortCounters;
 use crate::ports::PortTable;
+use crate::upcall::UpcallBudgets;
 use crate::validity;
 use crate::vlan;
 use crate::xlate::{self, ControllerOut, Decision, DpAction, InPort, Mode};
 use flowtable::emc::{self, Emc};
 use flowtable::extract::extract;
 use flowtable::key::FlowKey;
+use flowtable::megaflow::{Found, Megaflows};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -52,9 +54,26 @@ const NO_SLOT: u32 = u32::MAX;
 /// How many packets ahead of the one being executed stage 4 prefetches the action list.
 const ACTIONS_AHEAD: usize = 4;
 
+/// One in this many megaflow hits also enters the exact-match cache (a flow's first packet,
+/// the one that ran the slow path, always does). With more flows than the EMC holds, inserting
+/// every hit would evict as fast as it fills; a flow that stays busy gets in within a few dozen
+/// packets (as OVS's `emc-insert-inv-prob`, whose default is 100).
+const EMC_INSERT_INV_PROB: u32 = 32;
+
+/// Megaflow slots examined per idle PMD loop while stale megaflows may remain.
+const SWEEP_BUDGET: usize = 1024;
+
 /// The state one PMD owns.
 pub struct Worker {
     emcs: Vec<Emc<Arc<Decision>>>,
+    /// The megaflow tier, one per bridge (see `flowtable::megaflow`).
+    megaflows: Vec<Megaflows<Arc<Decision>>>,
+    /// Per bridge: the epoch up to which stale megaflows have been swept away.
+    swept: Vec<u64>,
+    /// New-flow slow-path budgets per ingress port.
+    budgets: UpcallBudgets,
+    /// Pseudo-random state for the EMC insertion choice (xorshift).
+    rng: u32,
     keys: Box<[FlowKey; BATCH_SIZE]>,
     hashes: [u64; BATCH_SIZE],
     /// Each packet's cache slot as found in stage 3 ([`NO_SLOT`] on a miss).
@@ -95,6 +114,10 @@ impl Worker {
         egress.resize(n_ports);
         let mut w = Worker {
             emcs: Vec::new(),
+            megaflows: Vec::new(),
+            swept: Vec::new(),
+            budgets: UpcallBudgets::new(crate::upcall::DEFAULT_RATE),
+            rng: 0x9e37_79b9 ^ (id as u32).wrapping_mul(0x85eb_ca6b) | 1,
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             hashes: [0; BATCH_SIZE],
             slots: [NO_SLOT; BATCH_SIZE],
@@ -123,6 +146,8 @@ impl Worker {
         let bridges = &self.tx.table.bridges;
         for (i, b) in bridges.iter().enumerate().skip(self.emcs.len()) {
             self.emcs.push(Emc::new(EMC_ENTRIES));
+            self.megaflows.push(Megaflows::default());
+            self.swept.push(0);
             if self.tx.id == 0 {
                 if let Some(r) = b.inject.take_receiver() {
                     self.injects.push((i, r));
@@ -153,6 +178,34 @@ impl Worker {
         self.frame_max = 14 + mtu as usize;
     }
 
+    /// Allow `rate` new-flow upcalls per second per ingress port (0 = unlimited).
+    pub fn set_upcall_rate(&mut self, rate: u32) {
+        self.budgets.set_rate(rate);
+    }
+
+    /// Megaflows held, over all bridges (stale ones until swept).
+    pub fn megaflow_count(&self) -> usize {
+        self.megaflows.iter().map(Megaflows::len).sum()
+    }
+
+    /// Remove some megaflows a newer epoch made stale (a bounded amount per call: the PMD calls
+    /// this when it found no traffic, so a table change with 100k megaflows never stalls it).
+    pub fn sweep_megaflows(&mut self) {
+        for (i, mf) in self.megaflows.iter_mut().enumerate() {
+            let Some(b) = self.tx.table.bridges.get(i) else {
+                continue;
+            };
+            let epoch = b.epoch();
+            if self.swept[i] != epoch && mf.sweep_step(epoch, SWEEP_BUDGET) {
+                self.swept[i] = epoch;
+            }
+        }
+        self.tx
+            .stats
+            .megaflows
+            .store(self.megaflow_count() as u64, Ordering::Relaxed);
+    }
+
     /// The PMD's packet pool.
     pub fn pool_mut(&mut self) -> &mut PacketPool {
         &mut self.tx.pool
@@ -164,7 +217,7 @@ impl Worker {
         // The epoch is read before the snapshot: a decision built from this view is tagged with
         // an epoch no newer than the view, so a concurrent publish can only make it a miss.
         let bridge = self.tx.table.bridges[bidx].clone();
-        let epoch = bridge.epoch();
+        let mut epoch = bridge.epoch();
         let view = bridge.view();
         let in_dev = self.tx.table.ports[gidx].clone();
         let counters = in_dev.counters();
@@ -232,9 +285,11 @@ impl Worker {
         // Stage 4: admit, look up, execute. The slots found above stay valid until the first
         // insert of the burst (an upcall); after one, later packets look up again.
         let mut hits = 0u64;
+        let mut mf_hits = 0u64;
         let mut upcalls = 0u64;
         let mut slots_valid = true;
         let emc = &mut self.emcs[bidx];
+        let mf = &mut self.megaflows[bidx];
         for (i, pkt) in batch.drain().enumerate() {
             if slots_valid {
                 if let Some(d) = self
@@ -292,6 +347,27 @@ impl Worker {
                 self.tx.execute(&bridge, dec, pkt, counters, now);
                 continue;
             }
+            // Tier two: the megaflow cache. A hit that is chosen also enters the EMC.
+            let stale = match mf.find(key, epoch) {
+                Found::Hit(dec) => {
+                    mf_hits += 1;
+                    self.deferred.count(dec, pkt.len() as u64, now);
+                    self.tx.execute(&bridge, dec, pkt, counters, now);
+                    if one_in(&mut self.rng, EMC_INSERT_INV_PROB) {
+                        emc.insert(*key, hash, epoch, Arc::clone(dec));
+                        slots_valid = false;
+                    }
+                    continue;
+                }
+                Found::Stale => true,
+                Found::Miss => false,
+            };
+            // The slow path. A flow no tier knows is charged to its port's budget; one whose
+            // megaflow went stale is re-translated regardless (see `upcall`).
+            if !stale && !self.budgets.take(gidx, now) {
+                self.tx.drop_pkt(pkt, DropReason::UpcallLimited, counters);
+                continue;
+            }
             upcalls += 1;
             let len = pkt.len() as u32;
             let res = if bridge.fail_open() {
@@ -304,8 +380,15 @@ impl Worker {
                 let inp = InPort::from(in_port);
                 xlate::translate(&view, inp, key, res, &mut macs, now, len, Mode::Learn)
             };
+            // A MAC table change invalidates every cache. The decision just made is current
+            // under the new epoch unless something else moved the epoch meanwhile; then it is
+            // not cached as new (the old epoch tags it stale).
+            let mut fresh = true;
             if effect.changed {
-                bridge.bump_epoch();
+                match bridge.bump_epoch_from(epoch) {
+                    Some(e) => epoch = e,
+                    None => fresh = false,
+                }
             }
             // The pipeline already counted this packet against its rules; groups are counted
             // by whoever executes the decision.
@@ -313,7 +396,11 @@ impl Worker {
                 r.hit(u64::from(len), now);
             }
             self.tx.execute(&bridge, &dec, pkt, counters, now);
-            emc.insert(*key, hash, epoch, Arc::new(dec));
+            let dec = Arc::new(dec);
+            if fresh && mf.insert(key, &effect.wc, epoch, Arc::clone(&dec)).is_err() {
+                self.tx.stats.megaflow_full.fetch_add(1, Ordering::Relaxed);
+            }
+            emc.insert(*key, hash, epoch, dec);
             slots_valid = false;
         }
         self.tx.meters.settle();
@@ -322,6 +409,7 @@ impl Worker {
         st.packets.fetch_add(n as u64, Ordering::Relaxed);
         st.batches.fetch_add(1, Ordering::Relaxed);
         st.emc_hits.fetch_add(hits, Ordering::Relaxed);
+        st.megaflow_hits.fetch_add(mf_hits, Ordering::Relaxed);
         st.upcalls.fetch_add(upcalls, Ordering::Relaxed);
     }
 
@@ -419,6 +507,17 @@ impl Worker {
             self.tx.pool.free_batch(q);
         }
     }
+}
+
+/// True once in about `n` calls (xorshift32 on `state`).
+#[inline(always)]
+fn one_in(state: &mut u32, n: u32) -> bool {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    x.is_multiple_of(n)
 }
 
 /// Do two packets belong to the same flow? The fields that differ between the flows of a

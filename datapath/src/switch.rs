@@ -214,6 +214,7 @@ impl Switch {
                 assignment: self.assignment.clone(),
                 stop: self.stop.clone(),
                 sleep_max_us: self.config.switch.pmd_sleep_max_us,
+                upcall_rate: self.config.switch.upcall_rate_per_port,
                 mtu: self.config.switch.mtu,
                 egress: self.egress.clone(),
             };

@@ -206,11 +206,16 @@ impl Decision {
 /// Bytes at the start of a [`Decision`] that a cache hit reads.
 const HOT_BYTES: usize = std::mem::offset_of!(Decision, drop) + 8;
 
-/// What happened to the MAC table during a translation (so the caller can bump the epoch).
+/// What a translation did besides deciding: whether it changed the MAC table (so the caller
+/// bumps the epoch), and which key bits the decision depends on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LearnEffect {
     /// The table changed (new entry or move): caches must be invalidated.
     pub changed: bool,
+    /// Every bit of the packet's key the pipeline walk and the translation read (the megaflow
+    /// mask): a packet whose key agrees with this one on these bits gets the same decision
+    /// under the same epoch.
+    pub wc: FlowKey,
 }
 
 /// Mode of a translation: `Learn` for real packets, `DryRun` for traces (no learning).
@@ -242,6 +247,11 @@ struct Ctx<'a> {
     last_drop: Option<DropReason>,
 }
 
+/// Add `f`'s bits to the read mask `wc`.
+fn read(wc: &mut FlowKey, f: Field) {
+    f.set(wc, f.full_mask());
+}
+
 /// Translate a pipeline result for a packet of `pkt_len` bytes that entered on `in_port`.
 #[allow(clippy::too_many_arguments)]
 pub fn translate(
@@ -269,6 +279,9 @@ pub fn translate(
         effect: LearnEffect::default(),
         last_drop: None,
     };
+    // The port's VLAN handling reads the whole tag; every decision depends on the ingress port.
+    read(&mut cx.effect.wc, Field::InPort);
+    cx.effect.wc.vlan_tci = u16::MAX;
     let mut working = *key;
     cx.run(res, &mut working);
     if cx.out.drop == Some(DropReason::MacLimit) {
@@ -297,6 +310,7 @@ impl Ctx<'_> {
         // Write-metadata instructions change the pipeline's key, not the packet's: carry the
         // final value so PACKET_IN reports what the controller's flows wrote.
         key.metadata = res.final_key.metadata;
+        self.effect.wc.or_with(&res.wc);
         self.out.rules.extend(res.rules);
         // A table miss still executes apply-actions gathered before it (OpenFlow 1.3, as OVS).
         if res.miss_drop.is_some() {
@@ -351,7 +365,12 @@ impl Ctx<'_> {
                     self.last_drop = Some(DropReason::EditFailed);
                 }
             }
-            Action::SetField(f, _) if !f.prereq().met_by(key) => {
+            Action::SetField(f, _)
+                if {
+                    f.prereq().read_mask(&mut self.effect.wc);
+                    !f.prereq().met_by(key)
+                } =>
+            {
                 // The packet has no such field: the edit does not apply (as in Open vSwitch),
                 // and the packet goes on unchanged rather than being dropped.
             }
@@ -368,6 +387,8 @@ impl Ctx<'_> {
                 self.out.actions.push(DpAction::SetField(*f, *v));
             }
             Action::DecTtl => {
+                read(&mut self.effect.wc, Field::EthType);
+                read(&mut self.effect.wc, Field::IpTtl);
                 if key.eth_type != 0x0800 && key.eth_type != 0x86dd {
                     // No TTL to decrement: the action does not apply (as in OVS).
                 } else if key.ip_ttl <= 1 {
@@ -392,6 +413,7 @@ impl Ctx<'_> {
     /// MPLS, pop and the TTL actions do not apply (as a set-field without its header); a TTL
     /// that would reach zero drops the packet as `dec_ttl` does.
     fn mpls(&mut self, a: &Action, key: &mut FlowKey) {
+        flowtable::pipeline::action_reads(a, &mut self.effect.wc);
         let is_mpls = flowtable::field::is_mpls(key.eth_type);
         let op = match *a {
             Action::PushMpls(ethertype) => MplsOp::Push {
@@ -426,6 +448,7 @@ impl Ctx<'_> {
         }
         let mut chosen = Vec::new();
         g.choose(self.view, key, &mut chosen);
+        g.read_mask(&mut self.effect.wc);
         if chosen.is_empty() {
             self.last_drop = Some(DropReason::GroupNoBucket);
             return;
@@ -509,6 +532,7 @@ impl Ctx<'_> {
                     self.last_drop = Some(DropReason::NoPacketIn);
                     return;
                 }
+                read(&mut self.effect.wc, Field::Metadata);
                 let reason = if origin.table_miss {
                     OFPR_NO_MATCH
                 } else {
@@ -553,6 +577,8 @@ impl Ctx<'_> {
     }
 
     fn normal(&mut self, key: &FlowKey) {
+        read(&mut self.effect.wc, Field::EthSrc);
+        read(&mut self.effect.wc, Field::EthDst);
         let vlan = match vlan::admit(self.in_port.vlan, tag_of(self.tci)) {
             Ok(v) => v,
             Err(r) => {
@@ -600,6 +626,9 @@ impl Ctx<'_> {
                         return;
                     }
                 }
+            } else if self.mode == Mode::Learn {
+                // This decision stands only until the address is learned.
+                self.macs.note_unknown(vlan, key.eth_dst);
             }
         }
         self.flood(vlan);

@@ -36,7 +36,8 @@
 //! Rule payloads live in a slab indexed by slot, with a `RuleId -> slot` map for `get`/`remove`;
 //! ids increase monotonically and are never reused.
 
-use crate::key::{FlowKey, KEY_WORDS};
+use crate::key::FlowKey;
+use crate::maskwords::MaskWords;
 use std::collections::{hash_map::Entry as MapEntry, BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,14 +68,6 @@ impl Hasher for IdHasher {
 }
 
 pub(crate) type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-
-#[inline(always)]
-fn mix(h: u64, w: u64) -> u64 {
-    let h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 32)
-}
-
-const HASH_BASIS: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A rule as stored in the slab.
 #[derive(Clone)]
@@ -156,12 +149,8 @@ impl HitCounter {
 
 /// All rules with one mask.
 struct Subtable {
-    /// Number of mask words that are not zero.
-    n_words: usize,
-    /// Indices of those words in the key.
-    word_idx: [u8; KEY_WORDS],
-    /// The mask's value at each of those indices (parallel to `word_idx`).
-    mask_words: [u64; KEY_WORDS],
+    /// The mask's touched words.
+    mw: MaskWords,
     max_priority: u16,
     /// Max of `max_priority` over this subtable and every subtable ranked after it.
     suffix_max: u16,
@@ -176,9 +165,7 @@ struct Subtable {
 impl Clone for Subtable {
     fn clone(&self) -> Self {
         Subtable {
-            n_words: self.n_words,
-            word_idx: self.word_idx,
-            mask_words: self.mask_words,
+            mw: self.mw,
             max_priority: self.max_priority,
             suffix_max: self.suffix_max,
             map: self.map.clone(),
@@ -192,20 +179,8 @@ impl Clone for Subtable {
 
 impl Subtable {
     fn new(mask: FlowKey) -> Subtable {
-        let mut word_idx = [0u8; KEY_WORDS];
-        let mut mask_words = [0u64; KEY_WORDS];
-        let mut n_words = 0;
-        for (i, &w) in mask.words().iter().enumerate() {
-            if w != 0 {
-                word_idx[n_words] = i as u8;
-                mask_words[n_words] = w;
-                n_words += 1;
-            }
-        }
         Subtable {
-            n_words,
-            word_idx,
-            mask_words,
+            mw: MaskWords::new(&mask),
             max_priority: 0,
             suffix_max: 0,
             map: HashIndex::default(),
@@ -219,24 +194,13 @@ impl Subtable {
     /// Hash of `key & mask` over the touched words only.
     #[inline(always)]
     fn hash(&self, key: &FlowKey) -> u64 {
-        let k = key.words();
-        let mut h = HASH_BASIS;
-        for j in 0..self.n_words {
-            h = mix(h, k[usize::from(self.word_idx[j])] & self.mask_words[j]);
-        }
-        h ^ (h >> 29)
+        self.mw.hash(key)
     }
 
     /// True when `key & mask == bucket value`, comparing only the touched words.
     #[inline(always)]
     fn bucket_matches(&self, bucket: &Bucket, key: &FlowKey) -> bool {
-        let (k, v) = (key.words(), bucket.value.words());
-        let mut diff = 0u64;
-        for j in 0..self.n_words {
-            let i = usize::from(self.word_idx[j]);
-            diff |= (k[i] & self.mask_words[j]) ^ v[i];
-        }
-        diff == 0
+        self.mw.matches(key, &bucket.value)
     }
 
     /// The best rule of this subtable matching `key`.
@@ -422,6 +386,20 @@ impl<T> Classifier<T> {
     /// Highest-priority rule matching `key`.
     #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<(RuleId, &T)> {
+        self.lookup_inner(key, None)
+    }
+
+    /// [`Classifier::lookup`], adding to `wc` the mask of every subtable it probed: the key bits
+    /// the answer depends on. Any key that agrees with `key` on those bits gets the same answer
+    /// (the subtables it skips are skipped for it too, and cannot beat the rule found), which is
+    /// what lets the megaflow tier cache the answer for all of them.
+    #[inline]
+    pub fn lookup_tracked(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<(RuleId, &T)> {
+        self.lookup_inner(key, Some(wc))
+    }
+
+    #[inline(always)]
+    fn lookup_inner(&self, key: &FlowKey, mut wc: Option<&mut FlowKey>) -> Option<(RuleId, &T)> {
         let mut best: Option<(RuleRef, &Subtable)> = None;
         let mut best_priority: i32 = -1;
         for st in &self.subtables {
@@ -430,6 +408,9 @@ impl<T> Classifier<T> {
             }
             if i32::from(st.max_priority) <= best_priority {
                 continue;
+            }
+            if let Some(wc) = wc.as_deref_mut() {
+                wc.or_with(&st.mask);
             }
             if let Some(r) = st.find(key) {
                 if i32::from(r.priority) > best_priority {

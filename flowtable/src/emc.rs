@@ -24,19 +24,13 @@
 //! with no cross-thread access to the caches; stale entries are simply overwritten as traffic
 //! re-populates them. `clear` exists for explicit flushes (tests, `dvsctl` commands).
 //!
-//! **Where the megaflow tier slots in.** Between this cache and the OpenFlow classifier the design
-//! has a megaflow cache: a second tuple-space [`Classifier`](crate::classifier::Classifier) shared
-//! by the PMDs whose rules hold already *translated* datapath actions (output ports, VLAN push/pop,
-//! meters: no table walk, no NORMAL learning) and whose masks are exactly the key bits the slow path
-//! looked at while translating. A packet that misses here is looked up in the megaflow tier; on a
-//! hit the PMD inserts the exact key into this EMC with the megaflow's actions, so the next packet
-//! of the flow stops at tier one. On a megaflow miss the packet goes to the slow path ("upcall"):
-//! the OpenFlow pipeline runs with a field-tracking key that records every bit it reads, and the
-//! result is installed as a megaflow (value & tracked mask -> actions) and into this EMC. Megaflows
-//! never overlap for a given key (each is the exact set of bits that decided the outcome), so the
-//! megaflow tier needs no priorities and ranks subtables purely by hits. Megaflows carry the
-//! generation too: revalidation after a generation bump re-translates them (or drops them), and EMC
-//! entries pointing at them die by the generation check described above.
+//! **Behind it, the megaflow tier** ([`crate::megaflow`]): a per-PMD tuple-space cache whose
+//! entries hold already *translated* datapath decisions under masks that are exactly the key bits
+//! the slow path read. A packet that misses here is looked up there; a hit is executed and, one
+//! time in a few dozen, inserted here (with many more flows than this cache holds, inserting
+//! every hit would only churn it). A miss there runs the OpenFlow pipeline and NORMAL, and the
+//! result is installed in both tiers. Megaflows carry the generation too, so one epoch bump
+//! invalidates both tiers; a stale megaflow is re-made by the first packet that meets it.
 
 use crate::key::{FlowKey, KEY_WORDS};
 

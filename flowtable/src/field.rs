@@ -164,6 +164,30 @@ impl Prereq {
             Prereq::Mpls => is_mpls(k.eth_type),
         }
     }
+
+    /// Add to `wc` every key bit [`Prereq::met_by`] reads (for the megaflow tier: a decision
+    /// that depended on the check is only valid for keys that agree on those bits).
+    pub fn read_mask(self, wc: &mut FlowKey) {
+        let mut read = |f: Field| f.set(wc, f.full_mask());
+        match self {
+            Prereq::None => {}
+            Prereq::VlanPresent => wc.vlan_tci |= crate::key::VLAN_PRESENT,
+            Prereq::Ip | Prereq::Ipv4 | Prereq::Ipv6 | Prereq::Arp | Prereq::Mpls => {
+                read(Field::EthType)
+            }
+            Prereq::Tcp | Prereq::Udp | Prereq::Sctp | Prereq::Icmpv4 | Prereq::Icmpv6 => {
+                read(Field::EthType);
+                read(Field::IpProto);
+                wc.ip_frag |= crate::key::FRAG_LATER;
+            }
+            Prereq::NdTarget | Prereq::NdSll | Prereq::NdTll => {
+                read(Field::EthType);
+                read(Field::IpProto);
+                read(Field::Icmpv6Type);
+                wc.ip_frag |= crate::key::FRAG_LATER;
+            }
+        }
+    }
 }
 
 /// Ethertype of IPv4.

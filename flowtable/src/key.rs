@@ -172,6 +172,15 @@ impl FlowKey {
         ((self.vlan_tci & VLAN_PCP_MASK) >> VLAN_PCP_SHIFT) as u8
     }
 
+    /// Add `other`'s bits to this mask (word-wise OR): the megaflow tier's "these bits were
+    /// read too".
+    #[inline]
+    pub fn or_with(&mut self, other: &FlowKey) {
+        for (o, m) in self.words_mut().iter_mut().zip(other.words()) {
+            *o |= *m;
+        }
+    }
+
     /// A key with every bit set: the mask of an exact match.
     pub fn all_ones() -> FlowKey {
         let mut k = FlowKey::default();

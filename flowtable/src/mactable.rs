@@ -12,7 +12,7 @@
 //! [`MacTable::expire`] sweeps them. Per-port learned counts back per-port limits (a VM spraying
 //! source MACs cannot fill the table) and stay exact across moves, expiry and flushes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,7 +100,15 @@ pub struct MacTable {
     /// The earliest moment an address held by the hold-down may move again (see
     /// [`MacTable::hold_ended`]).
     hold_ends_ns: Option<u64>,
+    /// Unicast destinations NORMAL flooded because they were unknown, since the last
+    /// generation change (see [`MacTable::note_unknown`]).
+    unknown: HashSet<(u16, [u8; 6])>,
+    /// `unknown` outgrew [`UNKNOWN_MAX`]: every new address counts as a change.
+    unknown_overflow: bool,
 }
+
+/// Most unknown destinations remembered between two generation changes.
+pub const UNKNOWN_MAX: usize = 65_536;
 
 impl MacTable {
     /// Moves accepted so far.
@@ -123,6 +131,8 @@ impl MacTable {
             default_limit: default_port_limit,
             aging_ns: aging_secs.saturating_mul(NS_PER_SEC),
             generation: 0,
+            unknown: HashSet::new(),
+            unknown_overflow: false,
             moves: 0,
             flaps: 0,
             hold_ends_ns: None,
@@ -145,10 +155,40 @@ impl MacTable {
         }
     }
 
+    /// Say that forwarding changed: every decision derived from the table is invalid. The
+    /// unknown-destination record restarts with the caches.
+    fn changed(&mut self) {
+        self.generation += 1;
+        self.unknown.clear();
+        self.unknown_overflow = false;
+    }
+
+    /// Record that NORMAL flooded a frame for `mac` on `vlan` because no entry was found. A
+    /// cached decision depends on a new address only through such a flood, so learning an
+    /// address is a change (bumps the generation) only when it was recorded here since the
+    /// last change: a guest that sprays new source addresses no one sends to does not
+    /// invalidate every cached flow of the bridge with each one.
+    pub fn note_unknown(&mut self, vlan: u16, mac: [u8; 6]) {
+        if self.unknown_overflow {
+            return;
+        }
+        if self.unknown.len() >= UNKNOWN_MAX {
+            self.unknown.clear();
+            self.unknown_overflow = true;
+            return;
+        }
+        self.unknown.insert((vlan, mac));
+    }
+
+    /// Learning `key` anew changes what a cached decision would do.
+    fn new_address_matters(&self, key: &(u16, [u8; 6])) -> bool {
+        self.unknown_overflow || self.unknown.contains(key)
+    }
+
     /// Change the aging time (takes effect on the next lookup/expire).
     pub fn set_aging(&mut self, aging_secs: u64) {
         self.aging_ns = aging_secs.saturating_mul(NS_PER_SEC);
-        self.generation += 1;
+        self.changed();
     }
 
     /// Aging time in seconds.
@@ -194,8 +234,11 @@ impl MacTable {
                 let was_expired = self.expired(e, now_ns);
                 e.touch(now_ns);
                 if was_expired {
-                    // It had vanished from lookups; its reappearance is a change.
-                    self.generation += 1;
+                    // It had vanished from lookups; its reappearance is a change if a cached
+                    // decision flooded for it meanwhile.
+                    if self.new_address_matters(&key) {
+                        self.changed();
+                    }
                     return Learn::New(Arc::clone(e));
                 }
                 return Learn::Refreshed(Arc::clone(e));
@@ -223,7 +266,11 @@ impl MacTable {
         }
         self.entries.insert(key, Arc::clone(&entry));
         *self.per_port.entry(port).or_insert(0) += 1;
-        self.generation += 1;
+        // A move changes decisions that forward to the old port; a new address only those
+        // that flooded for it.
+        if moving || self.new_address_matters(&key) {
+            self.changed();
+        }
         match old {
             Some(o) => {
                 self.dec_port(o.port);
@@ -264,7 +311,7 @@ impl MacTable {
             self.dec_port(*port);
         }
         if !victims.is_empty() {
-            self.generation += 1;
+            self.changed();
         }
         victims.len()
     }
@@ -294,7 +341,7 @@ impl MacTable {
         self.entries.clear();
         self.per_port.clear();
         if n != 0 {
-            self.generation += 1;
+            self.changed();
         }
         n
     }
@@ -433,9 +480,13 @@ mod tests {
     fn generation_changes_on_changes_only() {
         let mut t = MacTable::new(10, 0);
         let g0 = t.generation();
+        t.learn(0, B, 1, 0);
+        assert_eq!(t.generation(), g0, "a new address nothing flooded for");
+        t.note_unknown(0, A);
         t.learn(0, A, 1, 0);
         let g1 = t.generation();
-        assert!(g1 > g0);
+        assert!(g1 > g0, "a new address a decision flooded for");
+        t.learn(0, B, 1, 0);
         t.learn(0, A, 1, S);
         assert_eq!(t.generation(), g1, "refresh does not bump");
         t.learn(0, A, 2, S);
@@ -443,15 +494,44 @@ mod tests {
         assert!(g2 > g1, "move bumps");
         assert_eq!(t.expire(2 * S), 0);
         assert_eq!(t.generation(), g2, "empty sweep does not bump");
-        assert_eq!(t.expire(11 * S), 1);
+        assert_eq!(t.expire(11 * S), 2, "A and B");
         let g3 = t.generation();
         assert!(g3 > g2);
         t.learn(0, B, 3, 12 * S);
+        assert_eq!(t.generation(), g3, "B, swept with A, comes back unnoticed");
         assert_eq!(t.flush_port(3), 1);
-        assert!(t.generation() > g3 + 1);
+        assert!(t.generation() > g3);
         let g4 = t.generation();
         assert_eq!(t.flush_all(), 0);
         assert_eq!(t.generation(), g4);
+    }
+
+    #[test]
+    fn the_unknown_record_restarts_with_each_change_and_overflows_to_all() {
+        let mut t = MacTable::new(0, 0);
+        let mac = |i: u32| {
+            let mut m = [0x02, 0, 0, 0, 0, 0];
+            m[2..].copy_from_slice(&i.to_be_bytes());
+            m
+        };
+        t.note_unknown(0, A);
+        t.learn(0, B, 1, 0);
+        t.learn(0, B, 2, 1);
+        let g = t.generation();
+        t.learn(0, A, 1, 2);
+        assert_eq!(
+            t.generation(),
+            g,
+            "the move cleared the record (caches died with it)"
+        );
+        for i in 0..=UNKNOWN_MAX as u32 {
+            t.note_unknown(1, mac(i));
+        }
+        t.learn(0, mac(u32::MAX), 1, 3);
+        assert!(
+            t.generation() > g,
+            "past the bound every new address counts"
+        );
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct SwitchSection {
     pub stats_interval_ms: u64,
     /// Longest nap of an idle PMD in microseconds (0 = never sleep, the default; max 10000).
     pub pmd_sleep_max_us: u64,
+    /// New-flow upcalls per second each ingress port may cause on each PMD (0 = unlimited);
+    /// packets of new flows over it are dropped as `upcall_limited` (see `upcall`).
+    pub upcall_rate_per_port: u32,
     /// DPDK EAL arguments (used only when a `dpdk` port exists; empty = the switch's defaults).
     pub dpdk_eal_args: Vec<String>,
     /// Plain-TCP OpenFlow listeners (`ptcp:`) may bind non-loopback addresses (logged as a

@@ -265,6 +265,10 @@ pub fn diff(running: &SwitchConfig, desired: &SwitchConfig) -> Vec<Change> {
             "stats_interval_ms",
         ),
         (a.pmd_sleep_max_us != b.pmd_sleep_max_us, "pmd_sleep_max_us"),
+        (
+            a.upcall_rate_per_port != b.upcall_rate_per_port,
+            "upcall_rate_per_port",
+        ),
         (a.dpdk_eal_args != b.dpdk_eal_args, "dpdk_eal_args"),
     ] {
         if differs {

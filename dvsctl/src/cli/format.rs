@@ -374,8 +374,15 @@ fn pmd_stats(v: &Value) -> Result<String, FormatError> {
             float(p, "avg_batch")
         );
         let _ = writeln!(o, "  emc hits: {}", num(p, "emc_hits"));
+        let _ = writeln!(o, "  megaflow hits: {}", num(p, "megaflow_hits"));
         let _ = writeln!(o, "  classifier hits: {}", num(p, "classifier_hits"));
         let _ = writeln!(o, "  upcalls: {}", num(p, "upcalls"));
+        let _ = writeln!(
+            o,
+            "  megaflows: {} (inserts refused when full: {})",
+            num(p, "megaflows"),
+            num(p, "megaflow_full")
+        );
         let _ = writeln!(
             o,
             "  emc hit rate: {:.1} %",
@@ -666,7 +673,8 @@ by ingress port:
     #[test]
     fn pmd_stats_block() {
         let v = json!([{"id": 0, "core": 1, "packets": 1000, "batches": 50, "emc_hits": 900,
-                        "classifier_hits": 90, "upcalls": 10, "emc_hit_rate": 0.9,
+                        "megaflow_hits": 80, "megaflows": 4, "megaflow_full": 0,
+                        "classifier_hits": 10, "upcalls": 10, "emc_hit_rate": 0.9,
                         "busy_cycles": 3000, "idle_cycles": 1000, "cycles_per_packet": 3.0,
                         "avg_batch": 20.0}]);
         let want = "\
@@ -674,8 +682,10 @@ pmd thread 0 core 1:
   packets received: 1000
   batches: 50 (avg 20.0 packets/batch)
   emc hits: 900
-  classifier hits: 90
+  megaflow hits: 80
+  classifier hits: 10
   upcalls: 10
+  megaflows: 4 (inserts refused when full: 0)
   emc hit rate: 90.0 %
   idle cycles: 1000 (25.0 %)
   processing cycles: 3000 (75.0 %)

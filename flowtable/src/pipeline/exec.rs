@@ -38,6 +38,10 @@ pub struct PipelineResult {
     pub miss_drop: Option<u8>,
     /// The key after every action of the walk (apply-actions and the action set).
     pub final_key: FlowKey,
+    /// Every bit of the packet's key the walk read (the masks of the subtables it probed, the
+    /// fields its actions read): any key equal to this one under this mask takes the same walk.
+    /// The megaflow tier caches the translated result for all of them.
+    pub wc: FlowKey,
 }
 
 /// The rule an action came from.
@@ -70,6 +74,30 @@ pub fn apply_to_key(key: &mut FlowKey, a: &Action) {
         Action::CopyTtlIn => crate::mpls::copy_ttl_in(key),
         Action::CopyTtlOut => crate::mpls::copy_ttl_out(key),
         Action::Output { .. } | Action::Group(_) | Action::SetQueue(_) => {}
+    }
+}
+
+/// Add to `wc` the key bits [`apply_to_key`] reads for `a` (over-approximated: a mask that is
+/// too wide only makes a cached result apply to fewer keys).
+pub fn action_reads(a: &Action, wc: &mut FlowKey) {
+    let mut read = |f: Field| f.set(wc, f.full_mask());
+    match a {
+        Action::PushVlan(_) => read(Field::VlanVid),
+        Action::DecTtl
+        | Action::PushMpls(_)
+        | Action::PopMpls(_)
+        | Action::DecMplsTtl
+        | Action::CopyTtlIn
+        | Action::CopyTtlOut => {
+            read(Field::EthType);
+            read(Field::IpTtl);
+            wc.mpls_lse = u32::MAX;
+        }
+        Action::SetField(..)
+        | Action::PopVlan
+        | Action::Output { .. }
+        | Action::Group(_)
+        | Action::SetQueue(_) => {}
     }
 }
 
@@ -127,7 +155,10 @@ impl Pipeline {
             if counting {
                 counters.lookups.fetch_add(1, Ordering::Relaxed);
             }
-            let hit = tb.cls.lookup(&res.final_key).map(|(_, e)| e);
+            let hit = tb
+                .cls
+                .lookup_tracked(&res.final_key, &mut res.wc)
+                .map(|(_, e)| e);
             if let Some(tr) = trace.as_deref_mut() {
                 tr.steps.push(TraceStep {
                     table,
@@ -154,6 +185,7 @@ impl Pipeline {
                 res.meters.push((res.actions.len(), m));
             }
             for a in &ins.apply {
+                action_reads(a, &mut res.wc);
                 apply_to_key(&mut res.final_key, a);
                 res.actions.push(a.clone());
                 res.origins.push(origin);
@@ -180,6 +212,7 @@ impl Pipeline {
             if has_group && matches!(a, Action::Output { .. }) {
                 continue;
             }
+            action_reads(&a, &mut res.wc);
             apply_to_key(&mut res.final_key, &a);
             res.actions.push(a);
             res.origins.push(origin);

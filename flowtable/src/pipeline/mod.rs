@@ -19,7 +19,7 @@ mod journal;
 #[cfg(test)]
 mod tests;
 
-pub use exec::{apply_to_key, Origin, PipelineResult};
+pub use exec::{action_reads, apply_to_key, Origin, PipelineResult};
 pub use journal::Journal;
 
 use crate::action::{Action, Instructions};

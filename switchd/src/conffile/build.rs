@@ -264,6 +264,17 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
             10_000,
         )? as u64,
     };
+    let upcall_rate_per_port = match &raw.upcall_rate_per_port {
+        None => datapath::upcall::DEFAULT_RATE,
+        Some(v) => in_range(
+            src,
+            v,
+            "switch.upcall_rate_per_port",
+            "upcall_rate_per_port",
+            0,
+            100_000_000,
+        )? as u32,
+    };
     let ssl = ssl_files(src, &raw)?;
     let dpdk_eal_args = raw
         .dpdk_eal_args
@@ -284,6 +295,7 @@ fn build_switch(src: &Src, raw: RawSwitch, cores: &[usize]) -> Result<SwitchSect
         mtu,
         stats_interval_ms,
         pmd_sleep_max_us,
+        upcall_rate_per_port,
         dpdk_eal_args,
         remote_openflow: raw.remote_openflow.map(|v| *v.get_ref()).unwrap_or(false),
         socket_group,

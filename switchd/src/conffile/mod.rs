@@ -98,6 +98,7 @@ pub fn defaults() -> SwitchConfig {
             mtu: 1500,
             stats_interval_ms: 0,
             pmd_sleep_max_us: 0,
+            upcall_rate_per_port: datapath::upcall::DEFAULT_RATE,
             dpdk_eal_args: Vec::new(),
             remote_openflow: false,
             socket_group: None,

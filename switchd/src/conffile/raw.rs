@@ -33,6 +33,7 @@ pub(super) struct RawSwitch {
     pub mtu: Option<Spanned<i64>>,
     pub stats_interval_ms: Option<Spanned<i64>>,
     pub pmd_sleep_max_us: Option<Spanned<i64>>,
+    pub upcall_rate_per_port: Option<Spanned<i64>>,
     pub dpdk_eal_args: Option<Spanned<Vec<String>>>,
     pub remote_openflow: Option<Spanned<bool>>,
     pub socket_group: Option<Spanned<String>>,

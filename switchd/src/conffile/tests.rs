@@ -37,6 +37,7 @@ pool_frames = 4096
 mtu = 9000
 stats_interval_ms = 500
 pmd_sleep_max_us = 250
+upcall_rate_per_port = 5000
 
 [[bridge]]
 name = "br0"
@@ -86,6 +87,7 @@ fn full_config_is_typed() {
             mtu: 9000,
             stats_interval_ms: 500,
             pmd_sleep_max_us: 250,
+            upcall_rate_per_port: 5000,
             dpdk_eal_args: Vec::new(),
             remote_openflow: false,
             socket_group: None,
@@ -106,7 +108,7 @@ fn full_config_is_typed() {
         ),
         ("br0", 0x2a, 60, 10)
     );
-    assert_eq!(b.location.to_string(), "switch.toml:10: bridge[0]");
+    assert_eq!(b.location.to_string(), "switch.toml:11: bridge[0]");
     assert_eq!(b.flows.len(), 2);
     assert_eq!(
         b.flows[0].text,
@@ -114,13 +116,13 @@ fn full_config_is_typed() {
     );
     assert_eq!(
         b.flows[0].source.to_string(),
-        "switch.toml:16: bridge[0].flows[0]"
+        "switch.toml:17: bridge[0].flows[0]"
     );
     assert_eq!(b.flows[1].text, "priority=0,actions=NORMAL");
-    assert_eq!(b.flows[1].source.line, 17);
+    assert_eq!(b.flows[1].source.line, 18);
     assert_eq!(
         b.flows[1].error("bad action").to_string(),
-        "switch.toml:17: bridge[0].flows[1]: bad action"
+        "switch.toml:18: bridge[0].flows[1]: bad action"
     );
 
     let [vm1, up0, m0] = &b.ports[..] else {
@@ -134,7 +136,7 @@ fn full_config_is_typed() {
     assert_eq!(vm1.rxq, 1);
     assert_eq!(
         vm1.location.to_string(),
-        "switch.toml:20: bridge[0].port[0]"
+        "switch.toml:21: bridge[0].port[0]"
     );
     // Auto-assigned ofports skip the explicit 2.
     assert_eq!((up0.ofport, m0.ofport), (1, 3));
@@ -203,13 +205,13 @@ fn unknown_keys_are_rejected_with_their_path() {
     assert_eq!(
         err("[switch]\nmtu = 1500\nmtus = 1\n"),
         "switch.toml:3: switch.mtus: unknown field `mtus`, expected one of `rundir`, `pmd_cores`, \
-         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`, `dpdk_eal_args`, `remote_openflow`, \
+         `pool_frames`, `mtu`, `stats_interval_ms`, `pmd_sleep_max_us`, `upcall_rate_per_port`, `dpdk_eal_args`, `remote_openflow`, \
          `socket_group`, `ssl_private_key`, `ssl_certificate`, `ssl_ca_cert`"
     );
     let e = err(FULL);
     assert!(
         e.starts_with(
-            "switch.toml:40: bridge[0].port[2].trunks_note_is_not_a_key_here: unknown field"
+            "switch.toml:41: bridge[0].port[2].trunks_note_is_not_a_key_here: unknown field"
         ),
         "{e}"
     );

@@ -1,0 +1,159 @@
+//! The pipeline's read mask (`PipelineResult::wc`) against the pipeline itself: random two-table
+//! rule sets over a few overlapping fields, with set-field, dec_ttl, MPLS and write-metadata
+//! steps between the tables; for each probe key, any other key that agrees with it on the bits
+//! the walk read must take exactly the same walk (same rules, same actions, same miss). That is
+//! the property the megaflow tier relies on when it caches one walk for all of those keys.
+
+use flowtable::action::{Action, Instructions};
+use flowtable::field::Field;
+use flowtable::key::FlowKey;
+use flowtable::matches::Match;
+use flowtable::pipeline::{FlowEntry, Pipeline};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+struct RuleSpec {
+    table: u8,
+    priority: u16,
+    fields: Vec<(usize, u8)>,
+    action: u8,
+    goto: bool,
+}
+
+/// (field, value domain, masks to draw from).
+fn field_of(i: usize) -> (Field, [u128; 3], [u128; 2]) {
+    match i % 6 {
+        0 => (
+            Field::InPort,
+            [1, 2, 3],
+            [u32::MAX as u128, u32::MAX as u128],
+        ),
+        1 => (Field::EthType, [0x0800, 0x86dd, 0x8847], [0xffff, 0xffff]),
+        2 => (
+            Field::Ipv4Dst,
+            [0x0a00_0001, 0x0a00_0102, 0x0b00_0001],
+            [0xffff_ffff, 0xffff_ff00],
+        ),
+        3 => (Field::TcpDst, [22, 80, 443], [0xffff, 0xff00]),
+        4 => (Field::IpTtl, [1, 2, 64], [0xff, 0xff]),
+        _ => (Field::Metadata, [0, 5, 6], [u64::MAX as u128, 0x4]),
+    }
+}
+
+fn arb_rule() -> impl Strategy<Value = RuleSpec> {
+    (
+        0u8..2,
+        0u16..4,
+        prop::collection::vec((0usize..6, 0u8..6), 0..3),
+        0u8..7,
+        prop::bool::ANY,
+    )
+        .prop_map(|(table, priority, fields, action, goto)| RuleSpec {
+            table,
+            priority,
+            fields,
+            action,
+            goto,
+        })
+}
+
+fn build(specs: &[RuleSpec]) -> Pipeline {
+    let mut p = Pipeline::with_tables(2);
+    for s in specs {
+        let mut m = Match::new();
+        let mut seen = Vec::new();
+        for &(f, v) in &s.fields {
+            let (field, vals, masks) = field_of(f);
+            if seen.contains(&(f % 6)) {
+                continue;
+            }
+            seen.push(f % 6);
+            let mask = masks[usize::from(v / 3)];
+            m = m.masked(field, vals[usize::from(v % 3)] & mask, mask);
+        }
+        // Prerequisites: TCP ports need TCP over IP, TTL needs IP.
+        let names: Vec<Field> = m.fields().iter().map(|f| f.field).collect();
+        if names.contains(&Field::TcpDst)
+            || names.contains(&Field::IpTtl)
+            || names.contains(&Field::Ipv4Dst)
+        {
+            if !names.contains(&Field::EthType) {
+                m = m.exact(Field::EthType, 0x0800);
+            }
+            if names.contains(&Field::TcpDst) {
+                m = m.exact(Field::IpProto, 6);
+            }
+        }
+        let action = match s.action {
+            0 => Action::output(2),
+            1 => Action::SetField(Field::Ipv4Dst, 0x0a00_0102),
+            2 => Action::DecTtl,
+            3 => Action::PopMpls(0x0800),
+            4 => Action::PushMpls(0x8847),
+            5 => Action::SetField(Field::TcpDst, 80),
+            _ => Action::output(3),
+        };
+        let mut ins = Instructions::apply(vec![action]);
+        if s.goto && s.table == 0 {
+            ins.goto = Some(1);
+            ins.write_metadata = Some((5, 0xf));
+        }
+        let _ = p.add(FlowEntry::new(s.table, s.priority, m, ins, 0));
+    }
+    p
+}
+
+fn arb_key() -> impl Strategy<Value = FlowKey> {
+    (
+        0usize..3,
+        0usize..3,
+        0usize..3,
+        0usize..3,
+        0usize..3,
+        0u8..2,
+    )
+        .prop_map(|(ip, et, dst, tp, ttl, proto)| FlowKey {
+            in_port: [1, 2, 3][ip],
+            eth_type: [0x0800, 0x86dd, 0x8847][et],
+            ipv4_dst: [0x0a00_0001, 0x0a00_0102, 0x0b00_0001][dst],
+            tp_dst: [22, 80, 443][tp],
+            ip_ttl: [1, 2, 64][ttl],
+            ip_proto: [6, 17][usize::from(proto)],
+            mpls_lse: 0x1_0140,
+            ..FlowKey::default()
+        })
+}
+
+/// `a` where `mask` is set, `b` elsewhere.
+fn blend(a: &FlowKey, b: &FlowKey, mask: &FlowKey) -> FlowKey {
+    let mut out = FlowKey::default();
+    for (i, w) in out.words_mut().iter_mut().enumerate() {
+        *w = (a.words()[i] & mask.words()[i]) | (b.words()[i] & !mask.words()[i]);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn keys_equal_under_the_read_mask_take_the_same_walk(
+        rules in prop::collection::vec(arb_rule(), 0..12),
+        probes in prop::collection::vec((arb_key(), arb_key()), 1..8),
+    ) {
+        let p = build(&rules);
+        for (k, other) in probes {
+            let a = p.lookup(&k, 64, 1, None);
+            let k2 = blend(&k, &other, &a.wc);
+            let b = p.lookup(&k2, 64, 1, None);
+            prop_assert_eq!(&a.actions, &b.actions, "key {:?} vs {:?} (wc {:?})", k, k2, a.wc);
+            prop_assert_eq!(a.miss_drop, b.miss_drop);
+            prop_assert_eq!(&a.meters, &b.meters);
+            prop_assert_eq!(a.rules.len(), b.rules.len());
+            for (x, y) in a.rules.iter().zip(&b.rules) {
+                prop_assert!(Arc::ptr_eq(x, y), "same rules");
+            }
+            prop_assert_eq!(a.wc, b.wc, "the same walk reads the same bits");
+        }
+    }
+}
