@@ -311,7 +311,7 @@ fn set_nd(
 }
 
 /// An MPLS edit (OpenFlow's push_mpls, pop_mpls, dec_mpls_ttl, copy_ttl_in, copy_ttl_out).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MplsOp {
     /// Insert `lse` as the new outer entry after the Ethernet header and any VLAN tags, and set
     /// the ethertype in front of it.

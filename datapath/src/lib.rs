@@ -19,6 +19,7 @@ pub mod flowmod;
 pub mod flowstats;
 pub mod group;
 pub mod inject;
+pub mod megatier;
 pub mod mempool;
 pub mod meter;
 pub mod packet_in;

@@ -25,6 +25,7 @@ use crate::edit;
 use crate::egress::{EgressSet, LocalEgress};
 use crate::flowstats::Deferred;
 use crate::inject::Inject;
+use crate::megatier::{MegaTier, Tier};
 use crate::mempool::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::meter::{self, Verdict};
 use crate::packet_in::{PacketInMsg, NO_BUFFER_LEN};
@@ -38,7 +39,7 @@ use crate::xlate::{self, ControllerOut, Decision, DpAction, InPort, Mode};
 use flowtable::emc::{self, Emc};
 use flowtable::extract::extract;
 use flowtable::key::FlowKey;
-use flowtable::megaflow::{Found, Megaflows};
+use flowtable::megaflow::Hint;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -60,16 +61,13 @@ const ACTIONS_AHEAD: usize = 4;
 /// packets (as OVS's `emc-insert-inv-prob`, whose default is 100).
 const EMC_INSERT_INV_PROB: u32 = 32;
 
-/// Megaflow slots examined per idle PMD loop while stale megaflows may remain.
-const SWEEP_BUDGET: usize = 1024;
-
 /// The state one PMD owns.
 pub struct Worker {
     emcs: Vec<Emc<Arc<Decision>>>,
     /// The megaflow tier, one per bridge (see `flowtable::megaflow`).
-    megaflows: Vec<Megaflows<Arc<Decision>>>,
-    /// Per bridge: the epoch up to which stale megaflows have been swept away.
-    swept: Vec<u64>,
+    megaflows: Vec<MegaTier>,
+    /// Each packet's megaflow lookup hint from stage 3 (EMC misses only).
+    hints: [Hint; BATCH_SIZE],
     /// New-flow slow-path budgets per ingress port.
     budgets: UpcallBudgets,
     /// Pseudo-random state for the EMC insertion choice (xorshift).
@@ -115,7 +113,7 @@ impl Worker {
         let mut w = Worker {
             emcs: Vec::new(),
             megaflows: Vec::new(),
-            swept: Vec::new(),
+            hints: [Hint::default(); BATCH_SIZE],
             budgets: UpcallBudgets::new(crate::upcall::DEFAULT_RATE),
             rng: 0x9e37_79b9 ^ (id as u32).wrapping_mul(0x85eb_ca6b) | 1,
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
@@ -146,8 +144,7 @@ impl Worker {
         let bridges = &self.tx.table.bridges;
         for (i, b) in bridges.iter().enumerate().skip(self.emcs.len()) {
             self.emcs.push(Emc::new(EMC_ENTRIES));
-            self.megaflows.push(Megaflows::default());
-            self.swept.push(0);
+            self.megaflows.push(MegaTier::default());
             if self.tx.id == 0 {
                 if let Some(r) = b.inject.take_receiver() {
                     self.injects.push((i, r));
@@ -185,7 +182,7 @@ impl Worker {
 
     /// Megaflows held, over all bridges (stale ones until swept).
     pub fn megaflow_count(&self) -> usize {
-        self.megaflows.iter().map(Megaflows::len).sum()
+        self.megaflows.iter().map(MegaTier::len).sum()
     }
 
     /// Remove some megaflows a newer epoch made stale (a bounded amount per call: the PMD calls
@@ -195,10 +192,7 @@ impl Worker {
             let Some(b) = self.tx.table.bridges.get(i) else {
                 continue;
             };
-            let epoch = b.epoch();
-            if self.swept[i] != epoch && mf.sweep_step(epoch, SWEEP_BUDGET) {
-                self.swept[i] = epoch;
-            }
+            mf.sweep(b.epoch());
         }
         self.tx
             .stats
@@ -274,12 +268,21 @@ impl Worker {
         for i in 0..n {
             if same & (1 << i) != 0 {
                 self.slots[i] = self.slots[i - 1];
+                self.hints[i] = self.hints[i - 1];
                 continue;
             }
             let slot = emc.find(&self.keys[i], self.hashes[i], epoch);
             self.slots[i] = slot.map_or(NO_SLOT, |s| s as u32);
-            if let Some(dec) = slot.and_then(|s| emc.value_at(s)) {
-                dec.prefetch_hot();
+            match slot.and_then(|s| emc.value_at(s)) {
+                Some(dec) => dec.prefetch_hot(),
+                // An EMC miss: start on the megaflow index line it will probe.
+                None => self.hints[i] = self.megaflows[bidx].prefetch(&self.keys[i]),
+            }
+        }
+        // Stage 3b: for the misses, the megaflow rows those index lines point at.
+        for i in 0..n {
+            if self.slots[i] == NO_SLOT && same & (1 << i) == 0 {
+                self.megaflows[bidx].prefetch_row(self.hints[i]);
             }
         }
         // Stage 4: admit, look up, execute. The slots found above stay valid until the first
@@ -348,8 +351,8 @@ impl Worker {
                 continue;
             }
             // Tier two: the megaflow cache. A hit that is chosen also enters the EMC.
-            let stale = match mf.find(key, epoch) {
-                Found::Hit(dec) => {
+            let stale = match mf.find(key, epoch, self.hints[i]) {
+                Tier::Hit(dec) => {
                     mf_hits += 1;
                     self.deferred.count(dec, pkt.len() as u64, now);
                     self.tx.execute(&bridge, dec, pkt, counters, now);
@@ -359,8 +362,8 @@ impl Worker {
                     }
                     continue;
                 }
-                Found::Stale => true,
-                Found::Miss => false,
+                Tier::Stale => true,
+                Tier::Miss => false,
             };
             // The slow path. A flow no tier knows is charged to its port's budget; one whose
             // megaflow went stale is re-translated regardless (see `upcall`).
@@ -397,7 +400,7 @@ impl Worker {
             }
             self.tx.execute(&bridge, &dec, pkt, counters, now);
             let dec = Arc::new(dec);
-            if fresh && mf.insert(key, &effect.wc, epoch, Arc::clone(&dec)).is_err() {
+            if fresh && mf.install(key, &effect.wc, epoch, &dec).is_err() {
                 self.tx.stats.megaflow_full.fetch_add(1, Ordering::Relaxed);
             }
             emc.insert(*key, hash, epoch, dec);

@@ -51,8 +51,14 @@ impl PartialEq for MeterRef {
 
 impl Eq for MeterRef {}
 
+impl std::hash::Hash for MeterRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.0).hash(state);
+    }
+}
+
 /// Where a packet sent to the controllers came from (the PACKET_IN header fields).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ControllerOut {
     /// OFPR_NO_MATCH or OFPR_ACTION.
     pub reason: u8,
@@ -108,7 +114,7 @@ impl<'a> From<&'a BridgePort> for InPort<'a> {
 }
 
 /// A datapath action, applied to the packet in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DpAction {
     /// Transmit a copy (or, for the last output, the packet itself) on a switch-wide port index.
     Output(usize),
@@ -197,9 +203,66 @@ impl Decision {
         }
     }
 
+    /// Hash of what [`Decision::same`] compares.
+    pub fn signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = SigHasher(0x243f_6a88_85a3_08d3);
+        self.actions.hash(&mut h);
+        self.drop.hash(&mut h);
+        for r in self.rules.iter().chain(&self.extra) {
+            Arc::as_ptr(r).hash(&mut h);
+        }
+        self.learned.as_ref().map(Arc::as_ptr).hash(&mut h);
+        h.finish()
+    }
+
+    /// Two decisions do the same thing to a packet and charge the same counters (so one can
+    /// stand for the other in a cache).
+    pub fn same(&self, other: &Decision) -> bool {
+        let ptrs = |a: &[Arc<RuleStats>], b: &[Arc<RuleStats>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+        };
+        self.actions == other.actions
+            && self.drop == other.drop
+            && ptrs(&self.rules, &other.rules)
+            && ptrs(&self.extra, &other.extra)
+            && match (&self.learned, &other.learned) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
     /// True when some output happens (to a port, to the controller, or inside a bucket).
     pub fn outputs(&self) -> bool {
         self.actions.iter().any(DpAction::uses_packet)
+    }
+}
+
+/// A fast, non-keyed hasher for [`Decision::signature`] (slow path only; collisions cost a
+/// [`Decision::same`] compare, nothing else).
+struct SigHasher(u64);
+
+impl std::hash::Hasher for SigHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }
 

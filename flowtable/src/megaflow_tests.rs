@@ -21,11 +21,11 @@ fn mask_port_dst() -> FlowKey {
 #[test]
 fn a_megaflow_covers_every_key_equal_under_its_mask() {
     let mut m = Megaflows::new(16);
-    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, "a")
+    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, 1)
         .expect("room");
     assert_eq!(
         m.lookup(&key(1, 7, 443), 1),
-        Some(&"a"),
+        Some(1),
         "tp_dst is wildcarded"
     );
     assert_eq!(m.lookup(&key(1, 8, 80), 1), None, "ipv4_dst is not");
@@ -37,32 +37,32 @@ fn a_megaflow_covers_every_key_equal_under_its_mask() {
 #[test]
 fn another_generation_is_a_miss_and_an_insert_replaces_it_in_place() {
     let mut m = Megaflows::new(16);
-    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, "old")
+    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, 10)
         .expect("room");
     assert_eq!(m.lookup(&key(1, 7, 80), 2), None);
     assert_eq!(m.find(&key(1, 7, 80), 2), Found::Stale);
     assert_eq!(m.find(&key(1, 8, 80), 2), Found::Miss);
-    m.insert(&key(1, 7, 9), &mask_port_dst(), 2, "new")
+    m.insert(&key(1, 7, 9), &mask_port_dst(), 2, 11)
         .expect("room");
     assert_eq!(m.len(), 1, "same mask and masked key: the slot is reused");
-    assert_eq!(m.lookup(&key(1, 7, 80), 2), Some(&"new"));
+    assert_eq!(m.lookup(&key(1, 7, 80), 2), Some(11));
 }
 
 #[test]
 fn a_stale_entry_does_not_hide_a_fresh_one_in_another_subtable() {
     let mut m = Megaflows::new(16);
-    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, "stale")
+    m.insert(&key(1, 7, 80), &mask_port_dst(), 1, 20)
         .expect("room");
     let narrow = FlowKey {
         in_port: u32::MAX,
         ..FlowKey::default()
     };
-    m.insert(&key(1, 7, 80), &narrow, 2, "fresh").expect("room");
-    assert_eq!(m.lookup(&key(1, 7, 80), 2), Some(&"fresh"));
+    m.insert(&key(1, 7, 80), &narrow, 2, 21).expect("room");
+    assert_eq!(m.lookup(&key(1, 7, 80), 2), Some(21));
     assert_eq!(m.len(), 2);
     assert_eq!(m.sweep(2), 1);
     assert_eq!((m.len(), m.subtables()), (1, 1));
-    assert_eq!(m.lookup(&key(1, 99, 1), 2), Some(&"fresh"));
+    assert_eq!(m.lookup(&key(1, 99, 1), 2), Some(21));
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn a_full_cache_sweeps_stale_entries_then_refuses() {
     m.insert(&key(1, 3, 0), &mask_port_dst(), 2, 3)
         .expect("the stale ones are swept");
     assert_eq!(m.len(), 1);
-    assert_eq!(m.lookup(&key(1, 3, 0), 2), Some(&3));
+    assert_eq!(m.lookup(&key(1, 3, 0), 2), Some(3));
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn sweep_step_goes_on_where_it_stopped() {
     }
     assert!(calls >= 3, "15 slots at 4 per call take several calls");
     assert_eq!((m.len(), m.subtables()), (1, 1));
-    assert_eq!(m.lookup(&key(1, 3, 0), 2), Some(&3));
+    assert_eq!(m.lookup(&key(1, 3, 0), 2), Some(3));
 }
 
 #[test]
@@ -123,11 +123,11 @@ fn busiest_subtable_is_probed_first_after_rerank() {
         tp_dst: u16::MAX,
         ..FlowKey::default()
     };
-    m.insert(&key(1, 0, 1), &a, 1, "a").expect("room");
-    m.insert(&key(1, 5, 0), &mask_port_dst(), 1, "b")
+    m.insert(&key(1, 0, 1), &a, 1, 1).expect("room");
+    m.insert(&key(1, 5, 0), &mask_port_dst(), 1, 2)
         .expect("room");
     for _ in 0..10 {
-        assert_eq!(m.lookup(&key(1, 5, 0), 1), Some(&"b"));
+        assert_eq!(m.lookup(&key(1, 5, 0), 1), Some(2));
     }
     m.rerank();
     let masks: Vec<FlowKey> = m.iter().map(|(_, mask, _, _)| mask).collect();
@@ -137,7 +137,7 @@ fn busiest_subtable_is_probed_first_after_rerank() {
 #[test]
 fn iter_gives_back_masked_keys() {
     let mut m = Megaflows::new(4);
-    m.insert(&key(3, 0x0a00_0001, 80), &mask_port_dst(), 7, ())
+    m.insert(&key(3, 0x0a00_0001, 80), &mask_port_dst(), 7, 5)
         .expect("room");
     let all: Vec<_> = m.iter().collect();
     assert_eq!(all.len(), 1);

@@ -157,3 +157,93 @@ proptest! {
         }
     }
 }
+
+/// One step against the megaflow cache and its reference model.
+#[derive(Clone, Debug)]
+enum Op {
+    Insert {
+        key: FlowKey,
+        mask: usize,
+        value: u32,
+    },
+    NextGeneration,
+    Sweep {
+        budget: usize,
+    },
+    Probe(FlowKey),
+}
+
+fn masks() -> [FlowKey; 3] {
+    let dst = FlowKey {
+        ipv4_dst: u32::MAX,
+        ..FlowKey::default()
+    };
+    let port_dst = FlowKey {
+        in_port: u32::MAX,
+        ipv4_dst: 0xffff_ff00,
+        tp_dst: u16::MAX,
+        ..FlowKey::default()
+    };
+    [dst, port_dst, FlowKey::all_ones()]
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (arb_key(), 0usize..3, 0u32..1000).prop_map(|(key, mask, value)| Op::Insert { key, mask, value }),
+        1 => Just(Op::NextGeneration),
+        1 => (1usize..8).prop_map(|budget| Op::Sweep { budget }),
+        4 => arb_key().prop_map(Op::Probe),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn the_megaflow_cache_agrees_with_a_list_of_entries(ops in prop::collection::vec(arb_op(), 1..120)) {
+        use flowtable::megaflow::{Found, Megaflows};
+        let mut m = Megaflows::new(1 << 20);
+        // (mask index, masked key, generation, value)
+        let mut model: Vec<(usize, FlowKey, u64, u32)> = Vec::new();
+        let mut gen = 1u64;
+        let ms = masks();
+        for op in ops {
+            match op {
+                Op::Insert { key, mask, value } => {
+                    m.insert(&key, &ms[mask], gen, value).expect("room");
+                    let masked = key.masked(&ms[mask]);
+                    match model.iter_mut().find(|e| e.0 == mask && e.1 == masked) {
+                        Some(e) => { e.2 = gen; e.3 = value; }
+                        None => model.push((mask, masked, gen, value)),
+                    }
+                }
+                Op::NextGeneration => gen += 1,
+                Op::Sweep { budget } => {
+                    let mut calls = 0;
+                    while !m.sweep_step(gen, budget) {
+                        calls += 1;
+                        prop_assert!(calls < 10_000);
+                    }
+                    model.retain(|e| e.2 == gen);
+                }
+                Op::Probe(key) => {
+                    let under: Vec<_> = model.iter().filter(|e| key.masked(&ms[e.0]) == e.1).collect();
+                    match m.find(&key, gen) {
+                        Found::Hit(v) => prop_assert!(under.iter().any(|e| e.2 == gen && e.3 == v)),
+                        Found::Stale => {
+                            prop_assert!(!under.is_empty());
+                            prop_assert!(under.iter().all(|e| e.2 != gen));
+                        }
+                        Found::Miss => prop_assert!(under.is_empty()),
+                    }
+                }
+            }
+            prop_assert_eq!(m.len(), model.len());
+        }
+        // Every entry the model holds is still found (nothing lost by index deletions).
+        for e in &model {
+            let v = m.iter().find(|x| x.1 == ms[e.0] && x.0 == e.1).map(|x| (x.2, x.3));
+            prop_assert_eq!(v, Some((e.2, e.3)));
+            prop_assert!(!matches!(m.find(&e.1, gen), Found::Miss), "a held entry was not found");
+        }
+    }
+}
