@@ -37,6 +37,7 @@ dvs_start() { # FLOWFILE
       printf '\n[[bridge.port]]\nname = "vhu%d"\nkind = "vhost"\nsocket = "%s"\n' "$i" "$RUN_DIR/vhu$i.sock"
       printf 'vhost_role = "client"\nofport = %d\n' $((i + 1))
     done
+    [ "${FLOOD_ON:-0}" = 1 ] && flood_dvs_ports
   } > "$DVS_DIR/switch.toml"
   "$DVS_SWITCHD" --config "$DVS_DIR/switch.toml" > "$DVS_DIR/switchd.log" 2>&1 &
   DVS_PID=$!; pg_track "$DVS_PID"

@@ -23,6 +23,8 @@
 #                match a rule, the rest fall through to NORMAL
 #   Issue 17's measurement: sudo bench/pktgen/run.sh -r 3 -t 10 -s dvs,ovs \
 #                             -c normal1000,normal10k,normal100k,rules2000,rules2000_10k,rules2000_100k
+#   flood       `normal` while 100k new flows per second arrive on a third port (flood.sh):
+#               sudo bench/pktgen/run.sh -r 3 -t 10 -s dvs,ovs -c normal,flood
 # Port-group security (policy.sh; rules in policy.flows + policy.meters, the dvs agent's table
 # layout 0/10/11/12/20/21/30/40, loaded with `ovs-ofctl -O OpenFlow13 add-meter`/`add-flows` into
 # both switches before the generator starts; all with the loop generator, to compare with normal):
@@ -68,7 +70,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-. "$HERE/lib.sh"; . "$HERE/gen.sh"; . "$HERE/ovs.sh"; . "$HERE/dvs.sh"; . "$HERE/ceiling.sh"; . "$HERE/policy.sh"
+. "$HERE/lib.sh"; . "$HERE/gen.sh"; . "$HERE/ovs.sh"; . "$HERE/dvs.sh"; . "$HERE/ceiling.sh"; . "$HERE/policy.sh"; . "$HERE/flood.sh"
 
 usage() { sed -n '2,/^# Needs root/p' "$0" | sed 's/^# \{0,1\}//'; }
 T=""; ROUNDS=""; CASES=normal,port,normal1000,rules2000; SWITCHES=""
@@ -99,7 +101,7 @@ T=${T:-10}; ROUNDS=${ROUNDS:-3}; SWITCHES=${SWITCHES:-dvs,ovs,ceiling}; IDLE_WAI
 IFS=, read -ra CASE_LIST <<< "$CASES"
 has() { [[ ",$SWITCHES," == *",$1,"* ]]; }
 for c in "${CASE_LIST[@]}"; do
-  case $c in normal|port|normal1000|rules2000|normal10k|normal100k|normal1m|rules2000_10k|rules2000_100k|rules2000_1m) ;; *) policy_is_case "$c" || die "unknown case '$c'" ;; esac
+  case $c in normal|port|normal1000|rules2000|normal10k|normal100k|normal1m|rules2000_10k|rules2000_100k|rules2000_1m|flood) ;; *) policy_is_case "$c" || die "unknown case '$c'" ;; esac
 done
 [ "$(id -u)" = 0 ] || die "needs root (hugepages, DPDK)"
 
@@ -140,7 +142,7 @@ switch_pid() {
 
 run_one() { # CASE SWITCH ROUND [LABEL]
   local c=$1 sw=$2 r=$3 label=${4:-$1} gen nfl why="" t0 t1 g0 g1 s0 s1 cyc thr line bg n0 n1 noise fwd tx loss rest
-  local cb ca pol
+  local cb ca pol f0=0 f1=0
   read -r gen nfl <<< "$(case_gen "$c")"
   if [ "$IDLE_WAIT" -gt 0 ]; then wait_ready "$(pages_for "$sw")" "$IDLE_WAIT"
   else wait_ready "$(pages_for "$sw")" 30 100000; fi || why="not enough free hugepages"
@@ -148,7 +150,11 @@ run_one() { # CASE SWITCH ROUND [LABEL]
   gen_prepare
   case_flows "$c" > "$RUN_DIR/flows.txt"
   # switch first: testpmd's virtio_user server ports block its start-up until connected
+  FLOOD_ON=0; flood_is_case "$c" && [ "$sw" != ceiling ] && FLOOD_ON=1
   [ -z "$why" ] && { "${sw}_start" "$RUN_DIR/flows.txt" || why="$sw did not start"; }
+  if [ -z "$why" ] && [ "$FLOOD_ON" = 1 ] && [ "$sw" = ovs ]; then
+    flood_ovs_attach || why="ovs refused the flood port"
+  fi
   if [ -z "$why" ] && [ "$sw" != ceiling ] && policy_is_case "$c"; then
     policy_program "$sw" "$c" || why="$sw refused the policy (see above)"
   fi
@@ -158,20 +164,23 @@ run_one() { # CASE SWITCH ROUND [LABEL]
   [ -z "$why" ] && { gen_wait_links || why="generator links down"; }
   if [ -z "$why" ]; then
     gen_go
+    [ "$FLOOD_ON" = 1 ] && flood_start
     sleep "$WARMUP"
     "${sw}_cycles_mark"
-    t0=$(now); g0=$(gen_stats); s0=$("${sw}_counters"); n0=$(cpu_sample)
+    t0=$(now); g0=$(gen_stats); s0=$("${sw}_counters"); n0=$(cpu_sample); f0=$(flood_tx)
     { echo "switch: $(busy_threads "$(switch_pid "$sw")")gen: $(busy_threads "$GEN_PID")" > "$RUN_DIR/threads"; } &
     bg=$!
     sleep "$T"
-    n1=$(cpu_sample); t1=$(now); g1=$(gen_stats); s1=$("${sw}_counters")
+    n1=$(cpu_sample); t1=$(now); g1=$(gen_stats); s1=$("${sw}_counters"); f1=$(flood_tx)
     cyc=$("${sw}_cycles")
     wait "$bg"
     thr=$(tr -s ' ' < "$RUN_DIR/threads" | tr '\n' ' ')
     [ -n "$g0" ] && [ -n "$g1" ] || why="no generator counters"
   fi
   [ -n "$GEN_PID" ] && tp_say "$GEN_FIFO" stop
+  flood_stop
   pol=""
+  [ -z "$why" ] && [ "$FLOOD_ON" = 1 ] && pol="flood: sent_pps=$(awk -v a="$f0" -v b="$f1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')"
   if [ -z "$why" ] && [ "$sw" != ceiling ] && policy_is_case "$c"; then pol="policy: $(policy_check "$sw")"; fi
   "${sw}_stop"; gen_stop
   ca=$(c2c_sample)
@@ -207,7 +216,8 @@ pg_need_tools "$(has ovs && echo 1 || echo 0)"
 pg_hugepages 1024
 has dvs && dvs_build
 c2c_build
-PG_STOP_HOOKS=(gen_stop dvs_stop ovs_stop ceiling_stop)
+PG_STOP_HOOKS=(gen_stop dvs_stop ovs_stop ceiling_stop flood_teardown)
+[[ ",$CASES," == *,flood,* ]] && flood_setup
 : > "$WORK/results"
 log "switches=$SWITCHES cases=$CASES rounds=$ROUNDS window=${T}s warm-up=${WARMUP}s"
 FAILED=0
@@ -255,6 +265,7 @@ if [ "$CI" = 0 ]; then
 fi
 printf '%s\n' "${RESULTS[@]}"
 policy_costs
+flood_costs
 if [ "$CI" = 1 ]; then
   [ "$CI_OK" = 1 ] || { log "FAIL: dvs did not forward traffic in every case"; exit 1; }
   [ "$POLICY_BAD" = 0 ] || { log "FAIL: a policy case dropped packets or its flows missed some (see the policy: fields)"; exit 1; }

@@ -120,7 +120,23 @@ impl Lab {
         Self::build(specs, flows, "", 1500, ports)
     }
 
+    /// Like [`Lab::new`] with more `[switch]` keys (e.g. `upcall_rate_per_port = 1000`).
+    pub fn with_switch(specs: &[VmSpec], flows: &[&str], switch_extra: &str) -> Lab {
+        Self::build_with(specs, flows, "", 1500, "", switch_extra)
+    }
+
     fn build(specs: &[VmSpec], flows: &[&str], bridge_extra: &str, mtu: u32, ports: &str) -> Lab {
+        Self::build_with(specs, flows, bridge_extra, mtu, ports, "")
+    }
+
+    fn build_with(
+        specs: &[VmSpec],
+        flows: &[&str],
+        bridge_extra: &str,
+        mtu: u32,
+        ports: &str,
+        switch_extra: &str,
+    ) -> Lab {
         let mut vms = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let ns = Netns::new(s.name);
@@ -140,7 +156,7 @@ impl Lab {
         }
         let cfg = config_text(&vms, flows, bridge_extra).replacen(
             "[switch]\n",
-            &format!("[switch]\nmtu = {mtu}\n"),
+            &format!("[switch]\nmtu = {mtu}\n{switch_extra}"),
             1,
         ) + ports;
         let sw = Switchd::start(&cfg);
