@@ -27,7 +27,8 @@
 //! share of the meters its current burst uses. The first packet of a burst that a meter polices
 //! takes the lock once, refills the shared buckets to the burst's time (every packet of a burst
 //! carries the same clock reading) and moves up to `LEASE_PACKETS` (32) packets' worth of tokens
-//! of every band into the lease; the burst's packets then pay from the lease with plain
+//! of every band into the lease, but never more than half of what a bucket holds (in whole
+//! packets, at least one: see below); the burst's packets then pay from the lease with plain
 //! arithmetic (the same band choice as `apply`) and count locally, going back to the shared
 //! buckets only when the lease runs short; at the end of the burst the PMD settles: unspent
 //! tokens go back (never beyond the capacity) and the counters are charged, one lock and two
@@ -39,9 +40,13 @@
 //! bucket and the lease, never created, and at the single instant of a burst the lease plus the
 //! shared bucket hold what the bucket alone would. When several PMDs police the same aggregate,
 //! tokens one has leased are invisible to the others for the microseconds of its burst: at most
-//! 32 packets' worth per band, so a packet can be exceeded early only when the bucket is within
-//! 32 packets of empty, i.e. when the aggregate is at its rate anyway, and no token is lost:
-//! what is returned is there for the next packet. The counters lag by one burst.
+//! half the bucket, so another PMD at that instant finds the other half, and a packet can be
+//! exceeded early only when the bucket holds less than two packets' worth, i.e. when the
+//! aggregate is at its rate anyway; and no token is lost: what is returned is there for the
+//! next packet. (A whole lease whatever the bucket would hand a slow meter's bucket, under 32
+//! packets, e.g. 10 at 100 pkt/s, to the first PMD of every instant, and exceed the others'
+//! packets under the rate.) A small bucket costs a few more top-ups per burst, each taking
+//! half of what is left, never one per packet. The counters lag by one burst.
 //!
 //! Modify (OFPMC_MODIFY) builds a new [`Meter`] with [`Meter::replacing`] and publishes it in a
 //! new [`MeterTable`] (the publish bumps the cache epoch, so PMDs re-translate and pick the new
@@ -365,12 +370,14 @@ impl Meter {
 
     /// Move tokens from the shared buckets (refilled to `now_ns`) into a lease's `leased` for
     /// every band whose leased tokens cannot pay `cost` and that is not `drained` (a bit per
-    /// band): up to `LEASE_PACKETS` packets of this cost, or all there is (the band is then
-    /// marked drained).
+    /// band): up to `LEASE_PACKETS` packets of this cost but no more than half the bucket (in
+    /// whole packets, at least one), or all there is when that is less than one packet (the
+    /// band is then marked drained).
     #[cold]
     #[inline(never)]
     fn top_up(&self, leased: &mut [u64], drained: &mut u8, now_ns: u64, cost: u64) {
-        let want = cost.saturating_mul(LEASE_PACKETS).max(1);
+        let unit = cost.max(1);
+        let want = unit.saturating_mul(LEASE_PACKETS);
         let mut st = self.lock();
         self.refill(&mut st, now_ns);
         for (i, (shared, held)) in st.tokens.iter_mut().zip(leased).enumerate() {
@@ -378,7 +385,9 @@ impl Meter {
             if *held >= cost || *drained & bit != 0 {
                 continue;
             }
-            let take = (*shared).min(want);
+            // Half, so that another PMD at this instant finds the other half.
+            let half = (*shared / 2 / unit * unit).max(unit);
+            let take = (*shared).min(want).min(half);
             *shared -= take;
             *held += take;
             if *shared == 0 {

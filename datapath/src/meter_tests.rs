@@ -210,12 +210,13 @@ fn settle_returns_unspent_tokens_and_charges_counters() {
         0,
         "charged at the end of the burst"
     );
-    assert_eq!(passes(&m, 10, 100, 5), 0, "the lease holds the tokens");
+    // The lease took half the bucket (5) and spent 3; the other half is there for others.
+    assert_eq!(passes(&m, 10, 100, 5), 5, "the lease holds its half");
     leases.settle();
     let c = m.counters();
     assert_eq!((c.packets_in, c.bytes_in), (13, 1300));
-    assert_eq!(c.bands, vec![(10, 1000)]);
-    assert_eq!(passes(&m, 10, 100, 5), 7, "unspent tokens came back");
+    assert_eq!(c.bands, vec![(5, 500)]);
+    assert_eq!(passes(&m, 10, 100, 5), 2, "unspent tokens came back");
     // A lease never holds more than the bucket: two PMDs at one instant share 10 tokens.
     let m = Arc::new(Meter::new(2, OFPMF_PKTPS | OFPMF_BURST, vec![drop_band(1, 10)], 0).unwrap());
     let (mut a, mut b) = (Leases::default(), Leases::default());
@@ -228,6 +229,39 @@ fn settle_returns_unspent_tokens_and_charges_counters() {
     b.settle();
     assert_eq!(passed, 10);
     assert_eq!(m.counters().bands, vec![(30, 1800)]);
+}
+
+/// A lease leaves other PMDs at least half of the shared bucket: with a bucket smaller than
+/// a whole lease (a slow meter: 100 pkt/s, 10 packets), the first PMD of an instant used to
+/// take every token, and a second PMD's packet at that instant was exceeded under the rate.
+#[test]
+fn a_lease_leaves_half_the_bucket_to_other_pmds() {
+    let m = Arc::new(Meter::new(1, OFPMF_PKTPS, vec![remark_band(100, 0, 1)], 0).unwrap());
+    assert_eq!(m.bucket_size(0), Some(10));
+    let (mut a, mut b) = (Leases::default(), Leases::default());
+    assert_eq!(a.apply(&m, 60, 0), Verdict::Pass);
+    assert_eq!(b.apply(&m, 60, 0), Verdict::Pass, "9 tokens are unspent");
+    // Each lease takes half of what is left, in whole packets; together they still pass
+    // exactly the bucket at one instant, and nothing more.
+    let mut passed = 2;
+    for _ in 0..20 {
+        passed += usize::from(a.apply(&m, 60, 0) == Verdict::Pass);
+        passed += usize::from(b.apply(&m, 60, 0) == Verdict::Pass);
+    }
+    a.settle();
+    b.settle();
+    assert_eq!(passed, 10);
+    assert_eq!(m.counters().bands, vec![(32, 32 * 60)]);
+    // A big bucket: one lease of a whole burst, as before.
+    let m = Arc::new(Meter::new(2, OFPMF_PKTPS, vec![drop_band(100_000, 0)], 0).unwrap());
+    let mut a = Leases::default();
+    assert_eq!(a.apply(&m, 60, 0), Verdict::Pass);
+    assert_eq!(
+        a.held[0].tokens[0],
+        (LEASE_PACKETS - 1) * TOKENS_PER_PACKET,
+        "a lease of LEASE_PACKETS packets"
+    );
+    a.settle();
 }
 
 #[test]

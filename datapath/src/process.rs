@@ -274,7 +274,12 @@ impl Worker {
             let slot = emc.find(&self.keys[i], self.hashes[i], epoch);
             self.slots[i] = slot.map_or(NO_SLOT, |s| s as u32);
             match slot.and_then(|s| emc.value_at(s)) {
-                Some(dec) => dec.prefetch_hot(),
+                Some(dec) => {
+                    dec.prefetch_hot();
+                    // No hint: should the entry be evicted before stage 4 reaches the packet,
+                    // a hint left from another burst would name another key's hash.
+                    self.hints[i] = Hint::default();
+                }
                 // An EMC miss: start on the megaflow index line it will probe.
                 None => self.hints[i] = self.megaflows[bidx].prefetch(&self.keys[i]),
             }
