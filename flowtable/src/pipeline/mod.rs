@@ -14,6 +14,7 @@
 //! rule" on add and strict modify/delete O(1) instead of a scan. The lookup itself lives in
 //! `exec`; its `generation` counter tells caches when their entries may be stale.
 
+mod consistency;
 mod exec;
 mod journal;
 #[cfg(test)]
@@ -60,6 +61,9 @@ pub enum PipelineError {
     /// The rule's table does not exist.
     #[error("table {0} does not exist")]
     BadTable(u8),
+    /// A set-field writes a field the match does not guarantee the packet has.
+    #[error("set_field of {0}: the match does not meet the field's prerequisites")]
+    MatchInconsistent(&'static str),
     /// goto-table does not point to a later table.
     #[error("goto_table:{to} from table {from}: must go to a later table")]
     GotoBackward {
@@ -535,6 +539,7 @@ impl Pipeline {
             return Err(PipelineError::BadTable(e.table));
         }
         self.check_instructions(e.table, &e.instructions)?;
+        consistency::check(&e.m.to_key_mask().0, &e.instructions)?;
         let key = RuleKey::new(&e.m, e.priority);
         let table = &mut self.tables[t];
         if e.flags & OFPFF_CHECK_OVERLAP != 0 {
@@ -609,8 +614,9 @@ impl Pipeline {
         reset_counts: bool,
     ) -> Result<usize, PipelineError> {
         let sel = self.select(filter, strict);
-        for (t, _, _) in &sel {
+        for (t, _, key) in &sel {
             self.check_instructions(*t as u8, &instructions)?;
+            consistency::check(&key.value, &instructions)?;
         }
         for (t, _, key) in &sel {
             if let Some(old) = self.tables[*t].get(key) {

@@ -83,6 +83,9 @@ pub(super) fn error_code(e: &FlowModError) -> ErrorCode {
             MatchError::Prerequisite { .. } => BadMatchCode::BadPrereq,
             MatchError::BadValue(_) => BadMatchCode::BadValue,
         }),
+        FlowModError::Pipeline(PipelineError::MatchInconsistent(_)) => {
+            ErrorCode::BadAction(BadActionCode::MatchInconsistent)
+        }
         FlowModError::UnknownGroup(_) => ErrorCode::BadAction(BadActionCode::BadOutGroup),
         FlowModError::TableOutput => ErrorCode::BadAction(BadActionCode::BadOutPort),
         FlowModError::UnknownMeter(_) => {
