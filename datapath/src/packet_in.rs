@@ -30,6 +30,8 @@ pub struct PacketInMsg {
     pub cookie: u64,
     /// Pipeline metadata at that point.
     pub metadata: u64,
+    /// Tunnel id at that point (0: none).
+    pub tunnel_id: u64,
     /// Length of the whole frame.
     pub total_len: usize,
     /// The action's max_len (the per-connection miss_send_len may truncate further).

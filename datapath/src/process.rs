@@ -687,6 +687,7 @@ impl Tx {
             table: c.table,
             cookie: c.cookie,
             metadata: c.metadata,
+            tunnel_id: c.tunnel_id,
             total_len: data.len(),
             max_len: c.max_len,
             data: data[..keep].to_vec(),

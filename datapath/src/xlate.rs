@@ -72,6 +72,8 @@ pub struct ControllerOut {
     pub in_port: u32,
     /// Pipeline metadata at that point.
     pub metadata: u64,
+    /// Tunnel id at that point (set by a `set_field`; 0 until overlay ports exist).
+    pub tunnel_id: u64,
 }
 
 /// The ingress port of a translation: a bridge member, or the controller (PACKET_OUT with
@@ -596,6 +598,7 @@ impl Ctx<'_> {
                     return;
                 }
                 read(&mut self.effect.wc, Field::Metadata);
+                read(&mut self.effect.wc, Field::TunnelId);
                 let reason = if origin.table_miss {
                     OFPR_NO_MATCH
                 } else {
@@ -608,6 +611,7 @@ impl Ctx<'_> {
                     max_len,
                     in_port: self.in_port.ofport,
                     metadata: key.metadata,
+                    tunnel_id: key.tunnel_id,
                 }));
             }
             OFPP_TABLE => {

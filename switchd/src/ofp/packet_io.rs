@@ -5,8 +5,8 @@
 //! copy of the packet to the bridge's bounded packet-in queue (`datapath::packet_in`), and one
 //! thread per bridge, started here, drains that queue. Each message becomes one PACKET_IN
 //! (no buffering: `buffer_id` is always OFP_NO_BUFFER, the frame is carried in the message)
-//! with an OXM match holding `in_port` (and `metadata` when it is not zero), and is written to
-//! every connection whose asynchronous configuration (SET_ASYNC; by default masters and equals
+//! with an OXM match holding `in_port` (and `metadata` and `tunnel_id` when they are not
+//! zero), and is written to every connection whose asynchronous configuration (SET_ASYNC; by default masters and equals
 //! want NO_MATCH and ACTION, slaves nothing) enables the reason for its role. Connections the
 //! switch initiated (`tcp:` controllers) sit in the same list and are treated alike. A table-miss
 //! packet-in (reason NO_MATCH) is further cut to the connection's SET_CONFIG `miss_send_len`
@@ -179,6 +179,9 @@ fn encode_packet_in(msg: &PacketInMsg, keep: usize) -> Vec<u8> {
     let mut matches = vec![OxmField::exact(Field::InPort, msg.in_port.into())];
     if msg.metadata != 0 {
         matches.push(OxmField::exact(Field::Metadata, msg.metadata.into()));
+    }
+    if msg.tunnel_id != 0 {
+        matches.push(OxmField::exact(Field::TunnelId, msg.tunnel_id.into()));
     }
     let pin = PacketIn {
         buffer_id: OFP_NO_BUFFER,
@@ -360,6 +363,7 @@ mod tests {
             table: 2,
             cookie: 0x42,
             metadata,
+            tunnel_id: 0,
             total_len: len + 100,
             max_len: NO_BUFFER_LEN,
             data: (0..len).map(|i| i as u8).collect(),
@@ -408,6 +412,19 @@ mod tests {
             ]
         );
         assert_eq!(p.total_len, u16::MAX);
+        // So does the tunnel id.
+        let mut m = msg(OFPR_NO_MATCH, 10, 0);
+        m.tunnel_id = 0x77;
+        let Ok((_, Message::PacketIn(p))) = decode(&encode_packet_in(&m, 10)) else {
+            panic!("decodes")
+        };
+        assert_eq!(
+            p.matches,
+            vec![
+                OxmField::exact(Field::InPort, 3),
+                OxmField::exact(Field::TunnelId, 0x77)
+            ]
+        );
     }
 
     #[test]
