@@ -477,6 +477,55 @@ mod tests {
     }
 
     #[test]
+    fn l4_ports_behind_ipv6_extension_headers_are_rewritten_with_checksums() {
+        use std::net::Ipv6Addr;
+        let (a, b): (Ipv6Addr, Ipv6Addr) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
+        // UDP behind a hop-by-hop options header (8 bytes: PadN).
+        let udp = packet::build::udp_ipv6_frame(
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 2],
+            a,
+            b,
+            1000,
+            2000,
+            b"abcd",
+        );
+        let mut f = udp[..54].to_vec();
+        f[20] = 0; // next header: hop-by-hop
+        f.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        f.extend_from_slice(&udp[54..]);
+        let plen = (f.len() - 54) as u16;
+        f[18..20].copy_from_slice(&plen.to_be_bytes());
+        // The UDP checksum covers the pseudo-header (upper-layer length, next header 17).
+        let l4_ok = |f: &[u8]| {
+            let seg = &f[62..];
+            let mut ph = Vec::new();
+            ph.extend_from_slice(&f[22..54]);
+            ph.extend_from_slice(&(seg.len() as u32).to_be_bytes());
+            ph.extend_from_slice(&[0, 0, 0, 17]);
+            ph.extend_from_slice(seg);
+            csum(&ph) == 0
+        };
+        assert!(l4_ok(&f), "the test frame's checksum");
+        let mut pool = PacketPool::new(2, STD_FRAME).unwrap();
+        let mut p = pool.alloc_from(&f).unwrap();
+        assert!(set_field(&mut p, Field::UdpDst, 4444));
+        let d = p.data().to_vec();
+        assert_eq!(&d[62..64], &1000u16.to_be_bytes(), "source port kept");
+        assert_eq!(
+            &d[64..66],
+            &4444u16.to_be_bytes(),
+            "the port after the extension header"
+        );
+        assert_eq!(&d[54..62], &f[54..62], "the extension header untouched");
+        assert!(l4_ok(&d), "UDP checksum must verify");
+        pool.free(p);
+    }
+
+    #[test]
     fn nd_fields_and_flow_label_are_rewritten_with_checksums() {
         use std::net::Ipv6Addr;
         let mut pool = PacketPool::new(2, STD_FRAME).unwrap();

@@ -74,8 +74,8 @@ pub fn walk(frame: &[u8]) -> Layout {
 
 impl Layout {
     /// The L4 header's offset and IP protocol: for IPv4 with a sound header that is not a
-    /// later fragment, and for IPv6 (its fixed header's next header; extension headers are not
-    /// walked). `None` otherwise, or when the frame is too short for the L3 header.
+    /// later fragment, and for IPv6 past its extension headers (unless it is a later
+    /// fragment). `None` otherwise, or when the frame is too short for the headers.
     pub fn l4(&self, frame: &[u8]) -> Option<(usize, u8)> {
         let l3 = self.l3;
         match self.ethertype? {
@@ -88,7 +88,13 @@ impl Layout {
             }
             IPV6 => {
                 let ip = frame.get(l3..l3 + 40)?;
-                (ip[0] >> 4 == 6).then_some((l3 + 40, ip[6]))
+                if ip[0] >> 4 != 6 {
+                    return None;
+                }
+                // Past any extension headers (hop-by-hop, routing, destination options, AH,
+                // fragment), as the flow key's `ip_proto` is; a later fragment has no L4 header.
+                let up = crate::ipv6::skip_extension_headers(ip[6], frame.get(l3 + 40..)?).ok()?;
+                (!up.is_later_fragment()).then_some((l3 + 40 + up.offset, up.protocol))
             }
             _ => None,
         }
@@ -98,6 +104,23 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_l4_is_found_past_extension_headers_and_not_in_later_fragments() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 28, 0, 64];
+        ip.extend_from_slice(&[0u8; 32]);
+        // Hop-by-hop options (8 bytes) then a fragment header, then UDP.
+        ip.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]);
+        ip.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0, 1]);
+        ip.extend_from_slice(&[0x30, 0x39, 0x30, 0x39, 0, 12, 0, 0, 1, 2, 3, 4]);
+        let f = frame(&[], IPV6, &ip);
+        assert_eq!(walk(&f).l4(&f), Some((14 + 40 + 16, 17)));
+        let mut later = f.clone();
+        later[14 + 40 + 8 + 2..14 + 40 + 8 + 4].copy_from_slice(&0x0010u16.to_be_bytes());
+        assert_eq!(walk(&later).l4(&later), None);
+        let cut = &f[..14 + 40 + 4];
+        assert_eq!(walk(cut).l4(cut), None, "a chain cut short");
+    }
 
     fn frame(tpids: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];
