@@ -101,6 +101,20 @@ pub fn action_reads(a: &Action, wc: &mut FlowKey) {
     }
 }
 
+/// Whether `a` is a TTL decrement that the packet with key `k` does not survive.
+fn ttl_expires(k: &FlowKey, a: &Action) -> bool {
+    match a {
+        Action::DecTtl => {
+            (k.eth_type == crate::field::ETH_TYPE_IPV4 || k.eth_type == crate::field::ETH_TYPE_IPV6)
+                && k.ip_ttl <= 1
+        }
+        Action::DecMplsTtl => {
+            crate::field::is_mpls(k.eth_type) && crate::mpls::ttl(k.mpls_lse) <= 1
+        }
+        _ => false,
+    }
+}
+
 /// Two actions occupy the same slot of an action set.
 fn same_kind(a: &Action, b: &Action) -> bool {
     match (a, b) {
@@ -186,9 +200,16 @@ impl Pipeline {
             }
             for a in &ins.apply {
                 action_reads(a, &mut res.wc);
+                let expires = ttl_expires(&res.final_key, a);
                 apply_to_key(&mut res.final_key, a);
                 res.actions.push(a.clone());
                 res.origins.push(origin);
+                if expires {
+                    // The packet is dropped here (the datapath's execution of this dec_ttl
+                    // fails): no later table sees it, no later rule counts it, and the action
+                    // set never runs (OpenFlow 1.3 section 5.12).
+                    return res;
+                }
             }
             if ins.clear {
                 set.clear();

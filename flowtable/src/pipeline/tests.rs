@@ -677,3 +677,32 @@ fn tunnel_id_set_in_one_table_is_matched_in_the_next() {
     p.add(entry(0, 1, Match::new(), t0)).expect("replace");
     assert_eq!(p.lookup(&k, 60, 1, None).actions, vec![Action::output(6)]);
 }
+
+#[test]
+fn a_ttl_that_expires_ends_the_walk_before_later_tables_count_it() {
+    let mut p = Pipeline::with_tables(2);
+    let mut ins = Instructions::apply(vec![Action::DecTtl]);
+    ins.goto = Some(1);
+    ins.write = vec![Action::output(3)];
+    p.add(entry(0, 10, ip(), ins)).expect("add");
+    p.add(entry(1, 10, ip(), out(2))).expect("add");
+    let mut k = ip_key(0x0a00_0001);
+    k.ip_ttl = 1;
+    let r = p.lookup(&k, 60, 1, None);
+    assert_eq!(
+        r.actions,
+        vec![Action::DecTtl],
+        "no later table, no action set"
+    );
+    assert_eq!(r.rules.len(), 1);
+    let t1 = p.flows(Some(1));
+    assert_eq!(t1[0].stats.snapshot().packets, 0, "table 1 never saw it");
+    k.ip_ttl = 2;
+    let r = p.lookup(&k, 60, 1, None);
+    assert_eq!(
+        r.actions,
+        vec![Action::DecTtl, Action::output(2), Action::output(3)],
+        "apply-actions of both tables, then the action set"
+    );
+    assert_eq!(r.rules.len(), 2);
+}
