@@ -8,7 +8,8 @@ PKGS=(iproute2 iputils-ping ethtool tcpdump netsniff-ng iperf3 procps
       pkg-config libclang-dev clang libdpdk-dev dpdk dpdk-dev libxdp-dev libbpf-dev jq
       openvswitch-common openvswitch-switch openvswitch-switch-dpdk python3 python3-pip
       openssl  # the TLS tests make throwaway certificates with it
-      python3-scapy dnsmasq-base)  # crafted attack frames and a real DHCP server (port-group security tests)
+      python3-scapy dnsmasq-base  # crafted attack frames and a real DHCP server (port-group security tests)
+      g++)  # libfuzzer-sys compiles libFuzzer (C++) for the fuzz targets
 # Real test VMs (tests/tests/qemu_guest.rs): QEMU under TCG, Debian's cloud kernel and a busybox
 # initramfs (tests/guest/mkinitramfs.sh). Installed without recommends (no GUI stack).
 VM_PKGS=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio gzip)
@@ -88,6 +89,17 @@ elif PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-ve
 else
   echo "setup: WARNING: 'python3 -m pip install os-ken' failed (is python3-pip installed?);" \
        "the os-ken controller test will skip" >&2
+fi
+
+# The fuzz smoke run (scripts/fuzz.sh --smoke, part of scripts/test.sh) needs the nightly
+# toolchain (the sanitizer flags) and cargo-fuzz, at the version fuzz/ was written against.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "setup: installing the nightly toolchain (for the fuzz targets)"
+  rustup toolchain install nightly --profile minimal
+fi
+if [[ $(cargo fuzz --version 2>/dev/null) != "cargo-fuzz 0.13.2" ]]; then
+  echo "setup: installing cargo-fuzz 0.13.2"
+  cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 
 cargo build --workspace --all-targets

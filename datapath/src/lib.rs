@@ -22,6 +22,7 @@ pub mod inject;
 pub mod megatier;
 pub mod mempool;
 pub mod meter;
+pub mod mfdump;
 pub mod packet_in;
 pub mod pmd;
 pub mod port;

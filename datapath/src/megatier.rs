@@ -116,6 +116,19 @@ impl MegaTier {
         }
     }
 
+    /// Up to `max` current megaflows (generation `epoch`) as (masked key, mask, decision).
+    pub fn current(&self, epoch: u64, max: usize) -> Vec<(FlowKey, FlowKey, &Arc<Decision>)> {
+        if epoch != self.epoch {
+            return Vec::new();
+        }
+        self.flows
+            .iter()
+            .filter(|(_, _, g, _)| *g == epoch)
+            .filter_map(|(k, m, _, id)| Some((k, m, self.decisions.get(id as usize)?)))
+            .take(max)
+            .collect()
+    }
+
     /// Megaflows held (stale ones until swept).
     pub fn len(&self) -> usize {
         self.flows.len()

@@ -60,6 +60,8 @@ pub struct PmdStats {
     pub idle_cycles: AtomicU64,
     /// Drops by reason.
     pub drops: DropCounters,
+    /// Megaflow dump requests (answered by the PMD).
+    pub dump: crate::mfdump::DumpSlot,
 }
 
 /// A plain copy of [`PmdStats`] (without drops) plus derived rates.
@@ -219,6 +221,7 @@ pub fn run(id: usize, core: Option<usize>, pool: PacketPool, sh: PmdShared, stat
         loops = loops.wrapping_add(1);
         if loops.is_multiple_of(SWEEP_EVERY) {
             w.sweep_megaflows();
+            stats.dump.serve(|max| w.megaflow_lines(max));
         }
         let t = cycles::now();
         let spent = t.wrapping_sub(t_last);

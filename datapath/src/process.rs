@@ -185,6 +185,30 @@ impl Worker {
         self.megaflows.iter().map(MegaTier::len).sum()
     }
 
+    /// Up to `max` current megaflows of every bridge, as text (for dumps).
+    pub fn megaflow_lines(&self, max: usize) -> Vec<crate::mfdump::MegaflowLine> {
+        let mut out = Vec::new();
+        for (i, mf) in self.megaflows.iter().enumerate() {
+            let Some(b) = self.tx.table.bridges.get(i) else {
+                continue;
+            };
+            for (k, m, dec) in mf.current(b.epoch(), max.saturating_sub(out.len())) {
+                out.push(crate::mfdump::MegaflowLine {
+                    bridge: b.name.clone(),
+                    matches: flowtable::text::format_megaflow(&k, &m),
+                    actions: xlate::describe(dec, &|g| {
+                        self.tx
+                            .table
+                            .ports
+                            .get(g)
+                            .map_or_else(|| format!("#{g}"), |p| p.name().to_string())
+                    }),
+                });
+            }
+        }
+        out
+    }
+
     /// Remove some megaflows a newer epoch made stale (a bounded amount per call: the PMD calls
     /// this when it found no traffic, so a table change with 100k megaflows never stalls it).
     pub fn sweep_megaflows(&mut self) {

@@ -250,3 +250,47 @@ fn new_source_addresses_leave_established_flows_cached_but_not_stale_floods() {
     let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["c"], "learning D ended the flood");
 }
+
+#[test]
+fn a_dump_shows_each_megaflow_with_only_the_fields_read() {
+    let r = Rig::new(
+        &two_ports(),
+        &[
+            "priority=10,tcp,tp_dst=22,actions=drop",
+            "priority=5,tcp,actions=output:2",
+        ],
+    );
+    let out = blast(&r, "a", "b", vec![tcp_to(80, 1), tcp_to(22, 2)], 1);
+    assert_eq!(out.len(), 1);
+    let dump = r.call("pmd/megaflows", json!({}));
+    let flows = dump[0]["megaflows"].as_array().expect("megaflows");
+    let lines: Vec<String> = flows
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["match"].as_str().unwrap(),
+                f["actions"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let web = lines
+        .iter()
+        .find(|l| l.contains("tcp_dst=80"))
+        .unwrap_or_else(|| panic!("port 80's: {lines:?}"));
+    assert!(
+        web.contains("in_port=1") && web.contains("tcp") && web.ends_with("output:b"),
+        "{web}"
+    );
+    assert!(
+        !web.contains("nw_dst") && !web.contains("tcp_src"),
+        "unread fields are wildcarded: {web}"
+    );
+    let ssh = lines
+        .iter()
+        .find(|l| l.contains("tcp_dst=22"))
+        .expect("port 22's");
+    assert!(ssh.ends_with("drop(rule_drop)"), "{ssh}");
+    assert_eq!(dump[0]["pmd"], 0);
+}

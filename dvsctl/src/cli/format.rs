@@ -30,6 +30,7 @@ pub fn render(cmd: &SwitchCmd, result: &Value) -> Result<String, FormatError> {
         SwitchCmd::Drops { ports: true } => port_drops(result),
         SwitchCmd::PmdStats => pmd_stats(result),
         SwitchCmd::RxqShow => rxq_show(result),
+        SwitchCmd::Megaflows { .. } => megaflows(result),
         SwitchCmd::DumpFlows { .. } => dump_flows(result),
         SwitchCmd::DumpMacs { .. } => dump_macs(result),
         SwitchCmd::Trace { .. } => trace(result),
@@ -425,6 +426,34 @@ fn rxq_show(v: &Value) -> Result<String, FormatError> {
                 text(q, "port"),
                 text(q, "queue"),
                 num(q, "packets")
+            );
+        }
+    }
+    Ok(o)
+}
+
+fn megaflows(v: &Value) -> Result<String, FormatError> {
+    let mut o = String::new();
+    for p in list(v, "pmd/megaflows")? {
+        let _ = writeln!(o, "pmd thread {}:", text(p, "pmd"));
+        if let Some(e) = p.get("error").and_then(Value::as_str) {
+            let _ = writeln!(o, "  ({e})");
+            continue;
+        }
+        let flows = p
+            .get("megaflows")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        if flows.is_empty() {
+            let _ = writeln!(o, "  (no megaflows)");
+        }
+        for f in flows {
+            let _ = writeln!(
+                o,
+                "  {}: {} actions:{}",
+                text(f, "bridge"),
+                text(f, "match"),
+                text(f, "actions")
             );
         }
     }

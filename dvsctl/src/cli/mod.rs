@@ -131,6 +131,13 @@ pub enum SwitchCmd {
     },
     /// PMD thread statistics.
     PmdStats,
+    /// Each PMD's current megaflows (wildcarded cache entries), like `ovs-appctl
+    /// dpctl/dump-flows`.
+    Megaflows {
+        /// Most megaflows per PMD.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// Which PMD polls which receive queue.
     RxqShow,
     /// Move a receive queue to another PMD.
@@ -269,6 +276,7 @@ pub fn request(cmd: &SwitchCmd) -> Result<(String, Value), CliError> {
         SwitchCmd::Drops { ports: true } => ("port/drops", json!({})),
         SwitchCmd::PmdStats => ("pmd/stats", json!({})),
         SwitchCmd::RxqShow => ("pmd/rxq-show", json!({})),
+        SwitchCmd::Megaflows { limit } => ("pmd/megaflows", json!({ "limit": limit })),
         SwitchCmd::RxqAssign { port, queue, pmd } => (
             "pmd/rxq-assign",
             json!({ "port": port, "queue": queue, "pmd": pmd }),

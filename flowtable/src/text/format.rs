@@ -12,7 +12,7 @@ use super::value::{format_port, format_value};
 use super::PortNames;
 use crate::action::{Action, Instructions, OFPP_CONTROLLER};
 use crate::field::{Field, ETH_TYPE_ARP};
-use crate::key::{VLAN_PRESENT, VLAN_VID_MASK};
+use crate::key::{FlowKey, VLAN_PRESENT, VLAN_VID_MASK};
 use crate::matches::{FieldMatch, Match};
 use crate::pipeline::{FlowEntry, DEFAULT_PRIORITY};
 use std::fmt::Write as _;
@@ -40,6 +40,46 @@ fn format_field(f: &FieldMatch, names: PortNames<'_>) -> String {
             format_value(f.field, f.value, f.mask, names)
         ),
     }
+}
+
+/// A megaflow (a masked key and its mask) in ovs-ofctl match syntax: every field whose mask is
+/// not zero, named as its protocol says (`tp_dst` of a TCP key is `tcp_dst`), masked fields
+/// with their mask. A field whose bits are read but whose protocol the key does not pin (the
+/// pipeline probed a TCP rule's subtable for a UDP packet) is shown under its first name.
+pub fn format_megaflow(value: &FlowKey, mask: &FlowKey) -> String {
+    let mut shown = FlowKey::default();
+    let mut picked = Vec::new();
+    let fields = Field::ALL
+        .iter()
+        .filter(|f| f.prereq().met_by(value))
+        .chain(Field::ALL.iter());
+    for &f in fields {
+        let fm = f.get(mask);
+        if fm == 0 || f.get(&shown) == f.full_mask() {
+            continue;
+        }
+        f.set(&mut shown, f.full_mask());
+        // An untagged key's PCP is part of "vlan_tci=0x0000" already.
+        if f == Field::VlanPcp && value.vlan_tci & VLAN_PRESENT == 0 {
+            continue;
+        }
+        picked.push((f, f.get(value) & fm, fm));
+    }
+    // Port and VLAN first, so that the ethertype and IP protocol stay together ("tcp", not
+    // "ip,...,nw_proto=6").
+    picked.sort_by_key(|(f, _, _)| match f {
+        Field::InPort => 0,
+        Field::VlanVid | Field::VlanPcp => 1,
+        _ => 2,
+    });
+    let mut m = Match::new();
+    for (f, v, fm) in picked {
+        m.push(f, v, fm);
+    }
+    if m.fields().is_empty() {
+        return "(any)".to_string();
+    }
+    format_match(&m)
 }
 
 /// A match in ovs-ofctl syntax, with port numbers.

@@ -18,6 +18,7 @@ mod value;
 
 pub use format::{
     format_actions, format_actions_named, format_flow, format_match, format_match_named,
+    format_megaflow,
 };
 pub use parse::{parse_flow, parse_match};
 pub use value::format_port;

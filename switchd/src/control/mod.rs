@@ -242,6 +242,42 @@ impl Control {
 }
 
 /// `pmd/stats`: every PMD's counters.
+/// Longest wait for a PMD to answer a megaflow dump.
+const DUMP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Control {
+    /// `pmd/megaflows`: each PMD's current megaflows (`[{pmd, megaflows: [{bridge, match,
+    /// actions}]}]`); a PMD that does not answer within two seconds is reported as such.
+    fn megaflows(&self, p: params::Megaflows) -> Result<Value, RpcError> {
+        let limit = p.limit.unwrap_or(1000).min(100_000);
+        let pmds: Vec<(usize, Arc<datapath::pmd::PmdStats>)> = {
+            let pmds = self.sw.pmds.lock().unwrap_or_else(|e| e.into_inner());
+            pmds.iter().map(|p| (p.id, p.stats.clone())).collect()
+        };
+        let mut out = Vec::new();
+        for (id, stats) in pmds {
+            let entry = match stats.dump.request(limit, DUMP_WAIT) {
+                Some(lines) => {
+                    let flows: Vec<Value> = lines
+                        .iter()
+                        .map(|l| {
+                            json!({
+                                "bridge": l.bridge,
+                                "match": l.matches,
+                                "actions": l.actions,
+                            })
+                        })
+                        .collect();
+                    json!({ "pmd": id, "megaflows": flows })
+                }
+                None => json!({ "pmd": id, "error": "the PMD did not answer" }),
+            };
+            out.push(entry);
+        }
+        Ok(Value::Array(out))
+    }
+}
+
 fn pmds_json(sw: &Switch) -> Vec<Value> {
     let pmds = sw.pmds.lock().unwrap_or_else(|e| e.into_inner());
     pmds.iter()
@@ -258,6 +294,7 @@ impl RpcHandler for Control {
             "port/drops" => self.port_drops(decode(params)?),
             "pmd/stats" => decode::<()>(params).map(|()| Value::Array(pmds_json(&self.sw))),
             "pmd/rxq-show" => decode::<()>(params).map(|()| self.rxq_show()),
+            "pmd/megaflows" => self.megaflows(decode(params)?),
             "pmd/rxq-assign" => {
                 let p: RxqAssign = decode(params)?;
                 self.sw

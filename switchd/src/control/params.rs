@@ -41,6 +41,22 @@ impl FromParams for PortStats {
     }
 }
 
+/// `pmd/megaflows`: the PMDs' current megaflows.
+pub(super) struct Megaflows {
+    /// Most megaflows per PMD (default 1000).
+    pub limit: Option<usize>,
+}
+
+impl FromParams for Megaflows {
+    const KEYS: &'static [&'static str] = &["limit"];
+
+    fn from_params(p: &mut Params) -> Result<Self, RpcError> {
+        Ok(Megaflows {
+            limit: p.optional("limit")?,
+        })
+    }
+}
+
 /// `pmd/rxq-assign`: move one receive queue to a PMD.
 pub(super) struct RxqAssign {
     /// Port name.

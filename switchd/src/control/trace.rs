@@ -11,10 +11,9 @@ use super::Control;
 use datapath::config::VlanMode;
 use datapath::cycles::monotonic_ns;
 use datapath::drops::DropReason;
-use datapath::switch::Switch;
 use datapath::validity;
 use datapath::vlan;
-use datapath::xlate::{self, DpAction, InPort, Mode};
+use datapath::xlate::{self, InPort, Mode};
 use flowtable::text::parse_match;
 use flowtable::trace::Trace as PipelineTrace;
 use serde_json::{json, Value};
@@ -65,7 +64,7 @@ impl Control {
             let inp = InPort::from(in_port);
             xlate::translate(&view, inp, &key, res, &mut macs, now, 64, Mode::DryRun)
         };
-        let acts = describe_actions(&self.sw, &dec.actions);
+        let acts = xlate::describe_actions(&dec.actions, &|g| self.sw.port_name(g));
         if dec.outputs() {
             out.push_str(&format!("\nDatapath actions: {}\n", acts.join(",")));
         } else {
@@ -83,40 +82,6 @@ impl Control {
         }
         Ok(json!({ "text": out }))
     }
-}
-
-/// Datapath actions as `dvsctl switch trace` prints them.
-fn describe_actions(sw: &Switch, actions: &[DpAction]) -> Vec<String> {
-    actions
-        .iter()
-        .map(|a| match a {
-            DpAction::Output(g) => format!("output:{}", sw.port_name(*g)),
-            DpAction::PushVlan { tpid, tci } => {
-                format!(
-                    "push_vlan(tpid=0x{tpid:04x},vid={},pcp={})",
-                    tci & 0xfff,
-                    tci >> 13
-                )
-            }
-            DpAction::PopVlan => "pop_vlan".to_string(),
-            DpAction::SetField(f, v) => format!("set_field:{v:#x}->{}", f.name()),
-            DpAction::DecTtl => "dec_ttl".to_string(),
-            DpAction::Mpls(op) => format!("mpls({op:?})"),
-            DpAction::SetQueue(q) => format!("set_queue:{q}"),
-            DpAction::Meter(m) => format!("meter({})", m.0.id),
-            DpAction::Controller(c) => format!(
-                "controller(reason={},table={},max_len={})",
-                if c.reason == xlate::OFPR_NO_MATCH {
-                    "no_match"
-                } else {
-                    "action"
-                },
-                c.table,
-                c.max_len
-            ),
-            DpAction::Clone(sub) => format!("clone({})", describe_actions(sw, sub).join(",")),
-        })
-        .collect()
 }
 
 fn describe_vlan(m: &VlanMode) -> String {

@@ -98,6 +98,17 @@ pub(crate) fn duration(since_ns: u64, now_ns: u64) -> (u32, u32) {
     )
 }
 
+/// Serve one OpenFlow connection over `stream` for `hub`, in the calling thread, exactly as a
+/// connection accepted on the management socket is served (the switch sends HELLO, then
+/// answers requests in order; the connection's writer thread is joined before this returns).
+/// Returns when the peer shuts its side down, the stream fails or the hub closes. The seam the
+/// `ofp_conn` fuzz target drives the connection state machine through, without a listener.
+pub fn serve_stream(hub: Arc<Hub>, stream: UnixStream) -> io::Result<()> {
+    let sock = Sock::Unix(stream);
+    sock.prepare()?;
+    conn::serve(hub, sock, conn::Origin::Passive)
+}
+
 /// The management socket path of bridge `bridge` in `rundir`.
 pub fn mgmt_path(rundir: &Path, bridge: &str) -> PathBuf {
     rundir.join(format!("{bridge}.mgmt"))
