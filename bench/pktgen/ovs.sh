@@ -6,6 +6,9 @@
 # ofport 1, vhu1 = ofport 2) connecting to the generator's sockets. The flows of the case are
 # added as given, plus "priority=0,actions=NORMAL" (dvs-switchd always has that default flow).
 #
+# OVS_TX_RETRIES=N sets the vhost ports' options:tx-retries-max (OVS's default is 8: a full guest
+# ring makes the PMD retry, where dvs drops and counts); 0 makes OVS drop like dvs.
+#
 # Debian pitfalls (see shared/refbench): the `ovs-vswitchd` alternative is the non-DPDK binary,
 # so the DPDK one is run directly; its control socket is named after the binary, hence
 # `ovs-appctl -t ovs-vswitchd-dpdk`. `ovs-vsctl ... statistics` refreshes only every 5 s, so the
@@ -36,9 +39,14 @@ ovs_start() { # FLOWFILE
   ovs-vsctl --timeout=30 wait-until Open_vSwitch . dpdk_initialized=true >/dev/null || return 1
   ovs-vsctl add-br br0 -- set bridge br0 datapath_type=netdev \
     -- add-port br0 vhu0 -- set Interface vhu0 type=dpdkvhostuserclient \
-         options:vhost-server-path="$SOCK0" ofport_request=1 \
+         options:vhost-server-path="$SOCK0" ofport_request=1 ${OVS_TX_RETRIES:+options:tx-retries-max=$OVS_TX_RETRIES} \
     -- add-port br0 vhu1 -- set Interface vhu1 type=dpdkvhostuserclient \
-         options:vhost-server-path="$SOCK1" ofport_request=2 || return 1
+         options:vhost-server-path="$SOCK1" ofport_request=2 ${OVS_TX_RETRIES:+options:tx-retries-max=$OVS_TX_RETRIES} || return 1
+  # dvs's bridges have no LOCAL port; OVS's is a kernel tap. testpmd's flowgen sends every frame
+  # from 00:01:02:03:04:00 to 00:01:02:03:04:01 on both ports (so the destination is never
+  # learned and NORMAL floods): without no-flood each frame would also be written to the tap, a
+  # system call per packet, and the comparison would measure that.
+  ovs-ofctl mod-port br0 br0 no-flood || return 1
   ovs-ofctl del-flows br0
   { echo "priority=0,actions=NORMAL"; cat "$flows"; } > "$OVS_DIR/flows.txt"
   ovs-ofctl add-flows br0 "$OVS_DIR/flows.txt" || return 1
