@@ -23,8 +23,9 @@
 #                match a rule, the rest fall through to NORMAL
 #   Issue 17's measurement: sudo bench/pktgen/run.sh -r 3 -t 10 -s dvs,ovs \
 #                             -c normal1000,normal10k,normal100k,rules2000,rules2000_10k,rules2000_100k
-#   flood       `normal` while 100k new flows per second arrive on a third port (flood.sh):
-#               sudo bench/pktgen/run.sh -r 3 -t 10 -s dvs,ovs -c normal,flood
+#   port1000    the port flows with flowgen's 1000 flows each way
+#   flood       `port1000` while 100k new flows per second arrive on a third port (flood.sh):
+#               sudo bench/pktgen/run.sh -r 3 -t 10 -s dvs,ovs -c port1000,flood
 # Port-group security (policy.sh; rules in policy.flows + policy.meters, the dvs agent's table
 # layout 0/10/11/12/20/21/30/40, loaded with `ovs-ofctl -O OpenFlow13 add-meter`/`add-flows` into
 # both switches before the generator starts; all with the loop generator, to compare with normal):
@@ -101,7 +102,7 @@ T=${T:-10}; ROUNDS=${ROUNDS:-3}; SWITCHES=${SWITCHES:-dvs,ovs,ceiling}; IDLE_WAI
 IFS=, read -ra CASE_LIST <<< "$CASES"
 has() { [[ ",$SWITCHES," == *",$1,"* ]]; }
 for c in "${CASE_LIST[@]}"; do
-  case $c in normal|port|normal1000|rules2000|normal10k|normal100k|normal1m|rules2000_10k|rules2000_100k|rules2000_1m|flood) ;; *) policy_is_case "$c" || die "unknown case '$c'" ;; esac
+  case $c in normal|port|normal1000|rules2000|normal10k|normal100k|normal1m|rules2000_10k|rules2000_100k|rules2000_1m|port1000|flood) ;; *) policy_is_case "$c" || die "unknown case '$c'" ;; esac
 done
 [ "$(id -u)" = 0 ] || die "needs root (hugepages, DPDK)"
 
@@ -110,7 +111,7 @@ done
 case_gen() { # -> "generator nflows"
   case $1 in
     normal|port) echo "loop 1" ;;
-    normal1000|rules2000) echo "flowgen 1000" ;;
+    normal1000|rules2000|port1000|flood) echo "flowgen 1000" ;;
     normal10k|rules2000_10k) echo "flowgen 10000" ;;
     normal100k|rules2000_100k) echo "flowgen 100000" ;;
     normal1m|rules2000_1m) echo "flowgen 1000000" ;;
@@ -121,7 +122,7 @@ case_gen() { # -> "generator nflows"
 case_flows() { # OpenFlow rules, one per line (the priority-0 NORMAL flow is implied)
   local i
   case $1 in
-    port) echo "priority=10,in_port=1,actions=output:2"; echo "priority=10,in_port=2,actions=output:1" ;;
+    port|port1000|flood) echo "priority=10,in_port=1,actions=output:2"; echo "priority=10,in_port=2,actions=output:1" ;;
     rules2000|rules2000_*)  # flowgen's destinations are 10.253.0.0 + flow index
       for ((i = 0; i < 1000; i++)); do
         echo "priority=10,ip,in_port=1,nw_dst=10.253.$((i / 256)).$((i % 256)),actions=output:2"

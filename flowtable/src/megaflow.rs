@@ -221,6 +221,8 @@ pub struct Megaflows {
     cursor: (usize, usize),
     /// Changes whenever the subtables change order or number (never 0).
     order: u32,
+    /// The generation of the last sweep made because the cache was full.
+    full_sweep: Option<u64>,
 }
 
 impl Default for Megaflows {
@@ -239,6 +241,7 @@ impl Megaflows {
             lookups: 0,
             cursor: (0, 0),
             order: 1,
+            full_sweep: None,
         }
     }
 
@@ -346,7 +349,13 @@ impl Megaflows {
             }
         }
         if self.len >= self.capacity {
+            // Full: a sweep can only help if something went stale since the last one (else a
+            // flood of new flows would pay a whole pass over the cache per refused insert).
+            if self.full_sweep == Some(generation) {
+                return Err(Full);
+            }
             self.sweep(generation);
+            self.full_sweep = Some(generation);
             if self.len >= self.capacity {
                 return Err(Full);
             }

@@ -145,3 +145,19 @@ fn iter_gives_back_masked_keys() {
     assert_eq!(k, key(3, 0x0a00_0001, 80).masked(&mask_port_dst()));
     assert_eq!((mask, g), (mask_port_dst(), 7));
 }
+
+#[test]
+fn a_full_cache_sweeps_once_per_generation() {
+    let mut m = Megaflows::new(1);
+    m.insert(&key(1, 1, 0), &mask_port_dst(), 1, 1)
+        .expect("room");
+    assert_eq!(m.insert(&key(1, 2, 0), &mask_port_dst(), 1, 2), Err(Full));
+    assert_eq!(
+        m.insert(&key(1, 3, 0), &mask_port_dst(), 1, 3),
+        Err(Full),
+        "no second sweep"
+    );
+    m.insert(&key(1, 4, 0), &mask_port_dst(), 2, 4)
+        .expect("a new generation: the sweep frees the stale one");
+    assert_eq!(m.lookup(&key(1, 4, 0), 2), Some(4));
+}
