@@ -115,14 +115,6 @@ fn arb_key() -> impl Strategy<Value = FlowKey> {
         })
 }
 
-fn blend(a: &FlowKey, b: &FlowKey, mask: &FlowKey) -> FlowKey {
-    let mut out = FlowKey::default();
-    for (i, w) in out.words_mut().iter_mut().enumerate() {
-        *w = (a.words()[i] & mask.words()[i]) | (b.words()[i] & !mask.words()[i]);
-    }
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
@@ -140,7 +132,7 @@ proptest! {
         };
         for (k, other) in probes {
             let (d1, e1) = decide(&k);
-            let k2 = blend(&k, &other, &e1.wc);
+            let k2 = k.blend(&other, &e1.wc);
             let (d2, e2) = decide(&k2);
             prop_assert_eq!(&d1.actions, &d2.actions, "{:?}\nvs {:?}\nwc {:?}", k, k2, e1.wc);
             prop_assert_eq!(d1.drop, d2.drop);

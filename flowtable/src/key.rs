@@ -181,6 +181,22 @@ impl FlowKey {
         }
     }
 
+    /// This key where `mask` is set, `other` elsewhere: a key that agrees with this one on
+    /// exactly the bits of `mask` (how the megaflow tests make "another packet of the same
+    /// megaflow").
+    pub fn blend(&self, other: &FlowKey, mask: &FlowKey) -> FlowKey {
+        let mut out = *self;
+        for ((o, b), m) in out
+            .words_mut()
+            .iter_mut()
+            .zip(other.words())
+            .zip(mask.words())
+        {
+            *o = (*o & m) | (b & !m);
+        }
+        out
+    }
+
     /// A key with every bit set: the mask of an exact match.
     pub fn all_ones() -> FlowKey {
         let mut k = FlowKey::default();

@@ -125,15 +125,6 @@ fn arb_key() -> impl Strategy<Value = FlowKey> {
         })
 }
 
-/// `a` where `mask` is set, `b` elsewhere.
-fn blend(a: &FlowKey, b: &FlowKey, mask: &FlowKey) -> FlowKey {
-    let mut out = FlowKey::default();
-    for (i, w) in out.words_mut().iter_mut().enumerate() {
-        *w = (a.words()[i] & mask.words()[i]) | (b.words()[i] & !mask.words()[i]);
-    }
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
     #[test]
@@ -144,7 +135,7 @@ proptest! {
         let p = build(&rules);
         for (k, other) in probes {
             let a = p.lookup(&k, 64, 1, None);
-            let k2 = blend(&k, &other, &a.wc);
+            let k2 = k.blend(&other, &a.wc);
             let b = p.lookup(&k2, 64, 1, None);
             prop_assert_eq!(&a.actions, &b.actions, "key {:?} vs {:?} (wc {:?})", k, k2, a.wc);
             prop_assert_eq!(a.miss_drop, b.miss_drop);

@@ -32,6 +32,36 @@ pub fn require_root(test: &str) -> bool {
     root
 }
 
+/// True when Debian's `ovs-ofctl` runs; otherwise prints why the calling test skips.
+pub fn have_ovs_ofctl(test: &str) -> bool {
+    let ok = std::process::Command::new("ovs-ofctl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipping {test}: ovs-ofctl not installed (apt-get install openvswitch-common)");
+    }
+    ok
+}
+
+/// Why os-ken cannot run here, if it cannot.
+pub fn osken_missing() -> Option<String> {
+    match std::process::Command::new("python3")
+        .args(["-c", "import os_ken.base.app_manager"])
+        .output()
+    {
+        Err(e) => Some(format!("python3 not runnable: {e}")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "os-ken not installed (scripts/setup.sh runs `python3 -m pip install os-ken`): {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )),
+        Ok(_) => None,
+    }
+}
+
 /// Run a command, returning its stdout; panics with stderr on failure.
 pub fn run(cmd: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(cmd)

@@ -64,19 +64,6 @@ fn flow_lines(dump: &str) -> Vec<&str> {
     dump.lines().filter(|l| l.contains("actions=")).collect()
 }
 
-fn have_ovs_ofctl(test: &str) -> bool {
-    let ok = Command::new("ovs-ofctl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipping {test}: ovs-ofctl not installed (apt-get install openvswitch-common)");
-    }
-    ok
-}
-
 /// One switch connection as the test controller sees it.
 struct Peer {
     s: TcpStream,
@@ -149,24 +136,6 @@ struct OsKen {
     log: PathBuf,
 }
 
-/// Why os-ken cannot run here, if it cannot.
-fn osken_missing() -> Option<String> {
-    match Command::new("python3")
-        .args(["-c", "import os_ken.base.app_manager"])
-        .output()
-    {
-        Err(e) => Some(format!("python3 not runnable: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "os-ken not installed (scripts/setup.sh runs `python3 -m pip install os-ken`): {}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
 impl OsKen {
     /// Start os-ken on 127.0.0.1:`port`. Uses the stock `os_ken.app.simple_switch_13` where
     /// the installed os-ken still ships it, else the equivalent `tests/osken/learning_switch.py`
@@ -234,10 +203,10 @@ impl Drop for OsKen {
 #[test]
 fn osken_learning_switch_drives_a_secure_bridge() {
     const TEST: &str = "osken_learning_switch_drives_a_secure_bridge";
-    if !require_root(TEST) || !have_ovs_ofctl(TEST) {
+    if !require_root(TEST) || !tests::have_ovs_ofctl(TEST) {
         return;
     }
-    if let Some(why) = osken_missing() {
+    if let Some(why) = tests::osken_missing() {
         eprintln!("skipping {TEST}: {why}");
         return;
     }
@@ -390,7 +359,9 @@ fn switch_dials_its_controller_probes_it_and_redials() {
     let mut c = Peer::accept(&l, Duration::from_secs(10)).expect("the switch dials at start");
     let features = c.handshake();
     assert_eq!(features.datapath_id, 0xd5);
-    if have_ovs_ofctl("the dump-flows part of switch_dials_its_controller_probes_it_and_redials") {
+    if tests::have_ovs_ofctl(
+        "the dump-flows part of switch_dials_its_controller_probes_it_and_redials",
+    ) {
         let flows = dump_flows(&sw);
         assert!(
             flow_lines(&flows).is_empty(),

@@ -129,35 +129,6 @@ const FLOWS: [(u64, &str, u8, Option<&str>); 15] = [
     (15, "copy_out", 4, None),
 ];
 
-fn have_ovs_ofctl(test: &str) -> bool {
-    let ok = Command::new("ovs-ofctl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipping {test}: ovs-ofctl not installed (apt-get install openvswitch-common)");
-    }
-    ok
-}
-
-/// Why os-ken cannot run here, if it cannot.
-fn osken_missing() -> Option<String> {
-    match Command::new("python3")
-        .args(["-c", "import os_ken.base.app_manager"])
-        .output()
-    {
-        Err(e) => Some(format!("python3 not runnable: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "os-ken not installed (scripts/setup.sh runs `python3 -m pip install os-ken`): {}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
 /// os-ken running `of13_features.py`, killed on drop (its log printed if the test failed).
 struct OsKen {
     child: Child,
@@ -349,10 +320,10 @@ struct Setup {
 /// Build the lab, start the app and wait for its report; `None` (with the reason printed)
 /// when the test must skip.
 fn setup(test: &str) -> Option<Setup> {
-    if !require_root(test) || !have_ovs_ofctl(test) {
+    if !require_root(test) || !tests::have_ovs_ofctl(test) {
         return None;
     }
-    if let Some(why) = osken_missing() {
+    if let Some(why) = tests::osken_missing() {
         eprintln!("skipping {test}: {why}");
         return None;
     }

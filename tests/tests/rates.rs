@@ -27,7 +27,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -49,21 +49,8 @@ const AF12: u8 = 12;
 /// A meter's default bucket: 100 ms of its rate (see `datapath/src/meter.rs`).
 const BUCKET_SECS: f64 = 0.1;
 
-fn have_ofctl(test: &str) -> bool {
-    let ok = Command::new("ovs-ofctl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipping {test}: ovs-ofctl not installed (apt-get install openvswitch-common)");
-    }
-    ok
-}
-
 fn skip(test: &str) -> bool {
-    !require_root(test) || !have_ofctl(test)
+    !require_root(test) || !tests::have_ovs_ofctl(test)
 }
 
 /// A switch with ports 1 (the sender), 2 and 3 (receivers).
