@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod config;
 pub mod csumfill;
 pub mod cycles;
+pub mod describe;
 pub mod drops;
 pub mod edit;
 pub mod egress;
